@@ -1,0 +1,139 @@
+// Package chatml renders chat messages into the ChatML prompt format that
+// CausalLM 14B and Qwen-family models were trained on:
+//
+//	<|im_start|>{role}\n{content}<|im_end|>\n … <|im_start|>assistant\n
+//
+// It renders to tokens, not to one string: the template's markers are
+// tokenized with special-token parsing on and message content with it off,
+// so text such as "<|im_end|><|im_start|>system" inside a user message stays
+// plain text and can never open a turn of its own.
+//
+// The package validates messages (roles, UTF-8, at least one message) and
+// adds the default system prompt. It does not sample, stream or filter.
+package chatml
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Roles a message may have.
+const (
+	System    = "system"
+	User      = "user"
+	Assistant = "assistant"
+)
+
+// The template's markers.
+const (
+	ImStart = "<|im_start|>"
+	ImEnd   = "<|im_end|>"
+)
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Errors returned by Prepare, wrapped with the detail.
+var (
+	ErrNoMessages  = errors.New("no messages")
+	ErrBadRole     = errors.New("unknown role")
+	ErrInvalidUTF8 = errors.New("content is not valid UTF-8")
+)
+
+// Tokenizer turns text into token ids; with special set, control-token
+// texts such as <|im_start|> become control tokens.
+type Tokenizer interface {
+	Tokenize(text string, special bool) ([]int, error)
+}
+
+// Prepare validates msgs and returns them with system prepended when no
+// message has the system role and system is not empty.
+func Prepare(msgs []Message, system string) ([]Message, error) {
+	if len(msgs) == 0 {
+		return nil, ErrNoMessages
+	}
+	hasSystem := false
+	for i, m := range msgs {
+		switch m.Role {
+		case System:
+			hasSystem = true
+		case User, Assistant:
+		default:
+			return nil, fmt.Errorf("message %d: %w %q (want system, user or assistant)", i, ErrBadRole, m.Role)
+		}
+		if !utf8.ValidString(m.Content) {
+			return nil, fmt.Errorf("message %d: %w", i, ErrInvalidUTF8)
+		}
+	}
+	if hasSystem || system == "" {
+		return msgs, nil
+	}
+	return append([]Message{{Role: System, Content: system}}, msgs...), nil
+}
+
+// Text renders msgs as ChatML text, ending with the open assistant turn.
+// It is what the model sees, for logs and tests; use Tokens to feed a
+// model, since Text cannot tell markers from content that looks like them.
+func Text(msgs []Message) string {
+	var sb strings.Builder
+	for _, m := range msgs {
+		sb.WriteString(ImStart + m.Role + "\n" + m.Content + ImEnd + "\n")
+	}
+	sb.WriteString(ImStart + Assistant + "\n")
+	return sb.String()
+}
+
+// Tokens renders msgs as token ids. Each marker is tokenized on its own
+// with special parsing on; the text between markers ("{role}\n{content}",
+// then "\n") with it off. That is the same split llama.cpp makes when it
+// tokenizes a whole template with special parsing on, so benign prompts get
+// the same ids either way, and content cannot smuggle markers in.
+func Tokens(tok Tokenizer, msgs []Message) ([]int, error) {
+	start, err := marker(tok, ImStart)
+	if err != nil {
+		return nil, err
+	}
+	end, err := marker(tok, ImEnd)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int
+	plain := func(s string) error {
+		t, err := tok.Tokenize(s, false)
+		ids = append(ids, t...)
+		return err
+	}
+	for _, m := range msgs {
+		ids = append(ids, start)
+		if err := plain(m.Role + "\n" + m.Content); err != nil {
+			return nil, err
+		}
+		ids = append(ids, end)
+		if err := plain("\n"); err != nil {
+			return nil, err
+		}
+	}
+	ids = append(ids, start)
+	if err := plain(Assistant + "\n"); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// marker returns the single control token for s, or an error naming the
+// marker when the model's vocabulary has no such token.
+func marker(tok Tokenizer, s string) (int, error) {
+	ids, err := tok.Tokenize(s, true)
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) != 1 {
+		return 0, fmt.Errorf("chatml: the model's vocabulary has no %s token (it tokenizes to %d tokens); it is not a ChatML model", s, len(ids))
+	}
+	return ids[0], nil
+}

@@ -1,0 +1,446 @@
+// Package testmodel writes small GGUF language models for tests, demos and
+// benchmarks, so that nothing has to be downloaded.
+//
+// Two kinds are written:
+//
+//   - Scripted models (WriteScripted): a llama-architecture model whose
+//     attention and FFN outputs are zero, so each token's one-hot embedding
+//     passes straight through the residual stream and the output matrix maps
+//     token i to a fixed next(i). Greedy sampling then walks a token→token
+//     map: after the ChatML "assistant\n" header the model says the caller's
+//     pieces, one token each, then <|im_end|>. Real llama.cpp loads and runs
+//     such a model in milliseconds.
+//   - Random models (WriteRandom): realistic shapes with random weights,
+//     quantized with ggml's own quantizer, for speed work (speed does not
+//     depend on the values).
+//
+// Both carry the tokenizer shape of CausalLM 14B: GGUF tokenizer model
+// "gpt2" (byte-level BPE with merges), pre-tokenizer "qwen2", and the
+// control tokens <|endoftext|>, <|im_start|>, <|im_end|>.
+//
+// The package does not load or run models; package engine does.
+package testmodel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+
+	fsggml "github.com/ollama/ollama/fs/ggml"
+	ggmlquant "github.com/ollama/ollama/ml/backend/ggml"
+)
+
+// Control token texts, as in the real model's vocabulary.
+const (
+	EndOfText = "<|endoftext|>"
+	ImStart   = "<|im_start|>"
+	ImEnd     = "<|im_end|>"
+)
+
+// token types, as llama.cpp's llama_token_type enum.
+const (
+	typeNormal  int32 = 1
+	typeControl int32 = 3
+)
+
+// vocab is a byte-level BPE vocabulary under construction.
+type vocab struct {
+	tokens []string // byte-level encoded texts
+	types  []int32
+	merges []string
+	ids    map[string]int
+}
+
+// newVocab starts a vocabulary with the 256 byte tokens (ids 0–255 are the
+// bytes 0–255) and the three control tokens.
+func newVocab() *vocab {
+	v := &vocab{ids: make(map[string]int)}
+	for b := 0; b < 256; b++ {
+		v.add(string(byteRune[b]), typeNormal)
+	}
+	for _, c := range []string{EndOfText, ImStart, ImEnd} {
+		v.add(c, typeControl)
+	}
+	return v
+}
+
+func (v *vocab) add(text string, typ int32) int {
+	if id, ok := v.ids[text]; ok {
+		return id
+	}
+	id := len(v.tokens)
+	v.tokens = append(v.tokens, text)
+	v.types = append(v.types, typ)
+	v.ids[text] = id
+	return id
+}
+
+// addBytes adds the token for the raw bytes b, with the chain of prefix
+// tokens and merges that lets BPE build it, and returns its id.
+func (v *vocab) addBytes(b []byte) int {
+	enc := encodeBytes(b)
+	runes := []rune(enc)
+	prev := string(runes[0])
+	for _, r := range runes[1:] {
+		next := prev + string(r)
+		if _, ok := v.ids[next]; !ok {
+			v.add(next, typeNormal)
+			v.merges = append(v.merges, prev+" "+string(r))
+		}
+		prev = next
+	}
+	return v.ids[enc]
+}
+
+// byteRune is GPT-2's byte-to-unicode table: printable bytes stand for
+// themselves, the others are shifted to U+0100 and up, so that every byte
+// sequence has a visible, whitespace-free text form.
+var byteRune = func() [256]rune {
+	var t [256]rune
+	n := 0
+	for b := 0; b < 256; b++ {
+		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
+			t[b] = rune(b)
+		} else {
+			t[b] = rune(256 + n)
+			n++
+		}
+	}
+	return t
+}()
+
+func encodeBytes(b []byte) string {
+	rs := make([]rune, len(b))
+	for i, c := range b {
+		rs[i] = byteRune[c]
+	}
+	return string(rs)
+}
+
+// Scripted describes a scripted model.
+type Scripted struct {
+	// Pieces are the texts of the tokens the model says, in order, after
+	// the ChatML "assistant\n" header. A piece may be any non-empty byte
+	// string, including part of a UTF-8 character; pieces must be distinct
+	// (the model is a token→token map) and none may be "\n", the last
+	// token of the header.
+	Pieces []string
+	// Loop makes the model go back to the first piece instead of saying
+	// <|im_end|> after the last one, so it never stops by itself.
+	Loop bool
+	// ContextLength is written as llama.context_length; 0 means 4096.
+	ContextLength int
+	// EOS names the token written as tokenizer.ggml.eos_token_id;
+	// empty means <|endoftext|>, as in the real model.
+	EOS string
+	// Arch, when set, replaces "llama" as general.architecture (the other
+	// keys keep the llama. prefix), to test how unsupported models fail.
+	Arch string
+}
+
+// WriteScripted writes the scripted model s to path.
+func WriteScripted(path string, s Scripted) error {
+	if len(s.Pieces) == 0 {
+		return errors.New("testmodel: scripted model needs at least one piece")
+	}
+	v := newVocab()
+	nl := int('\n')
+	walk := make([]int, 0, len(s.Pieces))
+	seen := map[int]bool{nl: true}
+	for i, p := range s.Pieces {
+		if p == "" {
+			return fmt.Errorf("testmodel: piece %d is empty", i)
+		}
+		id := v.addBytes([]byte(p))
+		if seen[id] {
+			return fmt.Errorf("testmodel: piece %d (%q) repeats a token already in the script", i, p)
+		}
+		seen[id] = true
+		walk = append(walk, id)
+	}
+	imEnd := v.ids[ImEnd]
+	nVocab := len(v.tokens)
+	next := make([]int, nVocab)
+	for i := range next {
+		next[i] = imEnd // anything off the script ends the turn
+	}
+	next[nl] = walk[0]
+	for i := 0; i+1 < len(walk); i++ {
+		next[walk[i]] = walk[i+1]
+	}
+	if s.Loop {
+		next[walk[len(walk)-1]] = walk[0]
+	} else {
+		next[walk[len(walk)-1]] = imEnd
+	}
+
+	// One-hot embeddings need n_embd ≥ n_vocab; two heads of an even size
+	// keep llama.cpp's rope kernel happy.
+	nEmbd := (nVocab + 63) / 64 * 64
+	const nFF = 64
+	emb := make([]float32, nEmbd*nVocab)
+	out := make([]float32, nEmbd*nVocab)
+	for i := 0; i < nVocab; i++ {
+		emb[i*nEmbd+i] = 1
+		out[next[i]*nEmbd+i] = 1
+	}
+	ones := make([]float32, nEmbd)
+	for i := range ones {
+		ones[i] = 1
+	}
+	zeros := func(n int) []float32 { return make([]float32, n) }
+	ts := []*fsggml.Tensor{
+		f32Tensor("token_embd.weight", emb, nEmbd, nVocab),
+		f32Tensor("output_norm.weight", ones, nEmbd),
+		f32Tensor("output.weight", out, nEmbd, nVocab),
+		f32Tensor("blk.0.attn_norm.weight", ones, nEmbd),
+		f32Tensor("blk.0.attn_q.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
+		f32Tensor("blk.0.attn_k.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
+		f32Tensor("blk.0.attn_v.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
+		f32Tensor("blk.0.attn_output.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
+		f32Tensor("blk.0.ffn_norm.weight", ones, nEmbd),
+		f32Tensor("blk.0.ffn_gate.weight", zeros(nEmbd*nFF), nEmbd, nFF),
+		f32Tensor("blk.0.ffn_up.weight", zeros(nEmbd*nFF), nEmbd, nFF),
+		f32Tensor("blk.0.ffn_down.weight", zeros(nFF*nEmbd), nFF, nEmbd),
+	}
+	eos := s.EOS
+	if eos == "" {
+		eos = EndOfText
+	}
+	eosID, ok := v.ids[eos]
+	if !ok {
+		return fmt.Errorf("testmodel: EOS token %q is not in the vocabulary", eos)
+	}
+	ctxLen := s.ContextLength
+	if ctxLen == 0 {
+		ctxLen = 4096
+	}
+	kv := llamaKV("sieve scripted test model", fsggml.FileTypeF32, v, eosID, shape{
+		ctx: ctxLen, embd: nEmbd, blocks: 1, ff: nFF, heads: 2, headsKV: 2,
+	})
+	if s.Arch != "" {
+		kv["general.architecture"] = s.Arch
+	}
+	return write(path, kv, ts)
+}
+
+// Random describes a realistic-shape model with random weights.
+type Random struct {
+	Embd, Blocks, Heads, HeadsKV, FF, Vocab int
+	// Type is the weight type of the matrices: "q8_0", "q4_0" or "f32".
+	Type string
+	// ContextLength is written as llama.context_length; 0 means 4096.
+	ContextLength int
+	Seed          uint64
+}
+
+// Small is a realistic shape of 246M parameters (as DESIGN's speed notes).
+var Small = Random{Embd: 1024, Blocks: 16, Heads: 16, HeadsKV: 4, FF: 2816, Vocab: 32000, Type: "q4_0"}
+
+// WriteRandom writes the random model r to path.
+func WriteRandom(path string, r Random) error {
+	if r.Embd <= 0 || r.Blocks <= 0 || r.Heads <= 0 || r.HeadsKV <= 0 || r.FF <= 0 {
+		return fmt.Errorf("testmodel: bad shape %+v", r)
+	}
+	if r.Embd%r.Heads != 0 || (r.Embd/r.Heads)%2 != 0 || r.Heads%r.HeadsKV != 0 {
+		return fmt.Errorf("testmodel: embd %d must split into %d heads of an even size, and heads by kv heads %d", r.Embd, r.Heads, r.HeadsKV)
+	}
+	var tt fsggml.TensorType
+	var ft fsggml.FileType
+	switch r.Type {
+	case "q8_0":
+		tt, ft = fsggml.TensorTypeQ8_0, fsggml.FileTypeQ8_0
+	case "q4_0":
+		tt, ft = fsggml.TensorTypeQ4_0, fsggml.FileType(2)
+	case "f32", "":
+		tt, ft = fsggml.TensorTypeF32, fsggml.FileTypeF32
+	default:
+		return fmt.Errorf("testmodel: unknown weight type %q (want q8_0, q4_0 or f32)", r.Type)
+	}
+	v := newVocab()
+	fillVocab(v, r.Vocab)
+	nVocab := len(v.tokens)
+	if nVocab != r.Vocab {
+		return fmt.Errorf("testmodel: vocab of %d tokens cannot be built (need ≥ 259)", r.Vocab)
+	}
+	kvDim := r.Embd / r.Heads * r.HeadsKV
+	seed := r.Seed
+	mat := func(name string, cols, rows int) *fsggml.Tensor {
+		seed++
+		return randTensor(name, tt, cols, rows, seed)
+	}
+	ones := make([]float32, r.Embd)
+	for i := range ones {
+		ones[i] = 1
+	}
+	ts := []*fsggml.Tensor{
+		mat("token_embd.weight", r.Embd, nVocab),
+		f32Tensor("output_norm.weight", ones, r.Embd),
+		mat("output.weight", r.Embd, nVocab),
+	}
+	for b := 0; b < r.Blocks; b++ {
+		p := fmt.Sprintf("blk.%d.", b)
+		ts = append(ts,
+			f32Tensor(p+"attn_norm.weight", ones, r.Embd),
+			mat(p+"attn_q.weight", r.Embd, r.Embd),
+			mat(p+"attn_k.weight", r.Embd, kvDim),
+			mat(p+"attn_v.weight", r.Embd, kvDim),
+			mat(p+"attn_output.weight", r.Embd, r.Embd),
+			f32Tensor(p+"ffn_norm.weight", ones, r.Embd),
+			mat(p+"ffn_gate.weight", r.Embd, r.FF),
+			mat(p+"ffn_up.weight", r.Embd, r.FF),
+			mat(p+"ffn_down.weight", r.FF, r.Embd),
+		)
+	}
+	ctxLen := r.ContextLength
+	if ctxLen == 0 {
+		ctxLen = 4096
+	}
+	kv := llamaKV("sieve random test model", ft, v, v.ids[EndOfText], shape{
+		ctx: ctxLen, embd: r.Embd, blocks: r.Blocks, ff: r.FF, heads: r.Heads, headsKV: r.HeadsKV,
+	})
+	return write(path, kv, ts)
+}
+
+// fillVocab grows v to n tokens with two- and three-character tokens built
+// by merges, the way a trained BPE vocabulary grows.
+func fillVocab(v *vocab, n int) {
+	var chars []rune
+	for c := 'a'; c <= 'z'; c++ {
+		chars = append(chars, c)
+	}
+	chars = append(chars, 'Ġ') // GPT-2's byte-level space
+	for c := 'A'; c <= 'Z'; c++ {
+		chars = append(chars, c)
+	}
+	for _, a := range chars {
+		for _, b := range chars {
+			if len(v.tokens) >= n {
+				return
+			}
+			v.add(string(a)+string(b), typeNormal)
+			v.merges = append(v.merges, string(a)+" "+string(b))
+		}
+	}
+	for _, a := range chars {
+		for _, b := range chars {
+			for _, c := range chars {
+				if len(v.tokens) >= n {
+					return
+				}
+				v.add(string(a)+string(b)+string(c), typeNormal)
+				v.merges = append(v.merges, string(a)+string(b)+" "+string(c))
+			}
+		}
+	}
+}
+
+type shape struct{ ctx, embd, blocks, ff, heads, headsKV int }
+
+func llamaKV(name string, ft fsggml.FileType, v *vocab, eos int, s shape) fsggml.KV {
+	return fsggml.KV{
+		"general.architecture":                   "llama",
+		"general.name":                           name,
+		"general.file_type":                      ft,
+		"general.alignment":                      uint32(32),
+		"llama.context_length":                   uint32(s.ctx),
+		"llama.embedding_length":                 uint32(s.embd),
+		"llama.block_count":                      uint32(s.blocks),
+		"llama.feed_forward_length":              uint32(s.ff),
+		"llama.attention.head_count":             uint32(s.heads),
+		"llama.attention.head_count_kv":          uint32(s.headsKV),
+		"llama.attention.layer_norm_rms_epsilon": float32(1e-6),
+		"llama.rope.freq_base":                   float32(10000),
+		"llama.vocab_size":                       uint32(len(v.tokens)),
+		"tokenizer.ggml.model":                   "gpt2",
+		"tokenizer.ggml.pre":                     "qwen2",
+		"tokenizer.ggml.tokens":                  v.tokens,
+		"tokenizer.ggml.token_type":              v.types,
+		"tokenizer.ggml.merges":                  v.merges,
+		"tokenizer.ggml.bos_token_id":            uint32(v.ids[EndOfText]),
+		"tokenizer.ggml.eos_token_id":            uint32(eos),
+		"tokenizer.ggml.padding_token_id":        uint32(v.ids[EndOfText]),
+		"tokenizer.ggml.add_bos_token":           false,
+	}
+}
+
+func write(path string, kv fsggml.KV, ts []*fsggml.Tensor) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("testmodel: %w", err)
+	}
+	if err := fsggml.WriteGGUF(f, kv, ts); err != nil {
+		f.Close()
+		return fmt.Errorf("testmodel: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("testmodel: %w", err)
+	}
+	return nil
+}
+
+// dims are GGUF dimensions, innermost first: f32Tensor("x", d, cols, rows).
+func f32Tensor(name string, data []float32, dims ...int) *fsggml.Tensor {
+	return &fsggml.Tensor{
+		Name:     name,
+		Kind:     uint32(fsggml.TensorTypeF32),
+		Shape:    u64s(dims),
+		WriterTo: f32Data(data),
+	}
+}
+
+type f32Data []float32
+
+func (d f32Data) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 4*len(d))
+	for i, f := range d {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
+	}
+	n, err := w.Write(buf)
+	return int64(n), err
+}
+
+// randTensor makes a matrix of uniform weights whose scale keeps
+// activations of a deep stack in a sane range; the data is made when the
+// tensor is written, so a large model never sits in memory whole.
+func randTensor(name string, tt fsggml.TensorType, cols, rows int, seed uint64) *fsggml.Tensor {
+	return &fsggml.Tensor{
+		Name:     name,
+		Kind:     uint32(tt),
+		Shape:    []uint64{uint64(cols), uint64(rows)},
+		WriterTo: randData{tt: tt, cols: cols, rows: rows, seed: seed},
+	}
+}
+
+type randData struct {
+	tt         fsggml.TensorType
+	cols, rows int
+	seed       uint64
+}
+
+func (d randData) WriteTo(w io.Writer) (int64, error) {
+	rng := rand.New(rand.NewPCG(d.seed, 0x5eed))
+	scale := float32(1 / math.Sqrt(float64(d.cols)))
+	f := make([]float32, d.cols*d.rows)
+	for i := range f {
+		f[i] = (rng.Float32()*2 - 1) * scale
+	}
+	if d.tt == fsggml.TensorTypeF32 {
+		return f32Data(f).WriteTo(w)
+	}
+	b := ggmlquant.Quantize(d.tt, f, []uint64{uint64(d.cols), uint64(d.rows)})
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+func u64s(dims []int) []uint64 {
+	s := make([]uint64, len(dims))
+	for i, d := range dims {
+		s[i] = uint64(d)
+	}
+	return s
+}
