@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/job"
+)
+
+// bin is the sieve binary built once for the whole package: these tests
+// drive it as a user would, as a subprocess.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sieve-bin")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "sieve")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type ran struct {
+	stdout, stderr string
+	code           int
+}
+
+func sieve(t *testing.T, stdin string, args ...string) ran {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	err := cmd.Run()
+	r := ran{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var script = []string{"Hello", ",", " wor", "ld", "!", " \xe4\xb8", "\xad", "文", "."}
+
+const scriptText = "Hello, world! 中文."
+
+func scripted(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "m.gguf")
+	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: script}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestGenerateStreamsTheSentence(t *testing.T) {
+	r := sieve(t, "", "generate", "--model", scripted(t), "hi")
+	if r.code != 0 || r.stdout != scriptText+"\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "llama_") {
+		t.Fatalf("llama.cpp chatter on stderr at the default log level:\n%s", r.stderr)
+	}
+}
+
+func TestGenerateJSON(t *testing.T) {
+	r := sieve(t, "", "generate", "--json", "--stop", "!", "--model", scripted(t), "--max-tokens", "50", "hi")
+	if r.code != 0 {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	var res job.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("stdout is not one JSON result: %v\n%s", err, r.stdout)
+	}
+	if res.Status != job.Completed || res.FinishReason != "stop" || res.Text != "Hello, world" || res.Usage.PromptTokens == 0 || res.Usage.CompletionTokens != 5 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestGenerateWithConfig(t *testing.T) {
+	dir := t.TempDir()
+	model := scripted(t)
+	if err := os.Rename(model, filepath.Join(dir, "m.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "sieve.toml")
+	// A relative model path is relative to the config file's folder.
+	if err := os.WriteFile(cfg, []byte("[model]\npath = \"m.gguf\"\ncontext = 256\n[generate]\nmax_tokens = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := sieve(t, "", "generate", "--config", cfg, "hi")
+	if r.code != 0 || r.stdout != "Hello, wor\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	model := scripted(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[model]\ncontext = 1\nbogus = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(good, []byte("[model]\ncontext = 1024\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notModel := filepath.Join(dir, "x.gguf")
+	if err := os.WriteFile(notModel, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stderr   []string
+		stdout   string
+		anyLines bool
+	}{
+		{"no command", nil, 2, nil, "Usage", false},
+		{"unknown command", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}, "", false},
+		{"no prompt", []string{"generate", "--model", model}, 2, []string{"exactly one PROMPT"}, "", false},
+		{"no model", []string{"generate", "hi"}, 2, []string{"no model"}, "", false},
+		{"missing model", []string{"generate", "--model", filepath.Join(dir, "none.gguf"), "hi"}, 1, []string{"model file not found", "none.gguf"}, "", false},
+		{"not a model", []string{"generate", "--model", notModel, "hi"}, 1, []string{"not a GGUF file", "x.gguf"}, "", false},
+		{"bad flag", []string{"generate", "--frob", "hi"}, 2, []string{"flag provided but not defined"}, "", true},
+		{"max tokens over limit", []string{"generate", "--model", model, "--max-tokens", "99999", "hi"}, 2, []string{"--max-tokens 99999"}, "", false},
+		{"prompt too long", []string{"generate", "--model", model, "--config", good, strings.Repeat("long ", 300)}, 2, []string{"prompt does not fit"}, "", false},
+		{"config check bad", []string{"config", "check", bad}, 2, []string{"bad.toml:2: model.context", "bad.toml:3: model.bogus: unknown key"}, "", true},
+		{"config check good", []string{"config", "check", good}, 0, nil, "good.toml: ok", false},
+		{"version", []string{"version"}, 0, nil, "llama.cpp de4c07f", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sieve(t, "", tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr %q", r.code, tt.code, r.stderr)
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(r.stderr, w) {
+					t.Fatalf("stderr %q lacks %q", r.stderr, w)
+				}
+			}
+			if !tt.anyLines && tt.code != 0 && tt.stdout == "" && strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Fatalf("want one clear line on stderr, got:\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stdout, tt.stdout) {
+				t.Fatalf("stdout %q lacks %q", r.stdout, tt.stdout)
+			}
+		})
+	}
+}

@@ -1,0 +1,485 @@
+// Package config reads sieve's TOML configuration: the schema, its
+// defaults, and validation whose every error names the file, the line and
+// the key, so an operator can fix a whole file in one pass.
+//
+// Decoding is strict: an unknown key is an error, not a silent default.
+// The package knows nothing of NATS or llama.cpp; it only says what the
+// operator asked for.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Model    Model    `toml:"model"`
+	Generate Generate `toml:"generate"`
+	NATS     NATS     `toml:"nats"`
+	Queue    Queue    `toml:"queue"`
+	Filter   Filter   `toml:"filter"`
+	Metrics  Metrics  `toml:"metrics"`
+	Log      Log      `toml:"log"`
+
+	// File is the path the configuration was read from, if any; relative
+	// paths in it (model, lists, data) are relative to its folder.
+	File string `toml:"-"`
+}
+
+// Model says which GGUF file to run and how.
+type Model struct {
+	Path      string `toml:"path"`
+	GPULayers int    `toml:"gpu_layers"` // -1 = all
+	Context   int    `toml:"context"`    // tokens, shared by all slots
+	Batch     int    `toml:"batch"`      // prompt tokens per decode step
+	Threads   int    `toml:"threads"`    // 0 = all cores
+	Parallel  int    `toml:"parallel"`   // jobs generated at the same time
+}
+
+// Generate holds the defaults a job may override.
+type Generate struct {
+	System         string  `toml:"system"`
+	MaxTokens      int     `toml:"max_tokens"`
+	MaxTokensLimit int     `toml:"max_tokens_limit"`
+	Temperature    float64 `toml:"temperature"`
+	TopK           int     `toml:"top_k"`
+	TopP           float64 `toml:"top_p"`
+	MinP           float64 `toml:"min_p"`
+	RepeatPenalty  float64 `toml:"repeat_penalty"`
+}
+
+// NATS says where the message bus is, or where to start the embedded one.
+type NATS struct {
+	URL          string `toml:"url"`
+	Listen       string `toml:"listen"`
+	DataDir      string `toml:"data_dir"`
+	Prefix       string `toml:"prefix"`
+	User         string `toml:"user"`
+	Password     string `toml:"password"`
+	Token        string `toml:"token"`
+	NkeySeedFile string `toml:"nkey_seed_file"`
+	CredsFile    string `toml:"creds_file"`
+	TLSCA        string `toml:"tls_ca"`
+	TLSCert      string `toml:"tls_cert"`
+	TLSKey       string `toml:"tls_key"`
+}
+
+// Queue holds the job queue's delivery settings.
+type Queue struct {
+	AckWait      Duration `toml:"ack_wait"`
+	MaxDeliver   int      `toml:"max_deliver"`
+	MaxPayload   int      `toml:"max_payload"`
+	DrainTimeout Duration `toml:"drain_timeout"`
+}
+
+// Filter holds the keyword lists.
+type Filter struct {
+	Normalize bool   `toml:"normalize"`
+	Lists     []List `toml:"lists"`
+}
+
+// List is one keyword list.
+type List struct {
+	Name        string   `toml:"name"`
+	Action      string   `toml:"action"` // redact | block | flag
+	Replacement string   `toml:"replacement"`
+	ApplyTo     []string `toml:"apply_to"` // input, output
+	Match       string   `toml:"match"`    // substring | word
+	Words       []string `toml:"words"`
+	Files       []string `toml:"files"`
+
+	// Source is "file:line" of the list's [[filter.lists]] header.
+	Source string `toml:"-"`
+}
+
+// Metrics says where to serve Prometheus metrics and health.
+type Metrics struct {
+	Listen string `toml:"listen"`
+}
+
+// Log says how to log.
+type Log struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // text | json
+}
+
+// Duration is a time.Duration written as a string such as "30s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write it like \"30s\" or \"2m\")", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used where a file is silent.
+func Default() Config {
+	return Config{
+		Model: Model{Context: 4096, Batch: 512, Parallel: 1},
+		Generate: Generate{
+			System:         "You are a helpful assistant.",
+			MaxTokens:      512,
+			MaxTokensLimit: 4096,
+			Temperature:    0.7,
+			TopK:           40,
+			TopP:           0.9,
+			MinP:           0.05,
+			RepeatPenalty:  1.1,
+		},
+		NATS: NATS{Listen: "127.0.0.1:4222", DataDir: "data", Prefix: "sieve"},
+		Queue: Queue{
+			AckWait:      Duration{30 * time.Second},
+			MaxDeliver:   5,
+			MaxPayload:   1 << 20,
+			DrainTimeout: Duration{30 * time.Second},
+		},
+		Filter: Filter{Normalize: true},
+		Log:    Log{Level: "info", Format: "text"},
+	}
+}
+
+// ErrInvalid is wrapped by every error Load and Parse return for a bad
+// file.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Problem is one thing wrong with a file.
+type Problem struct {
+	File string
+	Line int // 0 when unknown
+	Key  string
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc += ":" + strconv.Itoa(p.Line)
+	}
+	if p.Key == "" {
+		return loc + ": " + p.Msg
+	}
+	return loc + ": " + p.Key + ": " + p.Msg
+}
+
+// Problems is every problem found in a file, in line order.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (ps Problems) Is(target error) bool { return target == ErrInvalid }
+
+// Load reads and validates the file at path.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data read from file. It returns every
+// problem it finds, not just the first.
+func Parse(file string, data []byte) (Config, error) {
+	c := Default()
+	c.File = file
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
+	if err != nil {
+		return Config{}, Problems{decodeProblem(file, err)}
+	}
+	// A smaller context than the default batch makes the default batch
+	// too large; an operator who never wrote model.batch should not have
+	// to fix it.
+	if !md.IsDefined("model", "batch") && c.Model.Batch > c.Model.Context {
+		c.Model.Batch = c.Model.Context
+	}
+	lines := indexLines(data)
+	var ps Problems
+	for _, k := range md.Undecoded() {
+		ps = append(ps, Problem{File: file, Line: lines.find(k.String()), Key: k.String(), Msg: "unknown key"})
+	}
+	for i := range c.Filter.Lists {
+		c.Filter.Lists[i].Source = fmt.Sprintf("%s:%d", file, lines.header(i))
+	}
+	for _, p := range c.validate() {
+		p.File = file
+		p.Line = lines.find(p.Key)
+		ps = append(ps, p)
+	}
+	if len(ps) > 0 {
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+		return Config{}, ps
+	}
+	return c, nil
+}
+
+// decodeProblem turns the TOML library's error, which stops at the first
+// syntax or type error, into a Problem with the line.
+func decodeProblem(file string, err error) Problem {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return Problem{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+	}
+	// Type errors read "toml: line N (last key "k"): message".
+	msg := err.Error()
+	if m := typeErrRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{File: file, Line: line, Key: m[2], Msg: m[3]}
+	}
+	return Problem{File: file, Msg: strings.TrimPrefix(msg, "toml: ")}
+}
+
+var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// Resolve returns p relative to the configuration file's folder, as
+// operators expect of paths written in a config file.
+func (c Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+func (c Config) validate() []Problem {
+	var ps []Problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	m := c.Model
+	if m.GPULayers < -1 {
+		bad("model.gpu_layers", "%d: want -1 (all), 0 (none) or a layer count", m.GPULayers)
+	}
+	if m.Context < 64 || m.Context > 1<<20 {
+		bad("model.context", "%d: want 64 to 1048576 tokens", m.Context)
+	}
+	if m.Parallel < 1 || m.Parallel > 256 {
+		bad("model.parallel", "%d: want 1 to 256 slots", m.Parallel)
+	} else if m.Context/m.Parallel < 64 {
+		bad("model.parallel", "%d slots leave %d tokens each of model.context %d: want at least 64", m.Parallel, m.Context/m.Parallel, m.Context)
+	}
+	if m.Batch < max(1, m.Parallel) || m.Batch > max(m.Context, 1) {
+		bad("model.batch", "%d: want from model.parallel (%d) to model.context (%d)", m.Batch, m.Parallel, m.Context)
+	}
+	if m.Threads < 0 || m.Threads > 1024 {
+		bad("model.threads", "%d: want 0 (all cores) to 1024", m.Threads)
+	}
+
+	g := c.Generate
+	if g.MaxTokensLimit < 1 {
+		bad("generate.max_tokens_limit", "%d: want at least 1", g.MaxTokensLimit)
+	}
+	if g.MaxTokens < 1 || g.MaxTokens > g.MaxTokensLimit {
+		bad("generate.max_tokens", "%d: want 1 to generate.max_tokens_limit (%d)", g.MaxTokens, g.MaxTokensLimit)
+	}
+	if g.Temperature < 0 || g.Temperature > 100 {
+		bad("generate.temperature", "%g: want 0 (greedy) to 100", g.Temperature)
+	}
+	if g.TopK < 0 {
+		bad("generate.top_k", "%d: want 0 (off) or more", g.TopK)
+	}
+	if g.TopP <= 0 || g.TopP > 1 {
+		bad("generate.top_p", "%g: want more than 0, at most 1", g.TopP)
+	}
+	if g.MinP < 0 || g.MinP > 1 {
+		bad("generate.min_p", "%g: want 0 to 1", g.MinP)
+	}
+	if g.RepeatPenalty <= 0 || g.RepeatPenalty > 10 {
+		bad("generate.repeat_penalty", "%g: want more than 0, at most 10 (1 = off)", g.RepeatPenalty)
+	}
+
+	n := c.NATS
+	if n.URL != "" {
+		for _, u := range strings.Split(n.URL, ",") {
+			pu, err := url.Parse(strings.TrimSpace(u))
+			if err != nil || pu.Host == "" || !validScheme[pu.Scheme] {
+				bad("nats.url", "%q: want nats://host:port (or tls://, ws://, wss://), comma-separated for a cluster", u)
+			}
+		}
+	}
+	if _, _, err := net.SplitHostPort(n.Listen); err != nil {
+		bad("nats.listen", "%q: want host:port", n.Listen)
+	}
+	if !subjectTokens.MatchString(n.Prefix) {
+		bad("nats.prefix", "%q: want subject tokens such as \"sieve\" or \"team.sieve\" (no spaces or wildcards)", n.Prefix)
+	}
+	auth := 0
+	for _, set := range []bool{n.User != "" || n.Password != "", n.Token != "", n.NkeySeedFile != "", n.CredsFile != ""} {
+		if set {
+			auth++
+		}
+	}
+	if auth > 1 {
+		bad("nats.user", "choose one of user/password, token, nkey_seed_file and creds_file")
+	}
+	if n.User != "" && n.Password == "" {
+		bad("nats.user", "a user needs a password")
+	}
+	if n.Password != "" && n.User == "" {
+		bad("nats.password", "a password needs a user")
+	}
+	if (n.TLSCert == "") != (n.TLSKey == "") {
+		bad("nats.tls_cert", "tls_cert and tls_key go together")
+	}
+
+	q := c.Queue
+	if q.AckWait.Duration < time.Second {
+		bad("queue.ack_wait", "%s: want at least 1s", q.AckWait)
+	}
+	if q.MaxDeliver < 1 {
+		bad("queue.max_deliver", "%d: want at least 1", q.MaxDeliver)
+	}
+	if q.MaxPayload < 1024 || q.MaxPayload > 64<<20 {
+		bad("queue.max_payload", "%d: want 1024 to 67108864 bytes", q.MaxPayload)
+	}
+	if q.DrainTimeout.Duration < 0 {
+		bad("queue.drain_timeout", "%s: want 0 or more", q.DrainTimeout)
+	}
+
+	names := map[string]bool{}
+	for i, l := range c.Filter.Lists {
+		key := func(k string) string { return fmt.Sprintf("filter.lists[%d].%s", i, k) }
+		switch {
+		case l.Name == "":
+			bad(key("name"), "every list needs a name")
+		case names[l.Name]:
+			bad(key("name"), "%q names two lists", l.Name)
+		}
+		names[l.Name] = true
+		switch l.Action {
+		case "redact", "block", "flag":
+		default:
+			bad(key("action"), "%q: want redact, block or flag", l.Action)
+		}
+		switch l.Match {
+		case "", "substring", "word":
+		default:
+			bad(key("match"), "%q: want substring or word", l.Match)
+		}
+		for _, w := range l.ApplyTo {
+			if w != "input" && w != "output" {
+				bad(key("apply_to"), "%q: want input or output", w)
+			}
+		}
+		if len(l.Words) == 0 && len(l.Files) == 0 {
+			bad(key("words"), "the list has neither words nor files")
+		}
+	}
+
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "%q: want host:port, or empty for off", c.Metrics.Listen)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q: want text or json", c.Log.Format)
+	}
+	return ps
+}
+
+var validScheme = map[string]bool{"nats": true, "tls": true, "ws": true, "wss": true}
+
+var subjectTokens = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// lineIndex maps key paths ("model.context", "filter.lists[1].action") to
+// the line that sets them. The TOML library keeps positions to itself, so
+// sieve scans the file once more; a key it cannot place gets line 0.
+type lineIndex struct {
+	keys    map[string]int
+	headers map[string][]int // table path → header lines, in order
+}
+
+var (
+	headerRE = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)
+	keyRE    = regexp.MustCompile(`^\s*([A-Za-z0-9_\-."]+)\s*=`)
+)
+
+func indexLines(data []byte) lineIndex {
+	idx := lineIndex{keys: map[string]int{}, headers: map[string][]int{}}
+	table := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), len(data)+1)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if m := headerRE.FindStringSubmatch(line); m != nil {
+			name := strings.ReplaceAll(m[2], " ", "")
+			idx.headers[name] = append(idx.headers[name], n)
+			table = name
+			if m[1] == "[[" {
+				table = fmt.Sprintf("%s[%d]", name, len(idx.headers[name])-1)
+			}
+			idx.keys[table] = n
+			continue
+		}
+		if m := keyRE.FindStringSubmatch(line); m != nil {
+			k := strings.ReplaceAll(m[1], `"`, "")
+			if table != "" {
+				k = table + "." + k
+			}
+			if _, seen := idx.keys[k]; !seen {
+				idx.keys[k] = n
+			}
+		}
+	}
+	return idx
+}
+
+// find returns the line of key, trying array-of-tables entries in order
+// for keys given without an index (as the TOML library reports them), and
+// falling back to the nearest enclosing table.
+func (idx lineIndex) find(key string) int {
+	if n, ok := idx.keys[key]; ok {
+		return n
+	}
+	if i := strings.LastIndex(key, "."); i > 0 {
+		table, last := key[:i], key[i+1:]
+		for j := range idx.headers[table] {
+			if n, ok := idx.keys[fmt.Sprintf("%s[%d].%s", table, j, last)]; ok {
+				return n
+			}
+		}
+		return idx.find(table)
+	}
+	return 0
+}
+
+// header returns the line of the i-th [[filter.lists]] header.
+func (idx lineIndex) header(i int) int {
+	if hs := idx.headers["filter.lists"]; i < len(hs) {
+		return hs[i]
+	}
+	return 0
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsWhenEmpty(t *testing.T) {
+	c, err := Parse("empty.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.File = "empty.toml"
+	if c.Model != want.Model || c.Generate != want.Generate || c.NATS != want.NATS || c.Queue != want.Queue || !c.Filter.Normalize {
+		t.Fatalf("got %+v, want defaults %+v", c, want)
+	}
+}
+
+func TestExampleFile(t *testing.T) {
+	c, err := Load(filepath.Join("..", "testdata", "sieve.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model.Parallel != 2 || c.Queue.AckWait.Duration != 45*time.Second || len(c.Filter.Lists) != 2 {
+		t.Fatalf("unexpected values: %+v", c)
+	}
+	if got := c.Filter.Lists[1].Source; !strings.HasSuffix(got, "sieve.toml:45") {
+		t.Fatalf("second list source %q, want …sieve.toml:45", got)
+	}
+	if got := c.Resolve("lists/x.txt"); got != filepath.Join("..", "testdata", "lists", "x.txt") {
+		t.Fatalf("Resolve: %q", got)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string
+		want []string // each must appear, in this order
+	}{
+		{"unknown key", "[model]\ncontext = 512\ncontxt = 4\n", []string{"f.toml:3: model.contxt: unknown key"}},
+		{"unknown table", "[modle]\npath = \"x\"\n", []string{"f.toml:1: modle: unknown key", "f.toml:2: modle.path: unknown key"}},
+		{"wrong type", "[model]\n\ncontext = \"big\"\n", []string{"f.toml:3: model.context:", "incompatible types"}},
+		{"syntax", "[model\n", []string{"f.toml:2:", "table name"}},
+		{"bad duration", "[queue]\nack_wait = \"soon\"\n", []string{"f.toml:2:", "not a duration"}},
+		{"all range errors at once", "[model]\ncontext = 10\nthreads = -1\n[generate]\ntemperature = -1\ntop_p = 0\n",
+			[]string{"f.toml:2: model.context: 10", "f.toml:3: model.threads", "f.toml:5: generate.temperature", "f.toml:6: generate.top_p"}},
+		{"max tokens over limit", "[generate]\nmax_tokens = 9000\n", []string{"f.toml:2: generate.max_tokens: 9000"}},
+		{"batch below parallel", "[model]\nparallel = 8\nbatch = 4\n", []string{"f.toml:3: model.batch: 4"}},
+		{"nats", "[nats]\nurl = \"http://x\"\nprefix = \"a b\"\nuser = \"u\"\n",
+			[]string{"f.toml:2: nats.url", "f.toml:3: nats.prefix", "f.toml:4: nats.user: a user needs a password"}},
+		{"lists", "[[filter.lists]]\nname = \"a\"\naction = \"kill\"\nwords = [\"x\"]\n[[filter.lists]]\nname = \"a\"\nmatch = \"regex\"\naction = \"flag\"\n",
+			[]string{"f.toml:3: filter.lists[0].action: \"kill\"", "f.toml:5: filter.lists[1].words: the list has neither", "f.toml:6: filter.lists[1].name: \"a\" names two lists", "f.toml:7: filter.lists[1].match"}},
+		{"unknown key in a list", "[[filter.lists]]\nname = \"a\"\naction = \"flag\"\nwords = [\"x\"]\nwrods = 1\n", []string{"f.toml:5: filter.lists.wrods: unknown key"}},
+		{"log", "[log]\nlevel = \"loud\"\n", []string{"f.toml:2: log.level"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("f.toml", []byte(tt.toml))
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err %v, want ErrInvalid", err)
+			}
+			msg := err.Error()
+			at := 0
+			for _, w := range tt.want {
+				i := strings.Index(msg[at:], w)
+				if i < 0 {
+					t.Fatalf("error\n%s\nlacks (in order) %q", msg, w)
+				}
+				at += i + len(w)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err %v", err)
+	}
+}

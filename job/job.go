@@ -1,0 +1,97 @@
+// Package job defines the JSON messages sieve exchanges with its callers:
+// the job a caller submits, the chunks of moderated text streamed while it
+// runs, and the one final result. The field names are the wire format in
+// DESIGN.md; other tools depend on them, so they change only by addition.
+//
+// The package holds types and their vocabularies only; it does not run,
+// validate against a model, or publish anything.
+package job
+
+import "github.com/sieve-project/sieve/chatml"
+
+// Status is how a job ended.
+type Status string
+
+const (
+	Completed Status = "completed" // generated to the end (any finish reason but filtered)
+	Filtered  Status = "filtered"  // a block rule stopped it
+	Rejected  Status = "rejected"  // bad input, or the input screen refused it
+	Cancelled Status = "cancelled" // a cancel request, or the caller went away
+	Expired   Status = "expired"   // its deadline passed before it started
+	Failed    Status = "failed"    // the engine failed, after every retry
+)
+
+// Job is a request to generate.
+type Job struct {
+	ID            string           `json:"id"`
+	Messages      []chatml.Message `json:"messages"`
+	MaxTokens     *int             `json:"max_tokens,omitempty"`
+	Temperature   *float64         `json:"temperature,omitempty"`
+	TopK          *int             `json:"top_k,omitempty"`
+	TopP          *float64         `json:"top_p,omitempty"`
+	MinP          *float64         `json:"min_p,omitempty"`
+	RepeatPenalty *float64         `json:"repeat_penalty,omitempty"`
+	Seed          *uint32          `json:"seed,omitempty"`
+	Stop          []string         `json:"stop,omitempty"`
+	Policy        string           `json:"policy,omitempty"`
+	TimeoutMS     *int64           `json:"timeout_ms,omitempty"`
+	Metadata      map[string]any   `json:"metadata,omitempty"`
+}
+
+// Chunk is a piece of moderated text, streamed as it is released.
+type Chunk struct {
+	ID   string `json:"id"`
+	Seq  int    `json:"seq"`
+	Text string `json:"text"`
+}
+
+// Result is the one final message of a job.
+type Result struct {
+	ID           string         `json:"id"`
+	Status       Status         `json:"status"`
+	FinishReason string         `json:"finish_reason"`
+	Text         string         `json:"text"`
+	Usage        Usage          `json:"usage"`
+	Filter       FilterReport   `json:"filter"`
+	Timings      Timings        `json:"timings"`
+	Error        *Error         `json:"error,omitempty"`
+	Worker       string         `json:"worker,omitempty"`
+	Attempt      int            `json:"attempt,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+}
+
+// Usage counts tokens.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// Hit is one keyword match, in the coordinates of the text it was found in
+// (the prompt for input hits, the released text for output hits).
+type Hit struct {
+	List    string `json:"list"`
+	Action  string `json:"action"`
+	Start   int    `json:"start"`
+	End     int    `json:"end"`
+	Keyword string `json:"keyword,omitempty"`
+}
+
+// FilterReport lists the keyword hits on the way in and out.
+type FilterReport struct {
+	Input  []Hit `json:"input"`
+	Output []Hit `json:"output"`
+}
+
+// Timings are in milliseconds.
+type Timings struct {
+	QueuedMS        int64   `json:"queued_ms"`
+	PromptMS        int64   `json:"prompt_ms"`
+	GenerateMS      int64   `json:"generate_ms"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+}
+
+// Error explains a rejected or failed job so a person can act on it.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
