@@ -69,6 +69,7 @@ type Usage struct {
 // Hit is one keyword match, in the coordinates of the text it was found in
 // (the prompt for input hits, the released text for output hits).
 type Hit struct {
+	Message *int   `json:"message,omitempty"` // input hits: index of the message
 	List    string `json:"list"`
 	Action  string `json:"action"`
 	Start   int    `json:"start"`

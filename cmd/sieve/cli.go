@@ -34,7 +34,9 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"generate": {"generate a reply to a prompt, locally", runGenerate},
+		"generate": {"generate a moderated reply to a prompt, locally", runGenerate},
+		"check":    {"run the keyword filter over a file or standard input", runCheck},
+		"demo":     {"show sieve at work on a built-in toy model", runDemo},
 		"config":   {"check a configuration file (config check FILE)", runConfig},
 		"version":  {"print the version and the llama.cpp commit", runVersion},
 	}

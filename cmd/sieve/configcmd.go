@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/pipeline"
 )
 
 func runConfig(_ context.Context, e env, args []string) int {
@@ -21,8 +23,25 @@ func runConfig(_ context.Context, e env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if _, err := config.Load(pos[0]); err != nil {
+	cfg, err := config.Load(pos[0])
+	if err != nil {
 		fmt.Fprintln(e.stderr, err)
+		return exitUsage
+	}
+	// The lists must compile and the model must exist, or the daemon
+	// would fail at start; say so now.
+	failed := false
+	if _, err := pipeline.LoadFilters(cfg); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		failed = true
+	}
+	if p := cfg.Resolve(cfg.Model.Path); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			fmt.Fprintf(e.stderr, "%s: model.path: %v\n", pos[0], err)
+			failed = true
+		}
+	}
+	if failed {
 		return exitUsage
 	}
 	fmt.Fprintf(e.stdout, "%s: ok\n", pos[0])

@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/sieve-project/sieve/chatml"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/pipeline"
 )
 
 func runGenerate(ctx context.Context, e env, args []string) int {
@@ -66,13 +67,9 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		}
 		g.Temperature = *temp
 	}
-	sampling := samplingFrom(g)
-	if *seed != -1 {
-		if *seed < 0 || *seed >= engine.RandomSeed {
-			fmt.Fprintf(e.stderr, "sieve generate: --seed %d: want 0 to %d\n", *seed, engine.RandomSeed-1)
-			return exitUsage
-		}
-		sampling.Seed = uint32(*seed)
+	if *seed != -1 && (*seed < 0 || *seed >= engine.RandomSeed) {
+		fmt.Fprintf(e.stderr, "sieve generate: --seed %d: want 0 to %d\n", *seed, engine.RandomSeed-1)
+		return exitUsage
 	}
 	for _, s := range stops {
 		if s == "" {
@@ -81,103 +78,59 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		}
 	}
 	log := newLogger(e, *logLevel, cfg.Log.Format)
-
-	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
-		if errors.Is(err, engine.ErrBadRequest) {
-			return exitUsage
-		}
-		return exitFailure
-	}
-	defer eng.Close()
-
-	msgs, err := chatml.Prepare([]chatml.Message{{Role: chatml.User, Content: pos[0]}}, g.System)
+	flt, err := pipeline.LoadFilters(cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitUsage
 	}
-	prompt, err := chatml.Tokens(eng, msgs)
+	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitFailure
 	}
-	emit := func(s string) error {
+	defer eng.Close()
+
+	r := pipeline.Runner{Engine: eng, Filters: filter.NewHolder(flt), Defaults: g, Log: log}
+	j := job.Job{ID: "cli", Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}, Stop: stops}
+	if *seed != -1 {
+		s := uint32(*seed)
+		j.Seed = &s
+	}
+	res := r.Run(ctx, j, func(s string) error {
 		if *asJSON {
 			return nil
 		}
 		_, err := fmt.Fprint(e.stdout, s)
 		return err
-	}
-	res, err := eng.Generate(ctx, engine.Request{Prompt: prompt, MaxTokens: g.MaxTokens, Sampling: sampling, Stop: stops}, emit)
+	})
 	if *asJSON {
-		out := resultOf("", res, err)
-		b, _ := json.MarshalIndent(out, "", "  ")
+		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(e.stdout, string(b))
 	} else if res.Text != "" && !strings.HasSuffix(res.Text, "\n") {
 		fmt.Fprintln(e.stdout)
 	}
-	switch {
-	case errors.Is(err, engine.ErrPromptTooLong), errors.Is(err, engine.ErrBadRequest):
-		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
+	switch res.Status {
+	case job.Completed:
+		return exitOK
+	case job.Filtered:
+		fmt.Fprintln(e.stderr, "sieve generate: the reply was cut by a block rule")
+		return exitBlocked
+	case job.Rejected:
+		fmt.Fprintf(e.stderr, "sieve generate: %s\n", res.Error.Message)
+		if res.Error.Code == "input_blocked" {
+			return exitBlocked
+		}
 		return exitUsage
-	case err != nil:
-		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
-		return exitFailure
-	case res.FinishReason == engine.FinishCancelled:
+	case job.Cancelled:
 		fmt.Fprintln(e.stderr, "sieve generate: interrupted")
-		return exitFailure
+	default:
+		if res.Error != nil {
+			fmt.Fprintf(e.stderr, "sieve generate: %s\n", res.Error.Message)
+		}
 	}
-	return exitOK
+	return exitFailure
 }
 
 func engineConfig(m config.Model) engine.Config {
 	return engine.Config{ModelPath: m.Path, GPULayers: m.GPULayers, Context: m.Context, Batch: m.Batch, Threads: m.Threads, Parallel: m.Parallel}
-}
-
-func samplingFrom(g config.Generate) engine.Sampling {
-	return engine.Sampling{
-		Temperature:   float32(g.Temperature),
-		TopK:          g.TopK,
-		TopP:          float32(g.TopP),
-		MinP:          float32(g.MinP),
-		RepeatPenalty: float32(g.RepeatPenalty),
-		Seed:          engine.RandomSeed,
-	}
-}
-
-// resultOf shapes an engine result as the wire result.
-func resultOf(id string, res engine.Result, err error) job.Result {
-	out := job.Result{
-		ID:           id,
-		Status:       job.Completed,
-		FinishReason: string(res.FinishReason),
-		Text:         res.Text,
-		Usage:        job.Usage{PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens},
-		Filter:       job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}},
-		Timings: job.Timings{
-			QueuedMS:   res.QueueTime.Milliseconds(),
-			PromptMS:   res.PromptTime.Milliseconds(),
-			GenerateMS: res.GenerateTime.Milliseconds(),
-		},
-	}
-	if s := res.GenerateTime.Seconds(); s > 0 && res.CompletionTokens > 1 {
-		// The first token's time belongs to the prompt.
-		out.Timings.TokensPerSecond = float64(res.CompletionTokens-1) / s
-	}
-	switch {
-	case err != nil:
-		out.Status = job.Failed
-		out.FinishReason = string(engine.FinishError)
-		out.Error = &job.Error{Code: "engine_error", Message: err.Error()}
-		if errors.Is(err, engine.ErrPromptTooLong) || errors.Is(err, engine.ErrBadRequest) {
-			out.Status = job.Rejected
-			out.Error.Code = "bad_request"
-		}
-	case res.FinishReason == engine.FinishCancelled:
-		out.Status = job.Cancelled
-	case res.FinishReason == engine.FinishDeadline && res.CompletionTokens == 0:
-		out.Status = job.Expired
-	}
-	return out
 }

@@ -164,3 +164,94 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDemo(t *testing.T) {
+	r := sieve(t, "", "demo", "--pace", "0", "--cache", t.TempDir())
+	if r.code != 0 {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	for _, w := range []string{
+		"Well, **** it", "What the ****!", "Fine: **** —", "这是一份[机密]文件", "Sure, the \n", "status filtered",
+		"3 completed, 1 filtered", "sieve generate --model",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("demo output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	for _, leak := range []string{"darn", "ＤＡ", "机密文件", "launch code is", "0000"} {
+		if strings.Contains(afterReplies(r.stdout), leak) {
+			t.Errorf("demo replies leak %q:\n%s", leak, r.stdout)
+		}
+	}
+}
+
+// afterReplies returns only the model's replies in the demo's output.
+func afterReplies(out string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "sieve> "); i >= 0 {
+			b.WriteString(line[i:] + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sieve.toml")
+	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("# profanity\ndarn\n\nheck\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(`[[filter.lists]]
+name = "profanity"
+action = "redact"
+match = "word"
+files = ["words.txt"]
+
+[[filter.lists]]
+name = "secrets"
+action = "block"
+apply_to = ["input", "output"]
+words = ["launch code"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(text, []byte("Oh DARN, what the h\u200beck.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := sieve(t, "", "check", "--config", cfg, text); r.code != 0 || r.stdout != "Oh ***, what the ***.\n" {
+		t.Fatalf("file: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r := sieve(t, "the launch code is 42", "check", "--json", "--config", cfg, "-")
+	if r.code != 3 {
+		t.Fatalf("stdin block: exit %d, want 3; stderr %q", r.code, r.stderr)
+	}
+	var got struct {
+		Text    string `json:"text"`
+		Blocked bool   `json:"blocked"`
+		Hits    []struct {
+			List, Action, Keyword string
+			Start, End            int
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Text != "the " || !got.Blocked || len(got.Hits) != 1 || got.Hits[0].List != "secrets" || got.Hits[0].Keyword != "launch code" {
+		t.Fatalf("json %+v", got)
+	}
+	if r := sieve(t, "the launch code", "check", "--apply-to", "input", "--config", cfg); r.code != 3 {
+		t.Fatalf("input side: exit %d", r.code)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[[filter.lists]]\nname = \"x\"\naction = \"redact\"\nfiles = [\"missing.txt\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := sieve(t, "", "check", "--config", bad, text); r.code != 2 || !strings.Contains(r.stderr, "missing.txt") {
+		t.Fatalf("bad list file: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := sieve(t, "\xff", "check", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, "not valid UTF-8") {
+		t.Fatalf("invalid input: exit %d stderr %q", r.code, r.stderr)
+	}
+}

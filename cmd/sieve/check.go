@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"unicode/utf8"
+
+	"github.com/sieve-project/sieve/filter"
+	"github.com/sieve-project/sieve/pipeline"
+)
+
+// maxCheckInput bounds what check reads, so a mistaken pipe cannot eat
+// the machine's memory.
+const maxCheckInput = 64 << 20
+
+func runCheck(_ context.Context, e env, args []string) int {
+	fs := newFlagSet(e, "check", "[flags] [FILE|-]")
+	var (
+		cfgPath = fs.String("config", "", "configuration `file` whose [[filter.lists]] apply (required)")
+		side    = fs.String("apply-to", "output", "which lists apply: output or input")
+		asJSON  = fs.Bool("json", false, `print {"text", "hits", "blocked"} as JSON`)
+	)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(e.stderr, "sieve check: give at most one FILE (or - for standard input)")
+		return exitUsage
+	}
+	if *side != string(filter.Output) && *side != string(filter.Input) {
+		fmt.Fprintf(e.stderr, "sieve check: --apply-to %q: want output or input\n", *side)
+		return exitUsage
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(e.stderr, "sieve check: no lists: pass --config FILE with [[filter.lists]]")
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	flt, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
+		return exitUsage
+	}
+
+	in, name := e.stdin, "standard input"
+	if len(pos) == 1 && pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		in, name = f, pos[0]
+	}
+	data, err := io.ReadAll(io.LimitReader(in, maxCheckInput+1))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve check: read %s: %v\n", name, err)
+		return exitFailure
+	}
+	if len(data) > maxCheckInput {
+		fmt.Fprintf(e.stderr, "sieve check: %s is over %d MiB\n", name, maxCheckInput>>20)
+		return exitUsage
+	}
+	if !utf8.Valid(data) {
+		fmt.Fprintf(e.stderr, "sieve check: %s is not valid UTF-8\n", name)
+		return exitUsage
+	}
+	res := flt.Check(filter.Where(*side), string(data))
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintln(e.stdout, string(b))
+	} else {
+		fmt.Fprint(e.stdout, res.Text)
+	}
+	if res.Blocked {
+		return exitBlocked
+	}
+	return exitOK
+}
