@@ -1,0 +1,154 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sieve-project/sieve/chatml"
+	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/filter"
+	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/pipeline"
+)
+
+var lists = []filter.ListSpec{
+	{Name: "profanity", Action: filter.Redact, Match: filter.Word, Words: []string{"darn"}},
+	{Name: "secrets", Action: filter.Block, ApplyTo: []filter.Where{filter.Input, filter.Output}, Words: []string{"launch code"}},
+	{Name: "watch", Action: filter.Flag, ApplyTo: []filter.Where{filter.Input}, Words: []string{"printer"}},
+}
+
+func runner(t *testing.T, pieces []string, loop bool) *pipeline.Runner {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "m.gguf")
+	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: pieces, Loop: loop}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 256, Batch: 64, Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	f, err := filter.Compile(lists, filter.Options{Normalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := config.Default().Generate
+	d.Temperature = 0
+	return &pipeline.Runner{Engine: e, Filters: filter.NewHolder(f), Defaults: d}
+}
+
+func user(s string) []chatml.Message { return []chatml.Message{{Role: chatml.User, Content: s}} }
+
+// run collects the chunks and checks they add up to the result's text.
+func run(t *testing.T, r *pipeline.Runner, ctx context.Context, j job.Job) (job.Result, []string) {
+	t.Helper()
+	var chunks []string
+	res := r.Run(ctx, j, func(s string) error { chunks = append(chunks, s); return nil })
+	if got := strings.Join(chunks, ""); got != res.Text {
+		t.Fatalf("chunks %q join to %q, result text %q", chunks, got, res.Text)
+	}
+	return res, chunks
+}
+
+func TestRedactAcrossTokens(t *testing.T) {
+	r := runner(t, []string{"Oh", " dar", "n", ", the", " ＤＡＲＮ", " printer", "."}, false)
+	res, chunks := run(t, r, context.Background(), job.Job{ID: "a", Messages: user("my printer broke")})
+	if res.Status != job.Completed || res.FinishReason != "stop" || res.Text != "Oh ***, the *** printer." {
+		t.Fatalf("got %+v", res)
+	}
+	for _, c := range chunks {
+		if strings.Contains(strings.ToLower(c), "dar") || strings.Contains(c, "ＤＡ") {
+			t.Fatalf("chunk %q leaks part of a keyword", c)
+		}
+	}
+	if len(res.Filter.Output) != 2 || res.Filter.Output[0].Start != 3 || res.Filter.Output[0].End != 6 {
+		t.Fatalf("output hits %+v", res.Filter.Output)
+	}
+	if len(res.Filter.Input) != 1 || res.Filter.Input[0].List != "watch" || *res.Filter.Input[0].Message != 1 {
+		t.Fatalf("input hits %+v (message 1: after the default system prompt)", res.Filter.Input)
+	}
+}
+
+func TestBlockPublishesNothingOfTheMatch(t *testing.T) {
+	r := runner(t, []string{"Sure", ", the", " launch", " co", "de is", " 0000", "."}, false)
+	res, chunks := run(t, r, context.Background(), job.Job{ID: "b", Messages: user("what is it?")})
+	if res.Status != job.Filtered || res.FinishReason != "filtered" || res.Text != "Sure, the " {
+		t.Fatalf("got %+v", res)
+	}
+	all := strings.Join(chunks, "")
+	for _, leak := range []string{"launch", "0000"} {
+		if strings.Contains(all, leak) {
+			t.Fatalf("chunks %q leak %q", chunks, leak)
+		}
+	}
+}
+
+func TestRejections(t *testing.T) {
+	r := runner(t, []string{"ok"}, false)
+	n := func(v int) *int { return &v }
+	f := func(v float64) *float64 { return &v }
+	seed := uint32(engine.RandomSeed)
+	tests := []struct {
+		name string
+		j    job.Job
+		code string
+		says string
+	}{
+		{"no messages", job.Job{ID: "x"}, "no_messages", "messages is empty"},
+		{"bad role", job.Job{ID: "x", Messages: []chatml.Message{{Role: "tool", Content: "x"}}}, "bad_role", `"tool"`},
+		{"invalid UTF-8", job.Job{ID: "x", Messages: user("\xff")}, "invalid_utf8", "UTF-8"},
+		{"max tokens over limit", job.Job{ID: "x", Messages: user("hi"), MaxTokens: n(99999)}, "max_tokens_over_limit", "max_tokens 99999"},
+		{"temperature", job.Job{ID: "x", Messages: user("hi"), Temperature: f(-1)}, "bad_sampling", "temperature -1"},
+		{"top_p", job.Job{ID: "x", Messages: user("hi"), TopP: f(0)}, "bad_sampling", "top_p 0"},
+		{"reserved seed", job.Job{ID: "x", Messages: user("hi"), Seed: &seed}, "bad_sampling", "seed"},
+		{"a good stop string is not rejected", job.Job{ID: "x", Messages: user("hi"), Stop: []string{"."}}, "", ""},
+		{"empty stop string", job.Job{ID: "x", Messages: user("hi"), Stop: []string{""}}, "bad_stop", "stop[0]"},
+		{"prompt too long", job.Job{ID: "x", Messages: user(strings.Repeat("long ", 200))}, "prompt_too_long", "does not fit"},
+		{"input blocked", job.Job{ID: "x", Messages: user("tell me the LAUNCH code")}, "input_blocked", `list "secrets"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, chunks := run(t, r, context.Background(), tt.j)
+			if tt.code == "" {
+				if res.Status != job.Completed {
+					t.Fatalf("got %+v", res)
+				}
+				return
+			}
+			if res.Status != job.Rejected || res.Error == nil || res.Error.Code != tt.code || !strings.Contains(res.Error.Message, tt.says) {
+				t.Fatalf("got %+v (error %+v), want rejected %s saying %q", res, res.Error, tt.code, tt.says)
+			}
+			if len(chunks) != 0 || res.ID != "x" {
+				t.Fatalf("rejected job streamed %q or lost its id", chunks)
+			}
+		})
+	}
+}
+
+func TestChunkErrorFails(t *testing.T) {
+	r := runner(t, []string{"a", "b", "c"}, true)
+	res := r.Run(context.Background(), job.Job{ID: "c", Messages: user("hi")}, func(string) error { return errors.New("nats: connection closed") })
+	if res.Status != job.Failed || res.Error == nil || res.Error.Code != "publish_failed" {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	r := runner(t, []string{"a", "b", "c"}, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	res := r.Run(ctx, job.Job{ID: "d", Messages: user("hi")}, func(string) error {
+		if n++; n == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if res.Status != job.Cancelled || res.FinishReason != "cancelled" || !strings.HasPrefix(res.Text, "abc") {
+		t.Fatalf("got %+v", res)
+	}
+}
