@@ -1,0 +1,203 @@
+package filter
+
+import "unicode/utf8"
+
+// dfa is an Aho–Corasick automaton flattened into a dense transition table
+// over byte classes. A state is the offset of its row in trans, so a step is
+// one load: trans[state+cls[b]]. Each row starts with two info columns:
+//
+//	col 0: matchBit | ext, where ext is the length (in units, see build) of
+//	       the longest suffix of the text read so far that can still grow
+//	       into a match. Everything before it can be released.
+//	col 1: 1 + the longest pattern ending here, 0 if none; further patterns
+//	       ending here follow pattern.next.
+//
+// The state is all a stream needs to carry between pieces; no library we
+// measured keeps such state (see doc.go), which is why this exists.
+type dfa struct {
+	cls    [256]uint32 // byte → column
+	stride uint32
+	trans  []uint32
+}
+
+const (
+	matchBit = 1 << 31
+	extMask  = matchBit - 1
+	colInfo  = 0
+	colOut   = 1
+	colFirst = 2 // first transition column; colFirst itself is "any byte in no pattern"
+)
+
+// build makes the automaton for pats (non-empty, distinct byte strings).
+// next[i] receives 1 + the next shorter pattern that is a suffix of pats[i]
+// (the dictionary link), 0 if none. With runeUnits, ext counts code points
+// (a pattern's length is counted the same way, see runeLen); otherwise bytes.
+func build(pats []string, runeUnits bool) (d *dfa, next []int32) {
+	d = &dfa{}
+	// Byte classes: one column per byte used by some pattern, one shared
+	// column for all others (which always lead back to the root).
+	var used [256]bool
+	for _, p := range pats {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	col := uint32(colFirst + 1)
+	for b := range 256 {
+		d.cls[b] = colFirst
+		if used[b] {
+			d.cls[b] = col
+			col++
+		}
+	}
+	d.stride = col
+
+	// Trie as first-child/next-sibling lists; node 0 is the root.
+	type node struct {
+		child, sib int32
+		label      byte
+		term       int32 // 1 + pattern index
+		depth      int32 // in units
+	}
+	nodes := make([]node, 1, 1+len(pats)*4)
+	for pi, p := range pats {
+		u := int32(0)
+		for i := 0; i < len(p); i++ {
+			b := p[i]
+			v := nodes[u].child
+			for v != 0 && nodes[v].label != b {
+				v = nodes[v].sib
+			}
+			if v == 0 {
+				depth := nodes[u].depth
+				if !runeUnits || !isCont(b) {
+					depth++
+				}
+				v = int32(len(nodes))
+				nodes = append(nodes, node{sib: nodes[u].child, label: b, depth: depth})
+				nodes[u].child = v
+			}
+			u = v
+		}
+		nodes[u].term = int32(pi) + 1
+	}
+
+	// Breadth-first: a node's failure state is shallower, so its row is
+	// complete before the node copies it.
+	stride := d.stride
+	d.trans = make([]uint32, len(nodes)*int(stride))
+	fail := make([]int32, len(nodes))
+	out := make([]int32, len(nodes)) // 1 + longest pattern ending at node
+	ext := make([]int32, len(nodes))
+	next = make([]int32, len(pats))
+	row := func(u int32) []uint32 { return d.trans[uint32(u)*stride : uint32(u+1)*stride] }
+	queue := make([]int32, 0, len(nodes))
+	queue = append(queue, 0)
+	for qi := 0; qi < len(queue); qi++ {
+		u := queue[qi]
+		r := row(u)
+		if u != 0 {
+			copy(r, row(fail[u]))
+		}
+		for v := nodes[u].child; v != 0; v = nodes[v].sib {
+			queue = append(queue, v)
+			if u != 0 {
+				fail[v] = int32(row(fail[u])[d.cls[nodes[v].label]] / stride)
+			}
+			r[d.cls[nodes[v].label]] = uint32(v) * stride
+		}
+		out[u] = out[fail[u]]
+		if t := nodes[u].term; t != 0 {
+			next[t-1] = out[fail[u]]
+			out[u] = t
+		}
+		ext[u] = ext[fail[u]]
+		if nodes[u].child != 0 {
+			ext[u] = nodes[u].depth
+		}
+		r[colInfo] = uint32(ext[u])
+		if out[u] != 0 {
+			r[colInfo] |= matchBit
+		}
+		r[colOut] = uint32(out[u])
+	}
+	return d, next
+}
+
+func isCont(b byte) bool { return b&0xC0 == 0x80 }
+
+// runeLen counts units the way build does with runeUnits.
+func runeLen(s string) int32 { return int32(utf8.RuneCountInString(s)) }
+
+// bytes reports the memory held by the automaton.
+func (d *dfa) bytes() int { return len(d.trans)*4 + len(d.cls)*4 }
+
+// Code points other than ASCII reach the automaton as short private codes
+// instead of UTF-8: each non-ASCII code point used by some pattern gets an
+// index k, written as two bytes (lead 0xC0–0xF7, then 0x80–0xBF) for the
+// first 3,584 and three bytes (lead 0xF9–0xFE) for the rest. A Chinese
+// character then costs two automaton steps instead of three, and there is
+// no tier of states for UTF-8 lead bytes: this is what brought the mixed
+// English/Chinese benchmark from memory-latency bound to the target (see
+// BENCH_NOTES.md). Code points used by no pattern reset the automaton to
+// the root directly. Lead bytes stay non-continuation bytes, so counting
+// them still counts code points.
+const (
+	codes2   = (0xF8 - 0xC0) * 64
+	maxCodes = codes2 + (0xFF-0xF9)*4096
+)
+
+// codeTable maps a code point to 1 + its index, 0 for unused ones.
+type codeTable struct {
+	idx  [(0x10FFFF + 1) >> 8]uint16
+	vals []uint16
+}
+
+func (t *codeTable) lookup(r rune) uint16 {
+	return t.vals[int(t.idx[r>>8])<<8|int(r&0xff)]
+}
+
+// newCodeTable assigns codes to the non-ASCII code points of pats, in order
+// of first use, and returns pats encoded. ok is false if there are more
+// than maxCodes of them.
+func newCodeTable(pats []string) (t *codeTable, enc []string, ok bool) {
+	t = &codeTable{vals: make([]uint16, 256)}
+	n := 0
+	enc = make([]string, len(pats))
+	var b []byte
+	for i, p := range pats {
+		b = b[:0]
+		for _, r := range p {
+			if r < utf8.RuneSelf {
+				b = append(b, byte(r))
+				continue
+			}
+			if t.idx[r>>8] == 0 {
+				t.idx[r>>8] = uint16(len(t.vals) >> 8)
+				t.vals = append(t.vals, make([]uint16, 256)...)
+			}
+			c := t.lookup(r)
+			if c == 0 {
+				if n == maxCodes {
+					return nil, nil, false
+				}
+				n++
+				c = uint16(n)
+				t.vals[int(t.idx[r>>8])<<8|int(r&0xff)] = c
+			}
+			b = appendCode(b, c)
+		}
+		enc[i] = string(b)
+	}
+	return t, enc, true
+}
+
+// appendCode appends the private encoding of code c (1 + index).
+func appendCode(b []byte, c uint16) []byte {
+	k := int(c) - 1
+	if k < codes2 {
+		return append(b, byte(0xC0+k>>6), byte(0x80+k&63))
+	}
+	k -= codes2
+	return append(b, byte(0xF9+k>>12), byte(0x80+(k>>6)&63), byte(0x80+k&63))
+}

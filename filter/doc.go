@@ -1,0 +1,80 @@
+// Package filter is sieve's keyword filter: it finds entries of keyword
+// lists in text, on a normalized view that disguises do not get through,
+// and redacts, blocks or flags them — in whole texts (Check) and in texts
+// that arrive in pieces, such as a model's output (Stream).
+//
+// # What it does
+//
+// Lists (ListSpec) come from inline words and files. Compile checks all of
+// them and reports every problem with the list, file and line. A Filter is
+// immutable; a Holder swaps in a new one on reload, and streams keep the
+// Filter they started with.
+//
+// Matching runs on a normalized view of the text (Options.Normalize): each
+// code point is mapped on its own through a table built once from
+// golang.org/x/text (see foldSlow for the exact definition):
+// Default_Ignorable_Code_Point dropped (zero-width characters, soft hyphen,
+// variation selectors, tags, bidi controls), compatibility decomposition
+// (full-width forms, ligatures, circled and mathematical letters), full
+// case folding, and nonspacing/enclosing marks dropped ("café" = "cafe";
+// strike-through overlays do not split a word). Because the map is per code
+// point, every normalized code point knows the original bytes it came from,
+// and redaction cuts the original bytes, ignorables inside the match
+// included. Spaces and punctuation are kept: dropping them would turn "the
+// rapist" into "therapist".
+//
+// Among overlapping matches the leftmost wins, then the longest; where
+// several lists match the same bytes, block beats redact beats flag, then
+// the earlier list. Note what leftmost-longest implies: a longer entry of
+// a flag list that starts at the same place (or earlier) hides a block
+// entry inside it ("scunthorpe" flagged, "cunt" not blocked). That is how an
+// allowlist is written, and also why flag lists should be reviewed.
+//
+// Word-mode entries match only between non-word characters (letters,
+// digits, marks and '_' are word characters; Han, kana, Hangul and Bopomofo
+// are not, so CJK entries are always substrings and an English word next to
+// a Chinese character is still a word).
+//
+// Whatever the lists say, released text never contains bidi controls
+// (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C) or tag characters
+// (U+E0000–U+E007F), which make text read differently from what it is
+// (Trojan Source, ASCII smuggling), and invalid UTF-8 is released as U+FFFD
+// (one per byte, as Go decodes it).
+//
+// # Streaming
+//
+// A Stream carries the state of a deterministic automaton between pieces.
+// The state gives the length of the longest suffix of the text that could
+// still grow into a match; only that suffix is held back, plus, for a word
+// entry that just matched, the one code point that tells whether the word
+// ends there, plus an incomplete UTF-8 character. A job's stop strings are
+// held back the same way, by a second small automaton over the original
+// bytes; the keyword matcher sees the text only up to where a stop string
+// could still begin, so a stop string cuts the text exactly as if the text
+// had ended there. The result — released text and hits — is identical for
+// every way of splitting a text, and equal to Check (property- and
+// fuzz-tested against a brute-force model in ref_test.go).
+//
+// # What it does not do
+//
+// It matches literal entries, not patterns; it does not drop spaces or
+// punctuation between letters ("f u c k" and "f.u.c.k" pass), does not map
+// look-alike letters across scripts (Cyrillic "а" for Latin "a"), and does
+// not compose conjoining Hangul jamo. It knows nothing of tokens, models or
+// NATS.
+//
+// # Why a purpose-built automaton
+//
+// github.com/cloudflare/ahocorasick, the candidate named in the design,
+// reports which entries occur but not where, keeps no state between calls
+// (so a stream must rescan a window on every piece and cannot tell a new
+// match from one already seen), and its Match writes shared counters
+// (MatchThreadSafe exists). Measured side by side in one run on the same
+// 20,000 mixed English/Chinese entries and 4 MiB of mixed text (numbers in
+// BENCH_NOTES.md): it needs far more memory and is slower than this
+// package's automaton even as a bare matcher, and slower again as a
+// streaming filter, without positions. The automaton here is a dense
+// Aho–Corasick DFA over byte classes whose state is one uint32, with
+// non-ASCII code points fed as two-byte private codes (a Chinese character
+// costs two steps, not three).
+package filter

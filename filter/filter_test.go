@@ -1,0 +1,525 @@
+package filter
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func mustCompile(t testing.TB, specs []ListSpec, opts Options) *Filter {
+	t.Helper()
+	f, err := Compile(specs, opts)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return f
+}
+
+var normOn = Options{Normalize: true}
+
+func TestActionsAndModes(t *testing.T) {
+	tests := []struct {
+		name    string
+		specs   []ListSpec
+		text    string
+		want    string
+		hits    []Hit
+		blocked bool
+	}{
+		{
+			name:  "redact substring",
+			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"darn"}}},
+			text:  "oh darn, darnit",
+			want:  "oh ***, ***it",
+			hits:  []Hit{{"p", Redact, 3, 6, "darn"}, {"p", Redact, 8, 11, "darn"}},
+		},
+		{
+			name:  "redact word",
+			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass"}}},
+			text:  "class assistant ass pass Ass.",
+			want:  "class assistant *** pass ***.",
+			hits:  []Hit{{"p", Redact, 16, 19, "ass"}, {"p", Redact, 25, 28, "ass"}},
+		},
+		{
+			name:  "custom replacement",
+			specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "[x]", Words: []string{"darn"}}},
+			text:  "darn",
+			want:  "[x]",
+			hits:  []Hit{{"p", Redact, 0, 3, "darn"}},
+		},
+		{
+			name:  "flag passes through",
+			specs: []ListSpec{{Name: "f", Action: Flag, Words: []string{"Acme"}}},
+			text:  "buy ACME now",
+			want:  "buy ACME now",
+			hits:  []Hit{{"f", Flag, 4, 8, "Acme"}},
+		},
+		{
+			name:    "block cuts before the match",
+			specs:   []ListSpec{{Name: "b", Action: Block, Words: []string{"secret"}}},
+			text:    "the secret is 42",
+			want:    "the ",
+			hits:    []Hit{{"b", Block, 4, 4, "secret"}},
+			blocked: true,
+		},
+		{
+			name:  "word mode next to CJK is a word",
+			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass"}}},
+			text:  "你是ass吗",
+			want:  "你是***吗",
+			hits:  []Hit{{"p", Redact, 6, 9, "ass"}},
+		},
+		{
+			name:  "CJK entry in word mode matches as substring",
+			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"坏蛋"}}},
+			text:  "大坏蛋们",
+			want:  "大***们",
+			hits:  []Hit{{"p", Redact, 3, 6, "坏蛋"}},
+		},
+		{
+			name:  "leftmost longest",
+			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"bc", "abcd", "ab", "cde"}}},
+			text:  "xabcde",
+			want:  "x***e",
+			hits:  []Hit{{"p", Redact, 1, 4, "abcd"}},
+		},
+		{
+			name: "block beats redact beats flag on the same bytes",
+			specs: []ListSpec{
+				{Name: "f", Action: Flag, Words: []string{"foo"}},
+				{Name: "r", Action: Redact, Words: []string{"foo"}},
+				{Name: "b", Action: Block, Words: []string{"FOO"}},
+			},
+			text:    "a foo",
+			want:    "a ",
+			hits:    []Hit{{"b", Block, 2, 2, "FOO"}},
+			blocked: true,
+		},
+		{
+			name: "redact beats flag",
+			specs: []ListSpec{
+				{Name: "f", Action: Flag, Words: []string{"foo"}},
+				{Name: "r", Action: Redact, Words: []string{"foo"}},
+			},
+			text: "foo",
+			want: "***",
+			hits: []Hit{{"r", Redact, 0, 3, "foo"}},
+		},
+		{
+			name: "longer flag wins over shorter redact at the same start",
+			specs: []ListSpec{
+				{Name: "f", Action: Flag, Words: []string{"scunthorpe"}},
+				{Name: "r", Action: Redact, Words: []string{"cunt"}},
+			},
+			text: "Scunthorpe",
+			want: "Scunthorpe",
+			hits: []Hit{{"f", Flag, 0, 10, "scunthorpe"}},
+		},
+		{
+			name: "word-mode owner fails, substring owner of same entry matches",
+			specs: []ListSpec{
+				{Name: "b", Action: Block, Match: Word, Words: []string{"ass"}},
+				{Name: "f", Action: Flag, Words: []string{"ass"}},
+			},
+			text: "grass",
+			want: "grass",
+			hits: []Hit{{"f", Flag, 2, 5, "ass"}},
+		},
+		{
+			name:  "hit offsets follow earlier replacements",
+			specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "-", Words: []string{"long", "x"}}},
+			text:  "long x",
+			want:  "- -",
+			hits:  []Hit{{"p", Redact, 0, 1, "long"}, {"p", Redact, 2, 3, "x"}},
+		},
+		{
+			name:  "ignorables inside the match are cut with it",
+			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"darn"}}},
+			text:  "\u200bd\u200ba\u00adrn\u200b!",
+			want:  "\u200b***\u200b!",
+			hits:  []Hit{{"p", Redact, 3, 6, "darn"}},
+		},
+		{
+			name:  "bidi controls and tags stripped from released text",
+			specs: []ListSpec{{Name: "p", Action: Flag, Words: []string{"ab"}}},
+			text:  "x\u202ey\U000E0041z a\u2066b",
+			want:  "xyz ab",
+			hits:  []Hit{{"p", Flag, 4, 6, "ab"}},
+		},
+		{
+			name:  "invalid UTF-8 released as U+FFFD",
+			specs: []ListSpec{{Name: "p", Action: Flag, Words: []string{"zz"}}},
+			text:  "a\xffb\xe4\xb8",
+			want:  "a\uFFFDb\uFFFD\uFFFD",
+		},
+		{
+			name:  "match inside a ligature takes the whole ligature",
+			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"if"}}},
+			text:  "xiﬁ",
+			want:  "x***",
+			hits:  []Hit{{"p", Redact, 1, 4, "if"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := mustCompile(t, tt.specs, normOn)
+			got := f.Check(Output, tt.text)
+			if got.Text != tt.want || got.Blocked != tt.blocked {
+				t.Errorf("Check(%q) = %q blocked=%v, want %q blocked=%v", tt.text, got.Text, got.Blocked, tt.want, tt.blocked)
+			}
+			if !sameHits(got.Hits, tt.hits) {
+				t.Errorf("hits = %+v, want %+v", got.Hits, tt.hits)
+			}
+			// And the same in one-byte pieces.
+			cuts := make([]int, 0, len(tt.text))
+			for i := 1; i < len(tt.text); i++ {
+				cuts = append(cuts, i)
+			}
+			st := runStream(t, f, Output, nil, []byte(tt.text), cuts)
+			if st.Text != got.Text || !sameHits(st.Hits, got.Hits) || st.Blocked != got.Blocked {
+				t.Errorf("byte-wise stream = %+v, Check = %+v", st, got)
+			}
+		})
+	}
+}
+
+func sameHits(a, b []Hit) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEvasions(t *testing.T) {
+	f := mustCompile(t, []ListSpec{
+		{Name: "en", Action: Redact, Match: Word, Words: []string{"fish", "secret"}},
+		{Name: "zh", Action: Redact, Words: []string{"坏蛋"}},
+	}, normOn)
+	for _, text := range []string{
+		"FISH", "Fish", "ＦＩＳＨ", "ｆｉｓｈ", // case, full width
+		"f\u200bish", "fi\u200c\u200dsh", "f\u2060i\ufeffsh", "fi\u00adsh", // zero width, soft hyphen
+		"ﬁsh", "ⓕⓘⓢⓗ", "𝐟𝐢𝐬𝐡", "𝒻𝒾𝓈𝒽", // ligature, circled, math
+		"f\u0336i\u0336s\u0336h\u0336", "fïsh", "fi\u0301sh", // overlays, accents
+		"fish\ufe0f", "f\U000E0020ish", "f\u202eish", // variation selector, tag, bidi
+		"ſecret", "SECRET", "ＳＥＣＲＥＴ",
+		"坏\u200b蛋", "坏\ufe00蛋",
+	} {
+		got := f.Check(Output, text)
+		if len(got.Hits) != 1 {
+			t.Errorf("Check(%q) = %q with %d hits, want one hit", text, got.Text, len(got.Hits))
+		}
+	}
+	// Without normalization only the exact form matches.
+	raw := mustCompile(t, []ListSpec{{Name: "en", Action: Redact, Words: []string{"fish"}}}, Options{})
+	if got := raw.Check(Output, "FISH fish"); got.Text != "FISH ***" {
+		t.Errorf("Normalize=false: got %q", got.Text)
+	}
+}
+
+// TestKeywordSplitAtEveryByte splits a text with one keyword (in several
+// disguises) into two pieces at every byte position, and into three pieces
+// at every pair.
+func TestKeywordSplitAtEveryByte(t *testing.T) {
+	specs := []ListSpec{
+		{Name: "b", Action: Block, Words: []string{"炸弹"}},
+		{Name: "r", Action: Redact, Match: Word, Words: []string{"fish"}},
+	}
+	f := mustCompile(t, specs, normOn)
+	for _, text := range []string{
+		"a ＦＩ\u200bSH and ﬁsh, 大炸弹!",
+		"fish中文ﬁsh\u00ad",
+		"炸\u200b弹",
+	} {
+		want := f.Check(Output, text)
+		for i := 0; i <= len(text); i++ {
+			for j := i; j <= len(text); j++ {
+				got := runStream(t, f, Output, nil, []byte(text), []int{i, j})
+				if got.Text != want.Text || !sameHits(got.Hits, want.Hits) || got.Blocked != want.Blocked {
+					t.Fatalf("split %d,%d of %q: got %+v, want %+v", i, j, text, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestHoldBackIsMinimal: only a suffix that can still become a match is
+// held.
+func TestHoldBackIsMinimal(t *testing.T) {
+	f := mustCompile(t, []ListSpec{
+		{Name: "r", Action: Redact, Words: []string{"world", "中文字"}},
+		{Name: "w", Action: Redact, Match: Word, Words: []string{"cat"}},
+	}, normOn)
+	tests := []struct{ piece, released string }{
+		{"hello wor", "hello "},
+		{"hello wox", "hello wox"},
+		{"中文", ""},
+		{"中文x", "中文x"},
+		{"\xe4\xb8", ""}, // half a character
+		{"cat", ""},      // word mode: is the next character a letter?
+		{"cats", "cats"},
+		{"cat!", "***!"},
+	}
+	for _, tt := range tests {
+		s := f.NewStream(Output, nil)
+		if got := s.Write([]byte(tt.piece)); string(got.Text) != tt.released {
+			t.Errorf("Write(%q) released %q, want %q", tt.piece, got.Text, tt.released)
+		}
+	}
+}
+
+func TestStopStrings(t *testing.T) {
+	f := mustCompile(t, []ListSpec{{Name: "r", Action: Redact, Words: []string{"bad", "user"}}}, normOn)
+	tests := []struct {
+		name, text string
+		stops      []string
+		want       string
+		stopped    bool
+	}{
+		{"plain", "hello\n\nmore", []string{"\n\n"}, "hello", true},
+		{"none", "hello\nmore", []string{"\n\n"}, "hello\nmore", false},
+		{"multibyte", "答案。结束了", []string{"结束"}, "答案。", true},
+		{"keyword before stop is settled", "a bad<|stop|>bad", []string{"<|stop|>"}, "a ***", true},
+		{"stop cuts a keyword", "ba<|stop|>d", []string{"<|stop|>"}, "ba", true},
+		{"stop is exact, not normalized", "USER: hi User:", []string{"User:"}, "***: hi ", true},
+		{"longest stop at the same end", "xxabc", []string{"bc", "abc"}, "xx", true},
+		{"earliest end wins", "abcd", []string{"bc", "abcd"}, "a", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i <= len(tt.text); i++ {
+				for j := i; j <= len(tt.text); j++ {
+					got := runStream(t, f, Output, tt.stops, []byte(tt.text), []int{i, j})
+					if got.Text != tt.want || got.Stopped != tt.stopped {
+						t.Fatalf("split %d,%d: got %q stopped=%v, want %q stopped=%v", i, j, got.Text, got.Stopped, tt.want, tt.stopped)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestAfterBlockNothingMore(t *testing.T) {
+	f := mustCompile(t, []ListSpec{{Name: "b", Action: Block, Words: []string{"boom"}}}, normOn)
+	s := f.NewStream(Output, nil)
+	r := s.Write([]byte("tick boo"))
+	if string(r.Text) != "tick " || r.Blocked {
+		t.Fatalf("first write: %+v", r)
+	}
+	r = s.Write([]byte("m and more"))
+	if len(r.Text) != 0 || !r.Blocked || len(r.Hits) != 1 {
+		t.Fatalf("second write: %+v", r)
+	}
+	if r = s.Write([]byte("x")); len(r.Text) != 0 || !r.Blocked || len(r.Hits) != 0 {
+		t.Fatalf("third write: %+v", r)
+	}
+	if r = s.Close(); len(r.Text) != 0 || !r.Blocked {
+		t.Fatalf("close: %+v", r)
+	}
+}
+
+func TestInputAndOutputSides(t *testing.T) {
+	f := mustCompile(t, []ListSpec{
+		{Name: "in", Action: Block, ApplyTo: []Where{Input}, Words: []string{"jailbreak"}},
+		{Name: "both", Action: Redact, ApplyTo: []Where{Input, Output}, Words: []string{"darn"}},
+		{Name: "out", Action: Redact, Words: []string{"secret"}}, // default: output
+	}, normOn)
+	if got := f.Check(Input, "darn jailbreak secret"); got.Text != "*** " || !got.Blocked {
+		t.Errorf("input: %+v", got)
+	}
+	if got := f.Check(Output, "darn jailbreak secret"); got.Text != "*** jailbreak ***" || got.Blocked {
+		t.Errorf("output: %+v", got)
+	}
+}
+
+func TestCheckResultJSON(t *testing.T) {
+	f := mustCompile(t, []ListSpec{{Name: "p", Action: Redact, Words: []string{"x"}}}, normOn)
+	b, err := json.Marshal(f.Check(Output, "ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"text":"ok","hits":[],"blocked":false}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	b, _ = json.Marshal(f.Check(Output, "x"))
+	if want := `{"text":"***","hits":[{"list":"p","action":"redact","start":0,"end":3,"keyword":"x"}],"blocked":false}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+}
+
+// TestNoFalsePositives runs word-mode lists of words that hide inside
+// ordinary words over clean English and Chinese prose.
+func TestNoFalsePositives(t *testing.T) {
+	inside := []string{"ass", "hell", "tit", "cum", "anal", "rape", "crap", "damn", "sex", "cock", "spic", "homo", "nig", "fag", "piss", "shit", "dick", "bum", "hoe", "pee"}
+	zh := []string{"傻逼", "他妈的", "操你妈", "王八蛋", "狗日的", "婊子"}
+	word := mustCompile(t, []ListSpec{
+		{Name: "en", Action: Redact, Match: Word, Words: inside},
+		{Name: "zh", Action: Block, Match: Word, Words: zh},
+	}, normOn)
+	sub := mustCompile(t, []ListSpec{{Name: "en", Action: Redact, Words: inside}}, normOn)
+	for _, name := range []string{"clean_en.txt", "clean_zh.txt"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		if n := len(strings.Fields(text)); n < 500 {
+			t.Fatalf("%s: only %d words", name, n)
+		}
+		if got := word.Check(Output, text); len(got.Hits) != 0 || got.Text != text {
+			t.Errorf("%s: %d false positives, first %+v", name, len(got.Hits), got.Hits[0])
+		}
+		// The control: as substrings the same words do hit, so the corpus
+		// does exercise word boundaries.
+		if name == "clean_en.txt" && len(sub.Check(Output, text).Hits) < 10 {
+			t.Errorf("%s: substring control found too few hits", name)
+		}
+	}
+}
+
+func TestListFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.txt", "# a comment\n\n  darn  \r\nHeck\nheck\n# another\n中文\n")
+	write("bad.txt", "ok\n\xff\xfe\n\u200b\u200c\n  # indented comment\nfine\n")
+	f := mustCompile(t, []ListSpec{{Name: "g", Action: Redact, Files: []string{"good.txt"}}}, Options{Normalize: true, BaseDir: dir})
+	if got := f.Check(Output, "darn HECK 中文 # a comment"); got.Text != "*** *** *** # a comment" {
+		t.Errorf("got %q", got.Text)
+	}
+
+	_, err := Compile([]ListSpec{
+		{Name: "b", Action: Redact, Files: []string{"bad.txt", "missing.txt"}, Source: "sieve.toml:7"},
+		{Name: "w", Action: Redact, Words: []string{"ok", "", "\ufe0f"}, Source: "sieve.toml:12"},
+	}, Options{Normalize: true, BaseDir: dir})
+	if err == nil {
+		t.Fatal("Compile succeeded")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`sieve.toml:7: list "b": bad.txt:2: invalid UTF-8`,
+		`sieve.toml:7: list "b": bad.txt:3: entry normalizes to nothing`,
+		`sieve.toml:7: list "b": cannot read list file`,
+		`sieve.toml:12: list "w": words[1]: empty entry`,
+		`sieve.toml:12: list "w": words[2]: entry normalizes to nothing`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, sentinel := range []error{ErrInvalidUTF8, ErrNormalizesEmpty, ErrListFile, ErrEmptyEntry, os.ErrNotExist} {
+		if !errors.Is(err, sentinel) {
+			t.Errorf("errors.Is(err, %v) = false", sentinel)
+		}
+	}
+	var le *ListError
+	if !errors.As(err, &le) || le.List != "b" || le.Pos != "bad.txt:2" {
+		t.Errorf("first ListError = %+v", le)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		specs []ListSpec
+		want  error
+	}{
+		{"no name", []ListSpec{{Action: Flag, Words: []string{"x"}}}, ErrInvalidList},
+		{"duplicate name", []ListSpec{{Name: "a", Action: Flag, Words: []string{"x"}}, {Name: "a", Action: Flag, Words: []string{"y"}}}, ErrInvalidList},
+		{"bad action", []ListSpec{{Name: "a", Action: "delete", Words: []string{"x"}}}, ErrInvalidList},
+		{"bad mode", []ListSpec{{Name: "a", Action: Flag, Match: "regex", Words: []string{"x"}}}, ErrInvalidList},
+		{"bad side", []ListSpec{{Name: "a", Action: Flag, ApplyTo: []Where{"both"}, Words: []string{"x"}}}, ErrInvalidList},
+		{"no entries", []ListSpec{{Name: "a", Action: Flag}}, ErrNoEntries},
+		{"too long", []ListSpec{{Name: "a", Action: Flag, Words: []string{strings.Repeat("x", 300)}}}, ErrEntryTooLong},
+		{"invalid entry", []ListSpec{{Name: "a", Action: Flag, Words: []string{"a\xffb"}}}, ErrInvalidUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile(tt.specs, normOn)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// Every problem is reported, not only the first.
+	_, err := Compile([]ListSpec{
+		{Name: "a", Action: "x", Words: []string{""}},
+		{Name: "b", Action: Flag, Match: "y", Words: []string{"\u200b"}},
+	}, normOn)
+	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 4 {
+		t.Errorf("got %d errors, want 4: %v", n, err)
+	}
+}
+
+func TestDuplicatesMerge(t *testing.T) {
+	f := mustCompile(t, []ListSpec{{Name: "a", Action: Redact, Words: []string{"Darn", "darn", "ＤＡＲＮ"}}}, normOn)
+	if got := f.Check(Output, "darn"); len(got.Hits) != 1 || got.Hits[0].Keyword != "Darn" {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestReload(t *testing.T) {
+	h := NewHolder(mustCompile(t, []ListSpec{{Name: "a", Action: Redact, Words: []string{"old"}}}, normOn))
+	s := h.Filter().NewStream(Output, nil)
+	s.Write([]byte("ol"))
+
+	if err := h.Reload([]ListSpec{{Name: "a", Action: Redact, Words: []string{"new"}}}, normOn); err != nil {
+		t.Fatal(err)
+	}
+	// The running stream keeps the lists it started with.
+	if got := string(s.Write([]byte("d new")).Text) + string(s.Close().Text); got != "*** new" {
+		t.Errorf("running stream: %q", got)
+	}
+	if got := h.Filter().Check(Output, "old new").Text; got != "old ***" {
+		t.Errorf("after reload: %q", got)
+	}
+
+	// A failed reload keeps the lists in force.
+	err := h.Reload([]ListSpec{{Name: "a", Action: "nuke", Words: []string{"x"}}}, normOn)
+	if !errors.Is(err, ErrInvalidList) {
+		t.Fatalf("Reload error = %v", err)
+	}
+	if got := h.Filter().Check(Output, "old new").Text; got != "old ***" {
+		t.Errorf("after failed reload: %q", got)
+	}
+}
+
+func TestConcurrentStreams(t *testing.T) {
+	f := mustCompile(t, []ListSpec{{Name: "a", Action: Redact, Words: []string{"darn", "坏蛋"}}}, normOn)
+	h := NewHolder(f)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 200 {
+				s := h.Filter().NewStream(Output, nil)
+				var out []byte
+				for _, p := range []string{"da", "rn 坏", "\xe8", "\x9b\x8b!"} {
+					out = append(out, s.Write([]byte(p)).Text...)
+				}
+				out = append(out, s.Close().Text...)
+				if string(out) != "*** ***!" {
+					t.Errorf("goroutine %d: %q", i, out)
+					return
+				}
+			}
+		})
+	}
+	for range 50 {
+		if err := h.Reload([]ListSpec{{Name: "a", Action: Redact, Words: []string{"darn", "坏蛋"}}}, normOn); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
+}

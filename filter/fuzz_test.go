@@ -1,0 +1,46 @@
+package filter
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// FuzzStream checks the central property on fuzzer-chosen texts and splits:
+// any chunking gives what the reference model gives for the whole text, and
+// Check agrees. The lists are fixed and dense in overlaps (words, CJK,
+// ligature-sensitive entries, all three actions, both modes); seed picks
+// the chunking and whether a stop string is used. The corpus lives in
+// testdata/fuzz/FuzzStream.
+func FuzzStream(f *testing.F) {
+	specs := []ListSpec{
+		{Name: "flag", Action: Flag, Words: []string{"fi", "ab", "中"}},
+		{Name: "red", Action: Redact, Match: Word, Words: []string{"ss", "abc", "b", "é"}},
+		{Name: "red2", Action: Redact, Replacement: "<x>", Words: []string{"sf", "文字", "ca"}},
+		{Name: "blk", Action: Block, Match: Word, Words: []string{"bad", "坏蛋"}},
+	}
+	filt, err := Compile(specs, Options{Normalize: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "abc", "ＡＢＣ ß ﬁ", "x\u200bab\u00adc 中文字", "\xe4\xb8\xad\xff\xe4", "a bad\u202e day", "坏\u200b蛋", "sss fi ﬃ ca ca"} {
+		f.Add([]byte(s), uint64(len(s)))
+	}
+	f.Fuzz(func(t *testing.T, text []byte, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, seed>>32))
+		var stops []string
+		if seed%3 == 0 {
+			stops = []string{"\n\n", "ca"}
+		}
+		want := refCheck(t, filt, specs, Output, text, stops)
+		if stops == nil {
+			c := filt.Check(Output, string(text))
+			if got := (refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}); !sameResult(got, want) {
+				t.Fatalf("Check(%q) = %+v, want %+v", text, got, want)
+			}
+		}
+		cuts := randCuts(rng, len(text))
+		if got := runStream(t, filt, Output, stops, text, cuts); !sameResult(got, want) {
+			t.Fatalf("stream(%q, cuts %v, stops %q) = %+v, want %+v", text, cuts, stops, got, want)
+		}
+	})
+}

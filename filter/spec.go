@@ -1,0 +1,381 @@
+package filter
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Action is what a list does with a match.
+type Action string
+
+const (
+	Redact Action = "redact" // replace the matched bytes with the list's replacement
+	Block  Action = "block"  // stop the text; release nothing of the match or after it
+	Flag   Action = "flag"   // release unchanged, report the hit
+)
+
+// Mode says how a list's entries match.
+type Mode string
+
+const (
+	Substring Mode = "substring" // anywhere, also inside words
+	Word      Mode = "word"      // only as a whole word (edges of CJK entries excepted)
+)
+
+// Where is the side of a job a list applies to.
+type Where string
+
+const (
+	Input  Where = "input"  // the prompt, screened before generation
+	Output Where = "output" // generated text
+)
+
+// DefaultReplacement replaces redacted text when a list names none.
+const DefaultReplacement = "***"
+
+// maxEntryRunes bounds one entry; longer ones are almost certainly a list
+// file in the wrong format, and they would make every stream hold more.
+const maxEntryRunes = 256
+
+// ListSpec describes one keyword list, as the config declares it.
+type ListSpec struct {
+	Name        string
+	Action      Action
+	Replacement string  // empty: DefaultReplacement
+	ApplyTo     []Where // empty: output only
+	Match       Mode    // empty: substring
+	Words       []string
+	Files       []string // one entry a line; '#' starts a comment line
+	// Source locates the list in the config for error messages, e.g.
+	// "sieve.toml:42". May be empty.
+	Source string
+}
+
+// Options apply to all lists of a Filter.
+type Options struct {
+	// Normalize matches on the normalized view (NFKC-like folding, case
+	// folding, ignorables and marks dropped; see doc.go). The config turns
+	// it on by default; the zero value matches raw code points.
+	Normalize bool
+	// BaseDir resolves relative list file names.
+	BaseDir string
+}
+
+// Errors that Compile wraps; test with errors.Is.
+var (
+	ErrInvalidList     = errors.New("invalid list")                // bad name, action, mode, apply_to or replacement
+	ErrEmptyEntry      = errors.New("empty entry")                 // "" in words
+	ErrInvalidUTF8     = errors.New("invalid UTF-8")               // in an entry or a list file
+	ErrNormalizesEmpty = errors.New("entry normalizes to nothing") // e.g. only zero-width characters
+	ErrEntryTooLong    = errors.New("entry too long")              // more than 256 code points
+	ErrNoEntries       = errors.New("list has no entries")         // words and files give nothing
+	ErrListFile        = errors.New("cannot read list file")       // wraps the os error too
+)
+
+// ListError is one problem found by Compile. Its message names the list,
+// where the list is declared, and the file and line or word index of the
+// entry.
+type ListError struct {
+	List   string // list name
+	Source string // ListSpec.Source
+	Pos    string // "file:line" or "words[i]"; empty for list-level errors
+	Entry  string // the offending entry, if any
+	Err    error
+}
+
+func (e *ListError) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source + ": ")
+	}
+	fmt.Fprintf(&b, "list %q: ", e.List)
+	if e.Pos != "" {
+		b.WriteString(e.Pos + ": ")
+	}
+	b.WriteString(e.Err.Error())
+	if e.Entry != "" {
+		fmt.Fprintf(&b, ": %q", e.Entry)
+	}
+	return b.String()
+}
+
+func (e *ListError) Unwrap() error { return e.Err }
+
+// Filter is a compiled set of lists. It is immutable and safe for concurrent
+// use; each text is filtered by its own Stream.
+type Filter struct {
+	lists []listInfo
+	fold  *foldTable // nil: no normalization
+	m     [2]*matcher
+}
+
+type listInfo struct {
+	name        string
+	action      Action
+	replacement string
+}
+
+// matcher is the automaton for one side (input or output) plus what each
+// pattern means.
+type matcher struct {
+	d     *dfa
+	codes *codeTable
+	pats  []pattern
+}
+
+// pattern is one distinct normalized keyword.
+type pattern struct {
+	runes  int32   // length in normalized code points
+	next   int32   // 1 + next shorter pattern that is a suffix of this one
+	owners []owner // lists containing it, best rank first
+}
+
+type owner struct {
+	list               int32
+	rank               int32 // lower wins: block, redact, flag, then list order
+	needStart, needEnd bool  // word mode and the edge is a word character
+	entry              string
+}
+
+func actionRank(a Action) int32 {
+	switch a {
+	case Block:
+		return 0
+	case Redact:
+		return 1
+	}
+	return 2
+}
+
+func whereIndex(w Where) int {
+	if w == Input {
+		return 0
+	}
+	return 1
+}
+
+// Compile checks and compiles specs. It reports every problem it finds, not
+// just the first, as errors joined with errors.Join; each is a *ListError.
+func Compile(specs []ListSpec, opts Options) (*Filter, error) {
+	f := &Filter{}
+	if opts.Normalize {
+		f.fold = foldTableOnce()
+	}
+	var errs []error
+	seen := map[string]bool{}
+	type entry struct {
+		norm string
+		own  owner
+	}
+	var sides [2][]entry
+	for li, spec := range specs {
+		errsBefore := len(errs)
+		fail := func(pos, ent string, err error) {
+			errs = append(errs, &ListError{List: spec.Name, Source: spec.Source, Pos: pos, Entry: ent, Err: err})
+		}
+		switch {
+		case spec.Name == "":
+			fail("", "", fmt.Errorf("%w: no name", ErrInvalidList))
+		case seen[spec.Name]:
+			fail("", "", fmt.Errorf("%w: name used twice", ErrInvalidList))
+		}
+		seen[spec.Name] = true
+		if spec.Action != Redact && spec.Action != Block && spec.Action != Flag {
+			fail("", "", fmt.Errorf("%w: action %q (want redact, block or flag)", ErrInvalidList, spec.Action))
+		}
+		mode := spec.Match
+		if mode == "" {
+			mode = Substring
+		}
+		if mode != Substring && mode != Word {
+			fail("", "", fmt.Errorf("%w: match %q (want substring or word)", ErrInvalidList, spec.Match))
+		}
+		apply := spec.ApplyTo
+		if len(apply) == 0 {
+			apply = []Where{Output}
+		}
+		for _, w := range apply {
+			if w != Input && w != Output {
+				fail("", "", fmt.Errorf("%w: apply_to %q (want input or output)", ErrInvalidList, w))
+			}
+		}
+		repl := spec.Replacement
+		if repl == "" {
+			repl = DefaultReplacement
+		}
+		if !utf8.ValidString(repl) {
+			fail("", "", fmt.Errorf("%w: replacement: %w", ErrInvalidList, ErrInvalidUTF8))
+		}
+		f.lists = append(f.lists, listInfo{name: spec.Name, action: spec.Action, replacement: stripString(repl)})
+
+		// Entries, merged by normalized form within the list.
+		byNorm := map[string]bool{}
+		var ents []entry
+		add := func(pos, raw string) {
+			switch {
+			case raw == "":
+				fail(pos, "", ErrEmptyEntry)
+				return
+			case !utf8.ValidString(raw):
+				fail(pos, strings.ToValidUTF8(raw, "\uFFFD"), ErrInvalidUTF8)
+				return
+			}
+			n := f.normalize(raw)
+			switch {
+			case n == "":
+				fail(pos, raw, ErrNormalizesEmpty)
+				return
+			case utf8.RuneCountInString(n) > maxEntryRunes:
+				fail(pos, raw[:min(len(raw), 40)]+"…", ErrEntryTooLong)
+				return
+			case byNorm[n]:
+				return
+			}
+			byNorm[n] = true
+			first, _ := utf8.DecodeRuneInString(n)
+			last, _ := utf8.DecodeLastRuneInString(n)
+			ents = append(ents, entry{norm: n, own: owner{
+				list:      int32(li),
+				rank:      actionRank(spec.Action)*int32(len(specs)) + int32(li),
+				needStart: mode == Word && isWordRune(first),
+				needEnd:   mode == Word && isWordRune(last),
+				entry:     raw,
+			}})
+		}
+		for i, w := range spec.Words {
+			add(fmt.Sprintf("words[%d]", i), w)
+		}
+		for _, name := range spec.Files {
+			path := name
+			if !filepath.IsAbs(path) && opts.BaseDir != "" {
+				path = filepath.Join(opts.BaseDir, path)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				fail("", "", fmt.Errorf("%w: %w", ErrListFile, err))
+				continue
+			}
+			forEachLine(data, func(line int, text []byte) {
+				text = bytes.TrimSpace(text)
+				if len(text) == 0 || text[0] == '#' {
+					return
+				}
+				add(fmt.Sprintf("%s:%d", name, line), string(text))
+			})
+		}
+		if len(ents) == 0 && len(errs) == errsBefore {
+			fail("", "", ErrNoEntries)
+		}
+		for _, w := range apply {
+			if w == Input || w == Output {
+				sides[whereIndex(w)] = append(sides[whereIndex(w)], ents...)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for i := range sides {
+		if i == 1 && slices.EqualFunc(sides[0], sides[1], func(a, b entry) bool { return a.norm == b.norm && a.own == b.own }) {
+			f.m[1] = f.m[0] // same lists on both sides: share the automaton
+			break
+		}
+		// Group owners by pattern; pattern order is first appearance.
+		idx := map[string]int{}
+		var strs []string
+		var pats []pattern
+		for _, e := range sides[i] {
+			pi, ok := idx[e.norm]
+			if !ok {
+				pi = len(pats)
+				idx[e.norm] = pi
+				strs = append(strs, e.norm)
+				pats = append(pats, pattern{runes: runeLen(e.norm)})
+			}
+			pats[pi].owners = append(pats[pi].owners, e.own)
+		}
+		for pi := range pats {
+			slices.SortStableFunc(pats[pi].owners, func(a, b owner) int { return int(a.rank - b.rank) })
+		}
+		codes, enc, ok := newCodeTable(strs)
+		if !ok {
+			return nil, &ListError{List: f.lists[0].name, Err: fmt.Errorf("%w: lists on the %s side use more than %d distinct non-ASCII characters", ErrInvalidList, []Where{Input, Output}[i], maxCodes)}
+		}
+		d, next := build(enc, true)
+		for pi := range pats {
+			pats[pi].next = next[pi]
+		}
+		f.m[i] = &matcher{d: d, codes: codes, pats: pats}
+	}
+	return f, nil
+}
+
+// forEachLine calls fn for each line of data with its 1-based number,
+// without the line terminator ("\n" or "\r\n").
+func forEachLine(data []byte, fn func(line int, text []byte)) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, len(data)+1)
+	for n := 1; sc.Scan(); n++ {
+		fn(n, sc.Bytes())
+	}
+}
+
+// normalize returns the normalized view of s (s itself without Normalize).
+func (f *Filter) normalize(s string) string {
+	if f.fold == nil {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			b.WriteByte(f.fold.ascii[r])
+			continue
+		}
+		v := f.fold.lookup(r)
+		if v == 0 {
+			b.WriteRune(r)
+			continue
+		}
+		for _, c := range f.fold.expansion(v) {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// stripString removes the always-stripped code points (see isStripped).
+func stripString(s string) string {
+	return strings.Map(func(r rune) rune {
+		if isStripped(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// Lists returns the names of the compiled lists in config order.
+func (f *Filter) Lists() []string {
+	names := make([]string, len(f.lists))
+	for i, l := range f.lists {
+		names[i] = l.name
+	}
+	return names
+}
+
+// MemoryBytes reports the memory held by the automata.
+func (f *Filter) MemoryBytes() int {
+	n := f.m[0].bytes()
+	if f.m[1] != f.m[0] {
+		n += f.m[1].bytes()
+	}
+	return n
+}
+
+func (m *matcher) bytes() int { return m.d.bytes() + len(m.codes.vals)*2 + len(m.codes.idx)*2 }

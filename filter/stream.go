@@ -1,0 +1,495 @@
+package filter
+
+import (
+	"slices"
+	"unicode/utf8"
+)
+
+// Hit is one match acted on. Start and End are byte offsets in the released
+// text (the concatenation of everything a Stream released, or
+// CheckResult.Text): for redact the replacement, for flag the passed-through
+// text, for block the empty span where the text was cut.
+type Hit struct {
+	List    string `json:"list"`
+	Action  Action `json:"action"`
+	Start   int    `json:"start"`
+	End     int    `json:"end"`
+	Keyword string `json:"keyword"` // the list entry as written
+}
+
+// Result is what one Stream.Write or Stream.Close releases. Text and Hits
+// alias the Stream's buffers and are valid until its next call.
+type Result struct {
+	Text    []byte
+	Hits    []Hit
+	Blocked bool // a block rule fired; nothing more will be released
+	Stopped bool // a stop string was completed (and no block rule fired before it)
+}
+
+// CheckResult is the filtered form of a whole text.
+type CheckResult struct {
+	Text    string `json:"text"`
+	Hits    []Hit  `json:"hits"`
+	Blocked bool   `json:"blocked"`
+}
+
+// Check filters a whole text. It gives exactly what a Stream gives for the
+// same text, however the text is split.
+func (f *Filter) Check(where Where, text string) CheckResult {
+	s := f.NewStream(where, nil)
+	s.out = make([]byte, 0, len(text))
+	s.hits = []Hit{}
+	// In slices, so that what is settled is dropped as it goes.
+	const slice = 16 << 10
+	for len(text) > 0 && !s.blocked {
+		n := min(len(text), slice)
+		s.buf = append(s.buf, text[:n]...)
+		text = text[n:]
+		s.process(false)
+	}
+	if !s.blocked {
+		s.process(true)
+	}
+	return CheckResult{Text: string(s.out), Hits: s.hits, Blocked: s.blocked}
+}
+
+// Stream filters one text that arrives in pieces, such as a model's output.
+// A Stream keeps the Filter it was made from, whatever reloads happen later.
+// It is not safe for concurrent use.
+//
+// The text is processed as code points: in the original bytes (for stop
+// strings, and to decide what to release) and in the normalized view (for
+// the keyword automaton). Each normalized code point is kept as a rec until
+// it is released, so matches map back to original bytes.
+type Stream struct {
+	f    *Filter
+	m    *matcher
+	fold *foldTable
+
+	stop    *dfa
+	stopLen []int // byte length of each stop string
+	stopSt  uint32
+
+	buf   []byte // original bytes from offset base on
+	base  int
+	dec   int   // offset up to which stop strings were scanned
+	fed   int   // offset up to which code points became recs
+	rel   int   // offset up to which text was released
+	dirty []int // offsets of code points that are rewritten on release (invalid, stripped)
+
+	recs     []rec
+	st       uint32 // automaton state after recs (from the last restart)
+	prevWord bool   // whether the normalized code point before recs[0] is a word character
+	best     cand   // best match so far, not yet final
+	hasBest  bool
+	pending  []cand // matches waiting for the next code point (word end)
+
+	out    []byte
+	outLen int // bytes released so far, all calls together
+	hits   []Hit
+
+	blocked, stopped, closed bool
+}
+
+// rec is one code point of the normalized view.
+type rec struct {
+	o int   // offset of its source code point in the original text
+	r rune  // normalized code point
+	n uint8 // byte length of the source code point
+}
+
+// cand is a match [st, en) in rec indices.
+type cand struct {
+	st, en   int
+	pat, own int32
+	rank     int32
+}
+
+// better reports whether a wins over b: leftmost, then longest, then the
+// stronger action, then the earlier list.
+func better(a, b *cand) bool {
+	if a.st != b.st {
+		return a.st < b.st
+	}
+	if a.en != b.en {
+		return a.en > b.en
+	}
+	return a.rank < b.rank
+}
+
+// NewStream starts filtering a text for one side of a job. stops are the
+// job's stop strings: the Stream stops at the first one completed, and
+// releases nothing of it or after it. Empty stop strings and ones that are
+// not valid UTF-8 are ignored.
+func (f *Filter) NewStream(where Where, stops []string) *Stream {
+	s := &Stream{f: f, m: f.m[whereIndex(where)], fold: f.fold}
+	var ss []string
+	for _, x := range stops {
+		if x != "" && utf8.ValidString(x) && !slices.Contains(ss, x) {
+			ss = append(ss, x)
+		}
+	}
+	if len(ss) > 0 {
+		s.stop, _ = build(ss, false)
+		for _, x := range ss {
+			s.stopLen = append(s.stopLen, len(x))
+		}
+	}
+	return s
+}
+
+// Write adds the next piece of text and returns what is now safe to
+// release. A piece may end inside a multi-byte character; Write never
+// releases invalid UTF-8. After a block or a stop, Write releases nothing.
+func (s *Stream) Write(piece []byte) Result {
+	s.out, s.hits = s.out[:0], s.hits[:0]
+	if !s.done() {
+		s.buf = append(s.buf, piece...)
+		s.process(false)
+	}
+	return s.result()
+}
+
+// Close releases the rest of the text: the end of the text decides what
+// was still held back. Bytes of an incomplete character at the end are
+// released as U+FFFD.
+func (s *Stream) Close() Result {
+	s.out, s.hits = s.out[:0], s.hits[:0]
+	if !s.done() {
+		s.process(true)
+	}
+	return s.result()
+}
+
+func (s *Stream) done() bool { return s.blocked || s.stopped || s.closed }
+
+func (s *Stream) result() Result {
+	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked, Stopped: s.stopped}
+}
+
+func (s *Stream) process(final bool) {
+	end := s.base + len(s.buf)
+	limit := end
+	if s.stop != nil {
+		limit = s.scanStops()
+		if s.done() {
+			return
+		}
+	}
+	if final {
+		s.feed(end, true)
+		s.flush()
+		if !s.blocked {
+			s.release(s.fed)
+		}
+		s.closed = true
+		return
+	}
+	s.feed(limit, false)
+	if s.blocked {
+		return
+	}
+	h, r := s.holdPoint()
+	s.release(r)
+	s.compact(h)
+}
+
+// scanStops runs the stop-string automaton over the complete code points
+// not yet scanned. It returns the offset before which no stop string can
+// begin any more; the keyword matcher is fed only up to there, so that the
+// text it sees ends where a stop string cuts it.
+func (s *Stream) scanStops() int {
+	d := s.stop
+	st := s.stopSt
+	end := s.base + len(s.buf)
+	for s.dec < end {
+		i := s.dec - s.base
+		size := 1
+		if s.buf[i] >= utf8.RuneSelf {
+			if !utf8.FullRune(s.buf[i:]) {
+				break
+			}
+			_, size = utf8.DecodeRune(s.buf[i:])
+		}
+		for _, b := range s.buf[i : i+size] {
+			st = d.trans[st+d.cls[b]]
+		}
+		s.dec += size
+		if d.trans[st+colInfo]&matchBit != 0 {
+			// The longest stop string ending here is the first pattern.
+			cut := s.dec - s.stopLen[d.trans[st+colOut]-1]
+			s.feed(cut, false)
+			s.flush()
+			if !s.blocked {
+				s.release(s.fed)
+				s.stopped = true
+			}
+			return cut
+		}
+	}
+	s.stopSt = st
+	return s.dec - int(d.trans[st+colInfo]&extMask)
+}
+
+// feed turns the code points in [s.fed, limit) into recs and runs the
+// matcher over them. Unless final, it stops before an incomplete character.
+func (s *Stream) feed(limit int, final bool) {
+	from := len(s.recs)
+	pos, buf, base := s.fed, s.buf, s.base
+	fold := s.fold
+	for pos < limit {
+		i := pos - base
+		if b := buf[i]; b < utf8.RuneSelf {
+			if fold != nil {
+				b = fold.ascii[b]
+			}
+			s.recs = append(s.recs, rec{o: pos, r: rune(b), n: 1})
+			pos++
+			continue
+		}
+		// Decode against all bytes at hand, as the whole text would be:
+		// limit is always at a code point boundary.
+		if !final && !utf8.FullRune(buf[i:]) {
+			break
+		}
+		r, size := utf8.DecodeRune(buf[i:])
+		if size == 1 || isStripped(r) {
+			s.dirty = append(s.dirty, pos)
+		}
+		if fold != nil {
+			if v := fold.lookup(r); v != 0 {
+				for _, c := range fold.expansion(v) {
+					s.recs = append(s.recs, rec{o: pos, r: c, n: uint8(size)})
+				}
+				pos += size
+				continue
+			}
+		}
+		s.recs = append(s.recs, rec{o: pos, r: r, n: uint8(size)})
+		pos += size
+	}
+	s.fed = pos
+	s.scan(from)
+}
+
+// scan runs the automaton over recs[j:]. It is also how matching restarts
+// after a final match: leftmost-longest matches never overlap, so the next
+// one is searched from the root at the end of the last.
+func (s *Stream) scan(j int) {
+	trans, cls, codes := s.m.d.trans, &s.m.d.cls, s.m.codes
+	st := s.st
+	for j < len(s.recs) {
+		r := s.recs[j].r
+		if len(s.pending) > 0 {
+			s.validate(isWordRune(r))
+		}
+		if r < utf8.RuneSelf {
+			st = trans[st+cls[r]]
+		} else if c := codes.lookup(r); c == 0 {
+			st = 0 // in no pattern
+		} else if k := uint32(c) - 1; k < codes2 {
+			st = trans[st+cls[0xC0+k>>6]]
+			st = trans[st+cls[0x80+k&63]]
+		} else {
+			k -= codes2
+			st = trans[st+cls[0xF9+k>>12]]
+			st = trans[st+cls[0x80+(k>>6)&63]]
+			st = trans[st+cls[0x80+k&63]]
+		}
+		j++
+		info := trans[st+colInfo]
+		if info&matchBit != 0 {
+			s.collect(j, st)
+		}
+		// The best match is final once no match still growing can start at
+		// or before it: all such matches start inside the last ext code
+		// points.
+		if s.hasBest && j-int(info&extMask) > s.best.st && !s.pendingFrom(s.best.st) {
+			j = s.finalize()
+			st = 0
+			if s.blocked {
+				return
+			}
+		}
+	}
+	s.st = st
+}
+
+// collect records the matches that end after rec en-1.
+func (s *Stream) collect(en int, st uint32) {
+	m := s.m
+	for pid := m.d.trans[st+colOut]; pid != 0; pid = uint32(m.pats[pid-1].next) {
+		p := &m.pats[pid-1]
+		start := en - int(p.runes)
+		for oi := range p.owners {
+			o := &p.owners[oi]
+			if o.needStart && s.wordAt(start-1) {
+				continue
+			}
+			c := cand{st: start, en: en, pat: int32(pid - 1), own: int32(oi), rank: o.rank}
+			if o.needEnd {
+				// Valid only if the next code point is not a word character;
+				// a lower-ranked owner may still match unconditionally.
+				s.pending = append(s.pending, c)
+				continue
+			}
+			s.consider(&c)
+			break
+		}
+	}
+}
+
+func (s *Stream) wordAt(i int) bool {
+	if i < 0 {
+		return s.prevWord
+	}
+	return isWordRune(s.recs[i].r)
+}
+
+func (s *Stream) consider(c *cand) {
+	if !s.hasBest || better(c, &s.best) {
+		s.best, s.hasBest = *c, true
+	}
+}
+
+// validate settles the pending matches now that the code point after them
+// is known.
+func (s *Stream) validate(nextWord bool) {
+	if !nextWord {
+		for i := range s.pending {
+			s.consider(&s.pending[i])
+		}
+	}
+	s.pending = s.pending[:0]
+}
+
+func (s *Stream) pendingFrom(st int) bool {
+	for i := range s.pending {
+		if s.pending[i].st <= st {
+			return true
+		}
+	}
+	return false
+}
+
+// finalize acts on the best match and restarts matching after it. It
+// returns the rec index to rescan from.
+func (s *Stream) finalize() int {
+	c := s.best
+	s.hasBest = false
+	s.pending = s.pending[:0]
+	s.st = 0
+	s.emit(&c)
+	return c.en
+}
+
+// flush settles everything at the end of the text.
+func (s *Stream) flush() {
+	for !s.blocked {
+		s.validate(false)
+		if !s.hasBest {
+			return
+		}
+		j := s.finalize()
+		if s.blocked {
+			return
+		}
+		s.scan(j)
+	}
+}
+
+// emit releases the text before match c and applies its action.
+func (s *Stream) emit(c *cand) {
+	o := &s.m.pats[c.pat].owners[c.own]
+	l := &s.f.lists[o.list]
+	// A match may begin or end inside the expansion of one source code
+	// point (a ligature); it then covers the whole code point, and a later
+	// match sharing that code point covers only what is left of it.
+	oStart := s.recs[c.st].o
+	last := &s.recs[c.en-1]
+	oEnd := last.o + int(last.n)
+	s.release(oStart)
+	start := s.outLen
+	switch l.action {
+	case Block:
+		s.blocked = true
+	case Redact:
+		if oEnd <= s.rel {
+			return
+		}
+		s.out = append(s.out, l.replacement...)
+		s.outLen += len(l.replacement)
+		s.rel = oEnd
+	default:
+		if oEnd <= s.rel {
+			return
+		}
+		s.release(oEnd)
+	}
+	s.hits = append(s.hits, Hit{List: l.name, Action: l.action, Start: start, End: s.outLen, Keyword: o.entry})
+}
+
+// holdPoint returns the first rec that must stay held and the original
+// offset it starts at (everything before can be released).
+func (s *Stream) holdPoint() (int, int) {
+	h := len(s.recs) - int(s.m.d.trans[s.st+colInfo]&extMask)
+	if s.hasBest {
+		h = min(h, s.best.st)
+	}
+	for i := range s.pending {
+		h = min(h, s.pending[i].st)
+	}
+	if h < len(s.recs) {
+		return h, s.recs[h].o
+	}
+	return h, s.fed
+}
+
+// release appends the original text up to offset r to the output, with
+// invalid bytes as U+FFFD and stripped code points removed.
+func (s *Stream) release(r int) {
+	if r <= s.rel {
+		return
+	}
+	from := s.rel
+	for len(s.dirty) > 0 && s.dirty[0] < r {
+		d := s.dirty[0]
+		s.dirty = s.dirty[1:]
+		if d < from {
+			continue // inside a redacted match
+		}
+		s.out = append(s.out, s.buf[from-s.base:d-s.base]...)
+		_, size := utf8.DecodeRune(s.buf[d-s.base:])
+		if size == 1 {
+			s.out = append(s.out, "\uFFFD"...)
+			s.outLen += len("\uFFFD")
+		}
+		s.outLen += d - from
+		from = d + size
+	}
+	s.out = append(s.out, s.buf[from-s.base:r-s.base]...)
+	s.outLen += r - from
+	s.rel = r
+}
+
+// compact drops what can no longer matter: recs before h and released
+// bytes.
+//
+// Compaction is lazy: moving a few bytes costs less than the call, and
+// indices stay valid as long as nothing is dropped.
+func (s *Stream) compact(h int) {
+	if h >= 64 || h > 0 && h == len(s.recs) {
+		s.prevWord = isWordRune(s.recs[h-1].r)
+		s.recs = s.recs[:copy(s.recs, s.recs[h:])]
+		s.best.st -= h
+		s.best.en -= h
+		for i := range s.pending {
+			s.pending[i].st -= h
+			s.pending[i].en -= h
+		}
+	}
+	if k := s.rel - s.base; k >= 1024 || k > 0 && k == len(s.buf) {
+		s.buf = s.buf[:copy(s.buf, s.buf[k:])]
+		s.base = s.rel
+	}
+}
