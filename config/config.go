@@ -84,6 +84,15 @@ type Queue struct {
 	MaxDeliver   int      `toml:"max_deliver"`
 	MaxPayload   int      `toml:"max_payload"`
 	DrainTimeout Duration `toml:"drain_timeout"`
+	// Backoff is the wait before each retry of a job whose generation
+	// failed; the last value repeats.
+	Backoff []Duration `toml:"backoff"`
+	// MaxTimeout caps a job's timeout_ms; it is also the timeout of a job
+	// that gives none.
+	MaxTimeout Duration `toml:"max_timeout"`
+	// ResultsMaxAge is how long final results stay in SIEVE_RESULTS for
+	// callers who come late.
+	ResultsMaxAge Duration `toml:"results_max_age"`
 }
 
 // Filter holds the keyword lists.
@@ -149,10 +158,13 @@ func Default() Config {
 		},
 		NATS: NATS{Listen: "127.0.0.1:4222", DataDir: "data", Prefix: "sieve"},
 		Queue: Queue{
-			AckWait:      Duration{30 * time.Second},
-			MaxDeliver:   5,
-			MaxPayload:   1 << 20,
-			DrainTimeout: Duration{30 * time.Second},
+			AckWait:       Duration{30 * time.Second},
+			MaxDeliver:    5,
+			MaxPayload:    1 << 20,
+			DrainTimeout:  Duration{30 * time.Second},
+			Backoff:       []Duration{{time.Second}, {5 * time.Second}, {30 * time.Second}},
+			MaxTimeout:    Duration{10 * time.Minute},
+			ResultsMaxAge: Duration{24 * time.Hour},
 		},
 		Filter: Filter{Normalize: true},
 		Log:    Log{Level: "info", Format: "text"},
@@ -360,6 +372,17 @@ func (c Config) validate() []Problem {
 	}
 	if q.DrainTimeout.Duration < 0 {
 		bad("queue.drain_timeout", "%s: want 0 or more", q.DrainTimeout)
+	}
+	for _, b := range q.Backoff {
+		if b.Duration < 0 {
+			bad("queue.backoff", "%s: want 0 or more", b)
+		}
+	}
+	if q.MaxTimeout.Duration < time.Second {
+		bad("queue.max_timeout", "%s: want at least 1s", q.MaxTimeout)
+	}
+	if q.ResultsMaxAge.Duration < time.Minute {
+		bad("queue.results_max_age", "%s: want at least 1m", q.ResultsMaxAge)
 	}
 
 	names := map[string]bool{}

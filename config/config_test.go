@@ -16,7 +16,7 @@ func TestDefaultsWhenEmpty(t *testing.T) {
 	}
 	want := Default()
 	want.File = "empty.toml"
-	if c.Model != want.Model || c.Generate != want.Generate || c.NATS != want.NATS || c.Queue != want.Queue || !c.Filter.Normalize {
+	if c.Model != want.Model || c.Generate != want.Generate || c.NATS != want.NATS || c.Queue.AckWait != want.Queue.AckWait || len(c.Queue.Backoff) != 3 || !c.Filter.Normalize {
 		t.Fatalf("got %+v, want defaults %+v", c, want)
 	}
 }

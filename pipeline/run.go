@@ -73,7 +73,12 @@ func (r *Runner) Run(ctx context.Context, j job.Job, chunk func(text string) err
 
 	prompt, err := chatml.Tokens(r.Engine, msgs)
 	if err != nil {
-		return reject("bad_prompt", "%v", err)
+		// Tokenizing fails only when the engine does (or the model is not
+		// a ChatML model): not the job's fault, so it may be retried.
+		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
+		res.Error = &job.Error{Code: "engine_error", Message: fmt.Sprintf("render prompt: %v", err)}
+		log.Error("render prompt failed", "err", err)
+		return res
 	}
 	req.Prompt = prompt
 	log.Debug("prompt", "text", chatml.Text(msgs))

@@ -36,6 +36,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"generate": {"generate a moderated reply to a prompt, locally", runGenerate},
 		"check":    {"run the keyword filter over a file or standard input", runCheck},
+		"serve":    {"serve jobs from NATS (embedded server unless nats.url is set)", runServe},
+		"submit":   {"submit a job to a running sieve and print its result", runSubmit},
 		"demo":     {"show sieve at work on a built-in toy model", runDemo},
 		"config":   {"check a configuration file (config check FILE)", runConfig},
 		"version":  {"print the version and the llama.cpp commit", runVersion},
@@ -155,4 +157,12 @@ func newLogger(e env, level, format string) *slog.Logger {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: llamaLevel})))
 	return slog.New(h)
+}
+
+func readAllLimited(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxCheckInput+1))
+	if err == nil && len(b) > maxCheckInput {
+		err = fmt.Errorf("input is over %d MiB", maxCheckInput>>20)
+	}
+	return b, err
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sieve-project/sieve/broker"
+	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/filter"
+	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/worker"
+)
+
+func runServe(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet(e, "serve", "[flags]")
+	var (
+		cfgPath = fs.String("config", "", "configuration `file` (TOML)")
+		model   = fs.String("model", "", "GGUF model `path` (overrides model.path)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	if *model != "" {
+		cfg.Model.Path = *model
+	} else {
+		cfg.Model.Path = cfg.Resolve(cfg.Model.Path)
+	}
+	if cfg.Model.Path == "" {
+		fmt.Fprintln(e.stderr, "sieve serve: no model: pass --model PATH or set model.path in --config")
+		return exitUsage
+	}
+	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
+	flt, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
+		return exitUsage
+	}
+	filters := filter.NewHolder(flt)
+
+	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
+		return exitFailure
+	}
+	defer eng.Close()
+
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s/%d", host, os.Getpid())
+	conn, err := broker.Connect(ctx, cfg.NATS, cfg.Resolve(cfg.NATS.DataDir), "sieve "+name, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
+		return exitFailure
+	}
+	defer conn.Close()
+	cons, err := conn.Setup(ctx, cfg.Queue, cfg.Model.Parallel)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
+		return exitFailure
+	}
+	w, err := worker.Start(ctx, worker.Config{
+		Conn:     conn,
+		Consumer: cons,
+		Runner:   &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
+		Queue:    cfg.Queue,
+		Parallel: cfg.Model.Parallel,
+		Name:     name,
+		Version:  currentVersion(),
+		Log:      log,
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
+		return exitFailure
+	}
+	if u := conn.ClientURL(); u != "" {
+		log.Info("serving", "nats", u, "prefix", cfg.NATS.Prefix)
+	} else {
+		log.Info("serving", "nats", cfg.NATS.URL, "prefix", cfg.NATS.Prefix)
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			reloadLists(cfg, filters, log)
+		}
+	}
+
+	// Drain. A second signal ends the process at once.
+	log.Info("draining", "timeout", cfg.Queue.DrainTimeout.Duration)
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	go func() {
+		<-again
+		log.Warn("second signal: exiting now")
+		os.Exit(exitFailure)
+	}()
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
+	defer cancel()
+	w.Shutdown(drainCtx)
+	log.Info("stopped")
+	return exitOK
+}
+
+// reloadLists rereads the configuration file's lists; running jobs keep
+// the lists they started with, and a failed reload keeps the old ones.
+func reloadLists(cfg config.Config, filters *filter.Holder, log *slog.Logger) {
+	if cfg.File == "" {
+		log.Warn("SIGHUP: no configuration file to reload lists from")
+		return
+	}
+	fresh, err := config.Load(cfg.File)
+	if err == nil {
+		err = filters.Reload(pipeline.FilterSpecs(fresh))
+	}
+	if err != nil {
+		log.Error("reload failed; the old lists stay in force", "err", err)
+		return
+	}
+	log.Info("filter lists reloaded", "lists", filters.Filter().Lists())
+}

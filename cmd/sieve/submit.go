@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sieve-project/sieve/broker"
+	"github.com/sieve-project/sieve/chatml"
+	"github.com/sieve-project/sieve/job"
+)
+
+func runSubmit(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet(e, "submit", "[flags] (--job FILE | PROMPT)")
+	var (
+		cfgPath = fs.String("config", "", "configuration `file` (for the NATS address, credentials and prefix)")
+		server  = fs.String("server", "", "NATS `URL` (default nats.url, or the embedded server's nats.listen)")
+		stream  = fs.Bool("stream", false, "print the moderated text as it is generated")
+		timeout = fs.Duration("timeout", 5*time.Minute, "how long to wait for the result")
+		jobFile = fs.String("job", "", "job `file` in JSON (- for standard input)")
+		system  = fs.String("system", "", "system prompt")
+		id      = fs.String("id", "", "job id (default: generated)")
+	)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if (*jobFile == "") == (len(pos) == 0) || len(pos) > 1 {
+		fmt.Fprintln(e.stderr, "sieve submit: give either --job FILE or one PROMPT")
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	payload, jobID, err := buildJob(e, *jobFile, pos, *system, *id)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
+		return exitUsage
+	}
+	nc := cfg.NATS
+	if *server != "" {
+		nc.URL = *server
+	} else if nc.URL == "" {
+		nc.URL = "nats://" + nc.Listen
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	conn, err := broker.Connect(ctx, nc, "", "sieve submit", quiet)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
+		return exitFailure
+	}
+	defer conn.Close()
+	if !conn.NC.IsConnected() {
+		// RetryOnFailedConnect keeps trying in the background; a client
+		// should say at once that nobody is there.
+		deadline := time.Now().Add(3 * time.Second)
+		for !conn.NC.IsConnected() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !conn.NC.IsConnected() {
+			fmt.Fprintf(e.stderr, "sieve submit: no NATS server at %s (is sieve serve running?)\n", nc.URL)
+			return exitFailure
+		}
+	}
+	subj := conn.Subjects
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	printed := ""
+	if *stream {
+		sub, err := conn.NC.Subscribe(subj.Stream(jobID), func(m *nats.Msg) {
+			var c job.Chunk
+			if json.Unmarshal(m.Data, &c) == nil {
+				fmt.Fprint(e.stdout, c.Text)
+				printed += c.Text
+			}
+		})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
+			return exitFailure
+		}
+		defer sub.Unsubscribe()
+	}
+	if _, err := conn.JS.Publish(ctx, subj.Job(jobID), payload, jetstream.WithMsgID(jobID)); err != nil {
+		fmt.Fprintf(e.stderr, "sieve submit: publish %s: %v\n", subj.Job(jobID), err)
+		return exitFailure
+	}
+	// An ordered consumer on the results stream finds the result whether
+	// it was stored before or after this point.
+	cons, err := conn.JS.OrderedConsumer(ctx, subj.ResultsStream(), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subj.Result(jobID)},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
+		return exitFailure
+	}
+	var res job.Result
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(min(time.Until(deadlineOf(ctx)), 30*time.Second)))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) && time.Now().After(deadlineOf(ctx)) {
+				fmt.Fprintf(e.stderr, "sieve submit: no result for job %q within %s\n", jobID, *timeout)
+				return exitFailure
+			}
+			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
+				continue
+			}
+			fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
+			return exitFailure
+		}
+		if err := json.Unmarshal(msg.Data(), &res); err != nil {
+			fmt.Fprintf(e.stderr, "sieve submit: bad result: %v\n", err)
+			return exitFailure
+		}
+		break
+	}
+	if *stream {
+		conn.NC.Flush()
+		// Chunks and the result travel on different subjects; the result
+		// is the authority on the text.
+		if strings.HasPrefix(res.Text, printed) {
+			fmt.Fprint(e.stdout, res.Text[len(printed):])
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Fprintln(e.stdout, string(b))
+	switch res.Status {
+	case job.Completed, job.Filtered:
+		return exitOK
+	case job.Rejected:
+		if res.Error != nil {
+			fmt.Fprintf(e.stderr, "sieve submit: rejected: %s: %s\n", res.Error.Code, res.Error.Message)
+		}
+		return exitBlocked
+	}
+	if res.Error != nil {
+		fmt.Fprintf(e.stderr, "sieve submit: %s: %s\n", res.Status, res.Error.Message)
+	}
+	return exitFailure
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Now().Add(time.Hour)
+	}
+	return d
+}
+
+// buildJob returns the job's bytes and id: the --job file as written (with
+// an id added when it has none), or a job made from the prompt.
+func buildJob(e env, file string, pos []string, system, id string) ([]byte, string, error) {
+	if file == "" {
+		if id == "" {
+			id = newID()
+		}
+		j := job.Job{ID: id, Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}}
+		if system != "" {
+			j.Messages = append([]chatml.Message{{Role: chatml.System, Content: system}}, j.Messages...)
+		}
+		b, err := json.Marshal(j)
+		return b, id, err
+	}
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = readAllLimited(e.stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, "", fmt.Errorf("%s: not a JSON object: %v", file, err)
+	}
+	fileID, _ := obj["id"].(string)
+	if id == "" && fileID != "" {
+		if !broker.ValidID(fileID) {
+			return nil, "", fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", fileID)
+		}
+		return data, fileID, nil // the caller's bytes, untouched
+	}
+	if id != "" {
+		obj["id"] = id
+	}
+	got, _ := obj["id"].(string)
+	if got == "" {
+		got = newID()
+		obj["id"] = got
+	}
+	if !broker.ValidID(got) {
+		return nil, "", fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", got)
+	}
+	b, err := json.Marshal(obj)
+	return b, got, err
+}
+
+func newID() string {
+	return strings.ToLower(nats.NewInbox()[len(nats.InboxPrefix):])
+}

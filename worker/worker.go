@@ -1,0 +1,525 @@
+// Package worker serves jobs from NATS: it pulls jobs from the shared
+// JetStream consumer as slots free up, runs each through the pipeline,
+// streams the moderated chunks, stores the one final result and only then
+// acknowledges the job. It also answers request/reply generation and
+// filter checks as a NATS micro service, cancels jobs on request, and
+// drains on shutdown.
+//
+// Delivery rules: a job is acked only after its result is stored; bad input
+// gets a rejected result and is terminated, never redelivered; an engine
+// failure is retried with backoff and ends as failed after the last
+// delivery; a job cut short by a drain is handed back (nak) without a
+// result, for another worker.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/sieve-project/sieve/broker"
+	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/filter"
+	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/pipeline"
+)
+
+// Headers of the request/reply protocol.
+const (
+	HeaderStream = "Sieve-Stream" // request: "true" asks for chunks before the result
+	HeaderFinal  = "Sieve-Final"  // reply: "true" marks the final result
+)
+
+// Config is what a Worker needs.
+type Config struct {
+	Conn     *broker.Conn
+	Consumer jetstream.Consumer
+	Runner   *pipeline.Runner
+	Queue    config.Queue
+	Parallel int    // jobs at once; the engine's slots
+	Name     string // worker name in results, e.g. "host/1234"
+	Version  string // service version for micro
+	Log      *slog.Logger
+}
+
+// Worker is a running job server. Its methods are safe for concurrent use.
+type Worker struct {
+	cfg  Config
+	log  *slog.Logger
+	subj broker.Subjects
+
+	slots chan struct{} // one token per job running
+
+	jobsCtx    context.Context // parent of every job; cancelled with errDraining at the drain timeout
+	cancelJobs context.CancelCauseFunc
+
+	stopPull chan struct{}
+	pullDone chan struct{}
+	jobs     sync.WaitGroup
+
+	mu        sync.Mutex
+	running   map[string]context.CancelCauseFunc
+	cancelled map[string]time.Time // cancel requests for jobs not (yet) running
+
+	svc       micro.Service
+	cancelSub *nats.Subscription
+	shutdown  atomic.Bool
+	done      chan struct{}
+}
+
+var (
+	errDraining        = errors.New("worker is draining")
+	errCancelRequested = errors.New("cancel requested")
+)
+
+// maxPendingCancels bounds the memory kept for cancel requests of jobs not
+// seen yet.
+const maxPendingCancels = 10000
+
+// Start starts pulling jobs and serving requests.
+func Start(ctx context.Context, cfg Config) (*Worker, error) {
+	if cfg.Parallel < 1 {
+		return nil, fmt.Errorf("worker: parallel %d: want at least 1", cfg.Parallel)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jobsCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	w := &Worker{
+		cfg:        cfg,
+		log:        log,
+		subj:       cfg.Conn.Subjects,
+		slots:      make(chan struct{}, cfg.Parallel),
+		jobsCtx:    jobsCtx,
+		cancelJobs: cancel,
+		stopPull:   make(chan struct{}),
+		pullDone:   make(chan struct{}),
+		running:    map[string]context.CancelCauseFunc{},
+		cancelled:  map[string]time.Time{},
+		done:       make(chan struct{}),
+	}
+	nc := cfg.Conn.NC
+	sub, err := nc.Subscribe(w.subj.CancelAll(), w.onCancel)
+	if err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("worker: subscribe to cancels: %w", err)
+	}
+	w.cancelSub = sub
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        "sieve",
+		Version:     cfg.Version,
+		Description: "local LLM generation behind a keyword filter",
+		QueueGroup:  "sieve",
+	})
+	if err == nil {
+		err = svc.AddEndpoint("generate", micro.HandlerFunc(w.onGenerate), micro.WithEndpointSubject(w.subj.Generate()))
+	}
+	if err == nil {
+		err = svc.AddEndpoint("check", micro.HandlerFunc(w.onCheck), micro.WithEndpointSubject(w.subj.Check()))
+	}
+	if err != nil {
+		sub.Unsubscribe()
+		if svc != nil {
+			svc.Stop()
+		}
+		cancel(nil)
+		return nil, fmt.Errorf("worker: micro service: %w", err)
+	}
+	w.svc = svc
+	go w.pull()
+	log.Info("worker started", "name", cfg.Name, "parallel", cfg.Parallel, "jobs", w.subj.Jobs(), "generate", w.subj.Generate())
+	return w, nil
+}
+
+// pull fetches as many jobs as there are free slots, and no more, so jobs
+// this worker cannot start stay in the queue for others.
+func (w *Worker) pull() {
+	defer close(w.pullDone)
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.stopPull:
+			return
+		}
+		free := 1
+	more:
+		for free < w.cfg.Parallel {
+			select {
+			case w.slots <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		batch, err := w.cfg.Consumer.Fetch(free, jetstream.FetchMaxWait(time.Second))
+		got := 0
+		if err == nil {
+			for msg := range batch.Messages() {
+				got++
+				w.jobs.Add(1)
+				go w.handle(msg)
+			}
+			err = batch.Error()
+		}
+		for i := got; i < free; i++ {
+			<-w.slots
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			w.log.Warn("fetch failed", "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-w.stopPull:
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+}
+
+// handle runs one job message to its end. It holds a slot, taken by pull.
+func (w *Worker) handle(msg jetstream.Msg) {
+	defer w.jobs.Done()
+	defer func() { <-w.slots }()
+	start := time.Now()
+	attempt, published := 1, start
+	if meta, err := msg.Metadata(); err == nil {
+		attempt, published = int(meta.NumDelivered), meta.Timestamp
+	}
+	j, perr := job.Parse(msg.Data(), w.cfg.Queue.MaxPayload)
+	id := j.ID
+	if !broker.ValidID(id) {
+		// The result subject needs an id it can carry; fall back to the
+		// one the job was published under.
+		fallback := strings.ReplaceAll(w.subj.IDFromSubject(msg.Subject()), ".", "_")
+		if perr == nil {
+			perr = &job.Error{Code: "bad_id", Message: fmt.Sprintf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", id)}
+		}
+		id = fallback
+	}
+	log := w.log.With("job", id, "attempt", attempt)
+	if perr != nil {
+		res := job.Result{ID: id, Status: job.Rejected, FinishReason: "error", Error: perr, Filter: job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}}}
+		log.Info("job rejected", "code", perr.Code, "reason", perr.Message)
+		w.finish(msg, log, res, attempt, start, published)
+		return
+	}
+
+	ctx, cancel, ok := w.register(id)
+	if !ok {
+		res := rejected(j, "duplicate_id", fmt.Sprintf("a job with id %q is already running", id))
+		log.Info("job rejected", "code", "duplicate_id")
+		w.finish(msg, log, res, attempt, start, published)
+		return
+	}
+	defer w.unregister(id, cancel)
+	if w.takeCancelled(id) {
+		cancel(errCancelRequested)
+	}
+	timeout := w.cfg.Queue.MaxTimeout.Duration
+	if j.TimeoutMS != nil {
+		if *j.TimeoutMS <= 0 {
+			w.finish(msg, log, rejected(j, "bad_timeout", fmt.Sprintf("timeout_ms %d: want more than 0", *j.TimeoutMS)), attempt, start, published)
+			return
+		}
+		timeout = min(timeout, time.Duration(*j.TimeoutMS)*time.Millisecond)
+	}
+	deadline := published.Add(timeout)
+	if ctx.Err() == nil && time.Now().After(deadline) {
+		res := ended(j, job.Expired, "deadline")
+		log.Info("job expired before it started", "waited", time.Since(published))
+		w.finish(msg, log, res, attempt, start, published)
+		return
+	}
+	ctx, cancelDeadline := context.WithDeadline(ctx, deadline)
+	defer cancelDeadline()
+
+	// Tell JetStream the job is alive well within ack_wait, so a long
+	// generation is never redelivered to another worker.
+	stopBeat := make(chan struct{})
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		t := time.NewTicker(max(w.cfg.Queue.AckWait.Duration/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					log.Warn("in-progress signal failed", "err", err)
+				}
+			case <-stopBeat:
+				return
+			}
+		}
+	}()
+	seq := 0
+	res := w.cfg.Runner.Run(ctx, j, func(text string) error {
+		seq++
+		b, err := json.Marshal(job.Chunk{ID: id, Seq: seq, Text: text})
+		if err != nil {
+			return err
+		}
+		return w.cfg.Conn.NC.Publish(w.subj.Stream(id), b)
+	})
+	close(stopBeat)
+	<-beatDone
+
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errDraining) && res.Status != job.Rejected:
+		// Cut short by shutdown: another worker does it again, whole.
+		log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
+		if err := msg.Nak(); err != nil {
+			log.Warn("nak failed", "err", err)
+		}
+		return
+	case res.Status == job.Failed && res.Error != nil && res.Error.Code == "engine_error" && attempt < w.cfg.Queue.MaxDeliver:
+		delay := w.backoff(attempt)
+		log.Warn("job failed, will retry", "err", res.Error.Message, "retry_in", delay)
+		if err := msg.NakWithDelay(delay); err != nil {
+			log.Warn("nak failed", "err", err)
+		}
+		return
+	case res.Status == job.Failed:
+		res.Error.Message = fmt.Sprintf("%s (after %d of %d deliveries)", res.Error.Message, attempt, w.cfg.Queue.MaxDeliver)
+	}
+	w.finish(msg, log, res, attempt, start, published)
+}
+
+// finish stores the result, then acks (or terminates) the job: the ack
+// comes only after JetStream confirmed the result, so a crash between the
+// two redelivers the job rather than losing it, and the result stream's
+// duplicate window keeps that redelivery from storing a second result.
+func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+	res.Worker, res.Attempt = w.cfg.Name, attempt
+	res.Timings.QueuedMS = start.Sub(published).Milliseconds()
+	b, err := json.Marshal(res)
+	if err != nil {
+		log.Error("encode result", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.jobsCtx), 10*time.Second)
+	defer cancel()
+	if _, err := w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b, jetstream.WithMsgID("result:"+res.ID)); err != nil {
+		// Not stored: leave the job to be redelivered.
+		log.Error("store result failed; job left for redelivery", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
+		return
+	}
+	switch res.Status {
+	case job.Rejected, job.Failed:
+		err = msg.Term()
+	default:
+		err = msg.DoubleAck(ctx)
+	}
+	if err != nil {
+		log.Warn("ack failed", "err", err)
+	}
+}
+
+func (w *Worker) backoff(attempt int) time.Duration {
+	b := w.cfg.Queue.Backoff
+	if len(b) == 0 {
+		return time.Second
+	}
+	return b[min(attempt, len(b))-1].Duration
+}
+
+func rejected(j job.Job, code, msg string) job.Result {
+	r := ended(j, job.Rejected, "error")
+	r.Error = &job.Error{Code: code, Message: msg}
+	return r
+}
+
+func ended(j job.Job, s job.Status, finish string) job.Result {
+	return job.Result{ID: j.ID, Status: s, FinishReason: finish, Metadata: j.Metadata, Filter: job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}}}
+}
+
+// register marks id as running and returns its context; false if a job
+// with that id is running already.
+func (w *Worker) register(id string) (context.Context, context.CancelCauseFunc, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, dup := w.running[id]; dup {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancelCause(w.jobsCtx)
+	w.running[id] = cancel
+	return ctx, cancel, true
+}
+
+func (w *Worker) unregister(id string, cancel context.CancelCauseFunc) {
+	w.mu.Lock()
+	delete(w.running, id)
+	w.mu.Unlock()
+	cancel(nil)
+}
+
+func (w *Worker) takeCancelled(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.cancelled[id]
+	delete(w.cancelled, id)
+	return ok
+}
+
+// onCancel cancels a running job, or remembers the request for a job not
+// started yet (every worker hears every cancel; the one that has the job
+// acts on it).
+func (w *Worker) onCancel(m *nats.Msg) {
+	id := strings.TrimPrefix(m.Subject, w.subj.Prefix+".cancel.")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cancel, ok := w.running[id]; ok {
+		cancel(errCancelRequested)
+		w.log.Info("job cancel requested", "job", id)
+		return
+	}
+	now := time.Now()
+	if len(w.cancelled) >= maxPendingCancels {
+		ttl := w.cfg.Queue.MaxTimeout.Duration
+		for k, at := range w.cancelled {
+			if now.Sub(at) > ttl || len(w.cancelled) >= maxPendingCancels {
+				delete(w.cancelled, k)
+			}
+		}
+	}
+	w.cancelled[id] = now
+}
+
+// onGenerate answers a request/reply generation. It runs in its own
+// goroutine so one long generation does not hold up the next request.
+func (w *Worker) onGenerate(req micro.Request) {
+	if w.shutdown.Load() {
+		req.Error("503", "worker is shutting down", nil)
+		return
+	}
+	w.jobs.Add(1)
+	go func() {
+		defer w.jobs.Done()
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.jobsCtx.Done():
+			req.Error("503", "worker is shutting down", nil)
+			return
+		}
+		defer func() { <-w.slots }()
+		w.generate(req)
+	}()
+}
+
+func (w *Worker) generate(req micro.Request) {
+	stream := strings.EqualFold(req.Headers().Get(HeaderStream), "true")
+	final := micro.WithHeaders(micro.Headers{HeaderFinal: []string{"true"}})
+	reply := func(res job.Result) {
+		b, _ := json.Marshal(res)
+		if err := req.Respond(b, final); err != nil {
+			w.log.Warn("reply failed", "job", res.ID, "err", err)
+		}
+	}
+	j, perr := job.Parse(req.Data(), w.cfg.Queue.MaxPayload)
+	if perr != nil && perr.Code == "empty_id" {
+		j.ID, perr = nats.NewInbox()[len(nats.InboxPrefix):], nil // request/reply needs no id from the caller
+	}
+	if perr == nil && !broker.ValidID(j.ID) {
+		perr = &job.Error{Code: "bad_id", Message: fmt.Sprintf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", j.ID)}
+	}
+	if perr != nil {
+		res := ended(j, job.Rejected, "error")
+		res.Error = perr
+		reply(res)
+		return
+	}
+	ctx, cancel, ok := w.register(j.ID)
+	if !ok {
+		reply(rejected(j, "duplicate_id", fmt.Sprintf("a job with id %q is already running", j.ID)))
+		return
+	}
+	defer w.unregister(j.ID, cancel)
+	timeout := w.cfg.Queue.MaxTimeout.Duration
+	if j.TimeoutMS != nil && *j.TimeoutMS > 0 {
+		timeout = min(timeout, time.Duration(*j.TimeoutMS)*time.Millisecond)
+	}
+	ctx, cancelDeadline := context.WithTimeout(ctx, timeout)
+	defer cancelDeadline()
+	seq := 0
+	res := w.cfg.Runner.Run(ctx, j, func(text string) error {
+		if !stream {
+			return nil
+		}
+		seq++
+		b, err := json.Marshal(job.Chunk{ID: j.ID, Seq: seq, Text: text})
+		if err != nil {
+			return err
+		}
+		return w.cfg.Conn.NC.Publish(req.Reply(), b)
+	})
+	if errors.Is(context.Cause(ctx), errDraining) {
+		res.Status, res.FinishReason = job.Failed, "error"
+		res.Error = &job.Error{Code: "shutting_down", Message: "the worker shut down before the job finished; send it again"}
+	}
+	res.Worker, res.Attempt = w.cfg.Name, 1
+	reply(res)
+}
+
+// onCheck runs the filter over the request body and replies with
+// {"text", "hits", "blocked"}. The header Sieve-Apply-To: input picks the
+// input lists.
+func (w *Worker) onCheck(req micro.Request) {
+	where := filter.Output
+	if strings.EqualFold(req.Headers().Get("Sieve-Apply-To"), "input") {
+		where = filter.Input
+	}
+	if len(req.Data()) > w.cfg.Queue.MaxPayload {
+		req.Error("413", fmt.Sprintf("text is over queue.max_payload (%d bytes)", w.cfg.Queue.MaxPayload), nil)
+		return
+	}
+	res := w.cfg.Runner.Filters.Filter().Check(where, string(req.Data()))
+	b, _ := json.Marshal(res)
+	req.Respond(b)
+}
+
+// Shutdown drains: it stops pulling and answering, lets running jobs
+// finish until ctx is done, then cuts the rest short (they are handed
+// back), and waits for every goroutine it started. It is safe to call more
+// than once; later calls wait for the first.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	if !w.shutdown.CompareAndSwap(false, true) {
+		<-w.done
+		return nil
+	}
+	defer close(w.done)
+	close(w.stopPull)
+	<-w.pullDone
+	if err := w.svc.Stop(); err != nil {
+		w.log.Warn("stop micro service", "err", err)
+	}
+	finished := make(chan struct{})
+	go func() { w.jobs.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		w.log.Warn("drain timeout: handing back running jobs")
+		w.cancelJobs(errDraining)
+		<-finished
+	}
+	w.cancelJobs(errDraining)
+	if err := w.cancelSub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		w.log.Warn("unsubscribe cancels", "err", err)
+	}
+	w.log.Info("worker drained")
+	return nil
+}
