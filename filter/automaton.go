@@ -1,6 +1,9 @@
 package filter
 
-import "unicode/utf8"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 // dfa is an Aho–Corasick automaton flattened into a dense transition table
 // over byte classes. A state is the offset of its row in trans, so a step is
@@ -18,6 +21,35 @@ type dfa struct {
 	cls    [256]uint32 // byte → column
 	stride uint32
 	trans  []uint32
+
+	// Keyword automata only (buildKeys): the mid-code states.
+	mids  []midState
+	dense []uint32 // 64-column rows, see midState
+	exc   []uint32
+}
+
+// midState is a state inside a code (after its lead byte, or after the
+// middle byte of a 3-byte code). Its transitions on continuation byte c
+// are those of the dense row at dense[def:], except where bit c of mask is
+// set: those are listed in exc from base on, in order of c.
+//
+// The dense row is that of the same partial code read from the root, and
+// a state deep in a pattern differs from it only where patterns continue.
+// So the rows that a text walks through all the time are small (16 bytes
+// plus a few exceptions) and stay in the cache, where dense 64-column rows
+// for every state did not: a Chinese character cost a cache miss each.
+type midState struct {
+	mask      uint64
+	base, def uint32
+}
+
+// midStep moves from mid-code state v over continuation byte c (as c-0x80).
+func (d *dfa) midStep(v, c uint32) uint32 {
+	m := &d.mids[v]
+	if m.mask>>(c&63)&1 == 0 {
+		return d.dense[m.def+c]
+	}
+	return d.exc[m.base+uint32(bits.OnesCount64(m.mask&(1<<(c&63)-1)))]
 }
 
 const (
@@ -130,16 +162,16 @@ func isCont(b byte) bool { return b&0xC0 == 0x80 }
 func runeLen(s string) int32 { return int32(utf8.RuneCountInString(s)) }
 
 // bytes reports the memory held by the automaton.
-func (d *dfa) bytes() int { return len(d.trans)*4 + len(d.cls)*4 }
+func (d *dfa) bytes() int {
+	return len(d.trans)*4 + len(d.cls)*4 + len(d.mids)*16 + len(d.dense)*4 + len(d.exc)*4
+}
 
 // Code points other than ASCII reach the automaton as short private codes
 // instead of UTF-8: each non-ASCII code point used by some pattern gets an
 // index k, written as two bytes (lead 0xC0–0xF7, then 0x80–0xBF) for the
 // first 3,584 and three bytes (lead 0xF9–0xFE) for the rest. A Chinese
 // character then costs two automaton steps instead of three, and there is
-// no tier of states for UTF-8 lead bytes: this is what brought the mixed
-// English/Chinese benchmark from memory-latency bound to the target (see
-// BENCH_NOTES.md). Code points used by no pattern reset the automaton to
+// no tier of states for UTF-8 lead bytes (see BENCH_NOTES.md). Code points used by no pattern reset the automaton to
 // the root directly. Lead bytes stay non-continuation bytes, so counting
 // them still counts code points.
 const (
@@ -200,4 +232,215 @@ func appendCode(b []byte, c uint16) []byte {
 	}
 	k -= codes2
 	return append(b, byte(0xF9+k>>12), byte(0x80+(k>>6)&63), byte(0x80+k&63))
+}
+
+// buildKeys makes the keyword automaton for pats, which are encoded with
+// private codes (see newCodeTable). It has the same interface as build with
+// runeUnits, but two kinds of states:
+//
+//   - a code point state (after ASCII or a complete code) is a row of trans
+//     as in build, with one column per ASCII or lead byte used; its lead
+//     byte columns hold the index of a mid-code state;
+//   - a mid-code state is a midState, stepped over continuation bytes by
+//     midStep.
+//
+// cls maps a continuation byte to c-0x80, any other byte to its column. A
+// text fed as ASCII and whole codes (matcher.step) only ever looks up a
+// transition of the right kind.
+//
+// A transition to a code point state at which some pattern ends carries
+// matchBit, so the step itself says whether to look for matches; the info
+// columns are read only then, or when the ext is needed.
+func buildKeys(pats []string) (d *dfa, next []int32) {
+	d = &dfa{}
+	var used [256]bool
+	for _, p := range pats {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	col := uint32(colFirst + 1)
+	for b := range 256 {
+		switch {
+		case isCont(byte(b)):
+			d.cls[b] = uint32(b - 0x80)
+		case used[b]:
+			d.cls[b] = col
+			col++
+		default:
+			d.cls[b] = colFirst
+		}
+	}
+	d.stride = col
+	const midStride = 64
+
+	type node struct {
+		child, sib int32
+		label      byte
+		mid        bool  // a mid-code state
+		term       int32 // 1 + pattern index
+		depth      int32 // in code points
+	}
+	nodes := make([]node, 1, 1+len(pats)*4)
+	for pi, p := range pats {
+		u := int32(0)
+		for i := 0; i < len(p); i++ {
+			b := p[i]
+			v := nodes[u].child
+			for v != 0 && nodes[v].label != b {
+				v = nodes[v].sib
+			}
+			if v == 0 {
+				depth := nodes[u].depth
+				if !isCont(b) {
+					depth++
+				}
+				v = int32(len(nodes))
+				mid := i+1 < len(p) && isCont(p[i+1])
+				nodes = append(nodes, node{sib: nodes[u].child, label: b, mid: mid, depth: depth})
+				nodes[u].child = v
+			}
+			u = v
+		}
+		nodes[u].term = int32(pi) + 1
+	}
+
+	// Breadth-first order: a state's failure state is shallower, so its row
+	// is complete before the state copies it.
+	queue := make([]int32, 0, len(nodes))
+	queue = append(queue, 0)
+	for qi := 0; qi < len(queue); qi++ {
+		for v := nodes[queue[qi]].child; v != 0; v = nodes[v].sib {
+			queue = append(queue, v)
+		}
+	}
+
+	// First pass: dense rows of node numbers for every state.
+	toff := make([]uint32, len(nodes))
+	size := uint32(0)
+	for _, u := range queue {
+		toff[u] = size
+		if nodes[u].mid {
+			size += midStride
+		} else {
+			size += d.stride
+		}
+	}
+	tmp := make([]uint32, size)
+	row := func(u int32) []uint32 {
+		if nodes[u].mid {
+			return tmp[toff[u] : toff[u]+midStride]
+		}
+		return tmp[toff[u] : toff[u]+d.stride]
+	}
+	fail := make([]int32, len(nodes))
+	out := make([]int32, len(nodes)) // 1 + longest pattern ending at node
+	ext := make([]int32, len(nodes))
+	next = make([]int32, len(pats))
+	for _, u := range queue {
+		r := row(u)
+		// The failure state of a code point state is one too, that of a
+		// mid-code state is one too or the root; a mid-code state whose
+		// failure state is the root starts from an all-root row, as no
+		// pattern starts with a continuation byte.
+		if u != 0 && (!nodes[u].mid || fail[u] != 0) {
+			copy(r, row(fail[u]))
+		}
+		for v := nodes[u].child; v != 0; v = nodes[v].sib {
+			c := d.cls[nodes[v].label]
+			if u != 0 && (fail[u] != 0 || !nodes[u].mid) {
+				fail[v] = int32(row(fail[u])[c])
+			}
+			r[c] = uint32(v)
+		}
+		out[u] = out[fail[u]]
+		if t := nodes[u].term; t != 0 {
+			next[t-1] = out[fail[u]]
+			out[u] = t
+		}
+		ext[u] = ext[fail[u]]
+		if nodes[u].child != 0 {
+			ext[u] = nodes[u].depth
+		}
+	}
+
+	// Second pass: code point states get their offsets in trans, mid-code
+	// states their index in mids.
+	ref := make([]uint32, len(nodes))
+	size = 0
+	nmid := uint32(1) // mids[0] leads back to the root, as does trans[0]
+	for _, u := range queue {
+		if nodes[u].mid {
+			ref[u] = nmid
+			nmid++
+		} else {
+			ref[u] = size
+			size += d.stride
+		}
+	}
+	conv := func(v uint32) uint32 {
+		t := ref[v]
+		if out[v] != 0 && !nodes[v].mid {
+			t |= matchBit
+		}
+		return t
+	}
+	d.trans = make([]uint32, size)
+	d.mids = make([]midState, nmid)
+	d.dense = make([]uint32, midStride) // dense[0:64]: all to the root
+	// def[u]: for a mid-code state, the state the same partial code leads
+	// to from the root (0 if none); such a state owns a dense row.
+	def := make([]int32, len(nodes))
+	denseAt := make(map[int32]uint32)
+	for _, u := range queue {
+		r := row(u)
+		if !nodes[u].mid {
+			t := d.trans[ref[u] : ref[u]+d.stride]
+			t[colInfo] = uint32(ext[u])
+			if out[u] != 0 {
+				t[colInfo] |= matchBit
+			}
+			t[colOut] = uint32(out[u])
+			for i := colFirst; i < len(r); i++ {
+				t[i] = conv(r[i])
+			}
+			for v := nodes[u].child; v != 0; v = nodes[v].sib {
+				if nodes[v].mid {
+					def[v] = int32(row(0)[d.cls[nodes[v].label]])
+				}
+			}
+			continue
+		}
+		for v := nodes[u].child; v != 0; v = nodes[v].sib {
+			if nodes[v].mid && def[u] != 0 {
+				def[v] = int32(row(def[u])[d.cls[nodes[v].label]])
+			}
+		}
+		m := &d.mids[ref[u]]
+		if def[u] == u {
+			m.def = uint32(len(d.dense))
+			denseAt[u] = m.def
+			for _, v := range r {
+				d.dense = append(d.dense, conv(v))
+			}
+			continue
+		}
+		var dr []uint32
+		if def[u] != 0 {
+			dr = row(def[u])
+			m.def = denseAt[def[u]] // breadth-first: def[u] came first
+		}
+		m.base = uint32(len(d.exc))
+		for c, v := range r {
+			w := uint32(0)
+			if dr != nil {
+				w = dr[c]
+			}
+			if v != w {
+				m.mask |= 1 << c
+				d.exc = append(d.exc, conv(v))
+			}
+		}
+	}
+	return d, next
 }

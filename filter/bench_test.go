@@ -187,23 +187,15 @@ func BenchmarkWhole(b *testing.B) {
 	b.Run("sieve-automaton-only", func(b *testing.B) {
 		// The bare automaton over pre-normalized text: no normalization, no
 		// offsets, no actions. An upper bound for the whole pipeline.
-		var normed []byte
-		for _, r := range f.normalize(text) {
-			if r < utf8.RuneSelf {
-				normed = append(normed, byte(r))
-			} else if c := f.m[1].codes.lookup(r); c != 0 {
-				normed = appendCode(normed, c)
-			} else {
-				normed = append(normed, 0xF8)
-			}
-		}
-		dfa := f.m[1].d
+		normed := []rune(f.normalize(text))
+		m := f.m[1]
 		b.SetBytes(int64(len(text)))
 		for b.Loop() {
 			st, n := uint32(0), 0
-			for _, c := range normed {
-				st = dfa.trans[st+dfa.cls[c]]
-				if dfa.trans[st]&matchBit != 0 {
+			for _, r := range normed {
+				st = m.step(st, r)
+				if st&matchBit != 0 {
+					st &^= matchBit
 					n++
 				}
 			}

@@ -132,9 +132,10 @@ type matcher struct {
 
 // pattern is one distinct normalized keyword.
 type pattern struct {
-	runes  int32   // length in normalized code points
-	next   int32   // 1 + next shorter pattern that is a suffix of this one
-	owners []owner // lists containing it, best rank first
+	runes     int32   // length in normalized code points
+	next      int32   // 1 + next shorter pattern that is a suffix of this one
+	needStart bool    // every owner needs a word boundary at the start
+	owners    []owner // lists containing it, best rank first
 }
 
 type owner struct {
@@ -302,13 +303,15 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 			pats[pi].owners = append(pats[pi].owners, e.own)
 		}
 		for pi := range pats {
-			slices.SortStableFunc(pats[pi].owners, func(a, b owner) int { return int(a.rank - b.rank) })
+			p := &pats[pi]
+			slices.SortStableFunc(p.owners, func(a, b owner) int { return int(a.rank - b.rank) })
+			p.needStart = !slices.ContainsFunc(p.owners, func(o owner) bool { return !o.needStart })
 		}
 		codes, enc, ok := newCodeTable(strs)
 		if !ok {
 			return nil, &ListError{List: f.lists[0].name, Err: fmt.Errorf("%w: lists on the %s side use more than %d distinct non-ASCII characters", ErrInvalidList, []Where{Input, Output}[i], maxCodes)}
 		}
-		d, next := build(enc, true)
+		d, next := buildKeys(enc)
 		for pi := range pats {
 			pats[pi].next = next[pi]
 		}

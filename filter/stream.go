@@ -3,6 +3,7 @@ package filter
 import (
 	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Hit is one match acted on. Start and End are byte offsets in the released
@@ -41,6 +42,8 @@ func (f *Filter) Check(where Where, text string) CheckResult {
 	s.hits = []Hit{}
 	// In slices, so that what is settled is dropped as it goes.
 	const slice = 16 << 10
+	s.buf = make([]byte, 0, min(len(text), 2*slice))
+	s.recs = make([]rec, 0, min(len(text), 2*slice))
 	for len(text) > 0 && !s.blocked {
 		n := min(len(text), slice)
 		s.buf = append(s.buf, text[:n]...)
@@ -50,7 +53,8 @@ func (f *Filter) Check(where Where, text string) CheckResult {
 	if !s.blocked {
 		s.process(true)
 	}
-	return CheckResult{Text: string(s.out), Hits: s.hits, Blocked: s.blocked}
+	// s.out is not used after this: no copy.
+	return CheckResult{Text: unsafe.String(unsafe.SliceData(s.out), len(s.out)), Hits: s.hits, Blocked: s.blocked}
 }
 
 // Stream filters one text that arrives in pieces, such as a model's output.
@@ -66,9 +70,10 @@ type Stream struct {
 	m    *matcher
 	fold *foldTable
 
-	stop    *dfa
-	stopLen []int // byte length of each stop string
-	stopSt  uint32
+	stop      *dfa
+	stopLen   []int // byte length of each stop string
+	stopSt    uint32
+	stopFirst *[256]bool // bytes that start some stop string
 
 	buf   []byte // original bytes from offset base on
 	base  int
@@ -131,8 +136,10 @@ func (f *Filter) NewStream(where Where, stops []string) *Stream {
 	}
 	if len(ss) > 0 {
 		s.stop, _ = build(ss, false)
+		s.stopFirst = new([256]bool)
 		for _, x := range ss {
 			s.stopLen = append(s.stopLen, len(x))
+			s.stopFirst[x[0]] = true
 		}
 	}
 	return s
@@ -147,7 +154,7 @@ func (s *Stream) Write(piece []byte) Result {
 		s.buf = append(s.buf, piece...)
 		s.process(false)
 	}
-	return s.result()
+	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked, Stopped: s.stopped}
 }
 
 // Close releases the rest of the text: the end of the text decides what
@@ -194,30 +201,40 @@ func (s *Stream) process(final bool) {
 	s.compact(h)
 }
 
-// scanStops runs the stop-string automaton over the complete code points
-// not yet scanned. It returns the offset before which no stop string can
-// begin any more; the keyword matcher is fed only up to there, so that the
-// text it sees ends where a stop string cuts it.
+// scanStops runs the stop-string automaton over the bytes not yet scanned.
+// It returns the offset before which no stop string can begin any more; the
+// keyword matcher is fed only up to there, so that the text it sees ends
+// where a stop string cuts it.
+//
+// The automaton steps byte by byte, also through an incomplete character
+// at the end: stop strings are valid UTF-8, so an occurrence starts at a
+// byte that is no continuation byte and therefore where a character starts
+// however the invalid bytes around it decode, and it ends where a
+// character ends. Stepping bytes finds the same first occurrence as
+// stepping characters, and what it holds is still a prefix of a stop
+// string.
 func (s *Stream) scanStops() int {
 	d := s.stop
 	st := s.stopSt
-	end := s.base + len(s.buf)
-	for s.dec < end {
-		i := s.dec - s.base
-		size := 1
-		if s.buf[i] >= utf8.RuneSelf {
-			if !utf8.FullRune(s.buf[i:]) {
+	buf, base := s.buf, s.base
+	end := base + len(buf)
+	pos := s.dec
+	for pos < end {
+		if st == 0 {
+			// At the root, skip the bytes that start no stop string.
+			for pos < end && !s.stopFirst[buf[pos-base]] {
+				pos++
+			}
+			if pos == end {
 				break
 			}
-			_, size = utf8.DecodeRune(s.buf[i:])
 		}
-		for _, b := range s.buf[i : i+size] {
-			st = d.trans[st+d.cls[b]]
-		}
-		s.dec += size
+		st = d.trans[st+d.cls[buf[pos-base]]]
+		pos++
 		if d.trans[st+colInfo]&matchBit != 0 {
 			// The longest stop string ending here is the first pattern.
-			cut := s.dec - s.stopLen[d.trans[st+colOut]-1]
+			s.dec = pos
+			cut := pos - s.stopLen[d.trans[st+colOut]-1]
 			s.feed(cut, false)
 			s.flush()
 			if !s.blocked {
@@ -227,84 +244,154 @@ func (s *Stream) scanStops() int {
 			return cut
 		}
 	}
+	s.dec = pos
 	s.stopSt = st
-	return s.dec - int(d.trans[st+colInfo]&extMask)
+	return pos - int(d.trans[st+colInfo]&extMask)
 }
 
-// feed turns the code points in [s.fed, limit) into recs and runs the
-// matcher over them. Unless final, it stops before an incomplete character.
+// feed turns the code points in [s.fed, limit) into recs and steps the
+// matcher over each as it is made. Unless final, it stops before an
+// incomplete character.
 func (s *Stream) feed(limit int, final bool) {
-	from := len(s.recs)
-	pos, buf, base := s.fed, s.buf, s.base
+	m := s.m
+	trans, cls := m.d.trans, &m.d.cls
 	fold := s.fold
+	pos, buf, base := s.fed, s.buf, s.base
+	st := s.st
+	recs := s.recs
 	for pos < limit {
 		i := pos - base
 		if b := buf[i]; b < utf8.RuneSelf {
 			if fold != nil {
 				b = fold.ascii[b]
 			}
-			s.recs = append(s.recs, rec{o: pos, r: rune(b), n: 1})
+			recs = append(recs, rec{o: pos, r: rune(b), n: 1})
 			pos++
+			if len(s.pending) > 0 {
+				s.validate(asciiWord[b])
+			}
+			st = trans[st+cls[b]]
+			if st&matchBit != 0 || s.hasBest {
+				s.recs, s.fed = recs, pos
+				if st = s.check(st); s.blocked {
+					return
+				}
+			}
 			continue
 		}
 		// Decode against all bytes at hand, as the whole text would be:
 		// limit is always at a code point boundary.
-		if !final && !utf8.FullRune(buf[i:]) {
-			break
-		}
 		r, size := utf8.DecodeRune(buf[i:])
-		if size == 1 || isStripped(r) {
+		if size == 1 {
+			if !final && !utf8.FullRune(buf[i:]) {
+				break
+			}
 			s.dirty = append(s.dirty, pos)
 		}
+		o := pos
+		pos += size
 		if fold != nil {
 			if v := fold.lookup(r); v != 0 {
-				for _, c := range fold.expansion(v) {
-					s.recs = append(s.recs, rec{o: pos, r: c, n: uint8(size)})
+				// Every stripped code point is ignorable, so folds to
+				// nothing: only here can it occur.
+				if isStripped(r) {
+					s.dirty = append(s.dirty, o)
 				}
-				pos += size
+				for _, c := range fold.expansion(v) {
+					recs = append(recs, rec{o: o, r: c, n: uint8(size)})
+					if len(s.pending) > 0 {
+						s.validate(isWordRune(c))
+					}
+					st = m.step(st, c)
+					if st&matchBit != 0 || s.hasBest {
+						s.recs, s.fed = recs, pos
+						if st = s.check(st); s.blocked {
+							return
+						}
+					}
+				}
 				continue
 			}
+		} else if isStripped(r) {
+			s.dirty = append(s.dirty, o)
 		}
-		s.recs = append(s.recs, rec{o: pos, r: r, n: uint8(size)})
-		pos += size
+		recs = append(recs, rec{o: o, r: r, n: uint8(size)})
+		if len(s.pending) > 0 {
+			s.validate(isWordRune(r))
+		}
+		st = m.step(st, r)
+		if st&matchBit != 0 || s.hasBest {
+			s.recs, s.fed = recs, pos
+			if st = s.check(st); s.blocked {
+				return
+			}
+		}
 	}
-	s.fed = pos
-	s.scan(from)
+	s.recs, s.fed = recs, pos
+	s.st = st
 }
 
-// scan runs the automaton over recs[j:]. It is also how matching restarts
-// after a final match: leftmost-longest matches never overlap, so the next
-// one is searched from the root at the end of the last.
+// step moves the automaton from state st over normalized code point r.
+// The result may carry matchBit.
+func (m *matcher) step(st uint32, r rune) uint32 {
+	trans, cls := m.d.trans, &m.d.cls
+	if r < utf8.RuneSelf {
+		return trans[st+cls[r]]
+	}
+	c := m.codes.lookup(r)
+	if c == 0 {
+		return 0 // in no pattern
+	}
+	d := m.d
+	if k := uint32(c) - 1; k < codes2 {
+		return d.midStep(trans[st+cls[0xC0+k>>6]], k&63)
+	} else {
+		k -= codes2
+		v := d.midStep(trans[st+cls[0xF9+k>>12]], (k>>6)&63)
+		return d.midStep(v, k&63)
+	}
+}
+
+// check is called after the automaton stepped over the last rec, into
+// state st, if st carries matchBit or a match is waiting: it collects the
+// matches ending here and acts on the best one once it is final. It
+// returns the state after the last rec (without matchBit).
+func (s *Stream) check(st uint32) uint32 {
+	j := len(s.recs)
+	if st&matchBit != 0 {
+		st &^= matchBit
+		s.collect(j, st)
+	}
+	// The best match is final once no match still growing can start at or
+	// before it: all such matches start inside the last ext code points.
+	if s.hasBest && j-int(s.m.d.trans[st+colInfo]&extMask) > s.best.st && !s.pendingFrom(s.best.st) {
+		if j := s.finalize(); !s.blocked {
+			s.scan(j)
+		}
+		return s.st
+	}
+	return st
+}
+
+// scan runs the automaton over recs[j:] from the root. It is how matching
+// restarts after a final match: leftmost-longest matches never overlap, so
+// the next one is searched from the root at the end of the last.
 func (s *Stream) scan(j int) {
-	trans, cls, codes := s.m.d.trans, &s.m.d.cls, s.m.codes
-	st := s.st
+	m := s.m
+	trans := m.d.trans
+	st := uint32(0)
 	for j < len(s.recs) {
 		r := s.recs[j].r
 		if len(s.pending) > 0 {
 			s.validate(isWordRune(r))
 		}
-		if r < utf8.RuneSelf {
-			st = trans[st+cls[r]]
-		} else if c := codes.lookup(r); c == 0 {
-			st = 0 // in no pattern
-		} else if k := uint32(c) - 1; k < codes2 {
-			st = trans[st+cls[0xC0+k>>6]]
-			st = trans[st+cls[0x80+k&63]]
-		} else {
-			k -= codes2
-			st = trans[st+cls[0xF9+k>>12]]
-			st = trans[st+cls[0x80+(k>>6)&63]]
-			st = trans[st+cls[0x80+k&63]]
-		}
+		st = m.step(st, r)
 		j++
-		info := trans[st+colInfo]
-		if info&matchBit != 0 {
+		if st&matchBit != 0 {
+			st &^= matchBit
 			s.collect(j, st)
 		}
-		// The best match is final once no match still growing can start at
-		// or before it: all such matches start inside the last ext code
-		// points.
-		if s.hasBest && j-int(info&extMask) > s.best.st && !s.pendingFrom(s.best.st) {
+		if s.hasBest && j-int(trans[st+colInfo]&extMask) > s.best.st && !s.pendingFrom(s.best.st) {
 			j = s.finalize()
 			st = 0
 			if s.blocked {
@@ -321,6 +408,9 @@ func (s *Stream) collect(en int, st uint32) {
 	for pid := m.d.trans[st+colOut]; pid != 0; pid = uint32(m.pats[pid-1].next) {
 		p := &m.pats[pid-1]
 		start := en - int(p.runes)
+		if p.needStart && s.wordAt(start-1) {
+			continue // no owner can match here; spares a look at the owners
+		}
 		for oi := range p.owners {
 			o := &p.owners[oi]
 			if o.needStart && s.wordAt(start-1) {

@@ -1,0 +1,77 @@
+package filter
+
+import "testing"
+
+// feed relies on this: a stripped code point (see isStripped) is always
+// ignorable, so with normalization on it folds to nothing and is found on
+// the folding path only.
+func TestStrippedFoldsToNothing(t *testing.T) {
+	fold := foldTableOnce()
+	for r := rune(0); r <= 0x10FFFF; r++ {
+		if !isStripped(r) {
+			continue
+		}
+		v := fold.lookup(r)
+		if v == 0 || len(fold.expansion(v)) != 0 {
+			t.Errorf("U+%04X is stripped but does not fold to nothing", r)
+		}
+	}
+}
+
+// The mid-code states of the keyword automaton are stepped through
+// exceptions over a dense row; stepping them must give what the plain
+// byte automaton gives, for codes of both lengths.
+func TestKeyAutomatonAgreesWithBuild(t *testing.T) {
+	var pats []string
+	for i := range 5000 {
+		// Many distinct code points, so that 3-byte codes occur too.
+		r := rune(0x4E00 + i*7%20000)
+		pats = append(pats, string([]rune{r, rune(0x4E00 + (i*13)%20000), 'a' + rune(i%26)}))
+		if i%3 == 0 {
+			pats = append(pats, string([]rune{'a' + rune(i%26), r}))
+		}
+	}
+	codes, enc, ok := newCodeTable(pats)
+	if !ok {
+		t.Fatal("too many codes")
+	}
+	n := 0
+	for _, v := range codes.vals {
+		if v != 0 {
+			n++
+		}
+	}
+	if n <= codes2 {
+		t.Fatalf("%d codes: no 3-byte codes", n)
+	}
+	ref, refNext := build(enc, true)
+	d, next := buildKeys(enc)
+	for i := range next {
+		if next[i] != refNext[i] {
+			t.Fatalf("next[%d] = %d, want %d", i, next[i], refNext[i])
+		}
+	}
+	m := &matcher{d: d, codes: codes}
+	var text []rune
+	for _, p := range pats[:800] {
+		text = append(text, []rune(p)...)
+		text = append(text, rune(0x4E00+len(text)*31%20000), 'z')
+	}
+	rs, st := uint32(0), uint32(0)
+	for i, r := range text {
+		raw := m.step(st, r)
+		st = raw &^ matchBit
+		if c := codes.lookup(r); r < 0x80 {
+			rs = ref.trans[rs+ref.cls[r]]
+		} else if c == 0 {
+			rs = 0
+		} else {
+			for _, b := range []byte(string(appendCode(nil, c))) {
+				rs = ref.trans[rs+ref.cls[b]]
+			}
+		}
+		if raw&matchBit != ref.trans[rs+colInfo]&matchBit || ref.trans[rs+colInfo] != d.trans[st+colInfo] || ref.trans[rs+colOut] != d.trans[st+colOut] {
+			t.Fatalf("at %d: info %x/%d, want %x/%d", i, d.trans[st+colInfo], d.trans[st+colOut], ref.trans[rs+colInfo], ref.trans[rs+colOut])
+		}
+	}
+}
