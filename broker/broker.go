@@ -26,18 +26,18 @@ import (
 // Subjects names every subject and stream under one prefix.
 type Subjects struct{ Prefix string }
 
-func (s Subjects) Jobs() string                 { return s.Prefix + ".jobs.>" }
-func (s Subjects) Job(id string) string         { return s.Prefix + ".jobs." + id }
-func (s Subjects) Generate() string             { return s.Prefix + ".generate" }
-func (s Subjects) Check() string                { return s.Prefix + ".check" }
-func (s Subjects) Stream(id string) string      { return s.Prefix + ".stream." + id }
-func (s Subjects) Results() string              { return s.Prefix + ".results.>" }
-func (s Subjects) Result(id string) string      { return s.Prefix + ".results." + id }
-func (s Subjects) CancelAll() string            { return s.Prefix + ".cancel.*" }
-func (s Subjects) Cancel(id string) string      { return s.Prefix + ".cancel." + id }
-func (s Subjects) JobsStream() string           { return s.streamBase() + "_JOBS" }
-func (s Subjects) ResultsStream() string        { return s.streamBase() + "_RESULTS" }
-func (s Subjects) Consumer() string             { return s.streamBase() + "_WORKERS" }
+func (s Subjects) Jobs() string            { return s.Prefix + ".jobs.>" }
+func (s Subjects) Job(id string) string    { return s.Prefix + ".jobs." + id }
+func (s Subjects) Generate() string        { return s.Prefix + ".generate" }
+func (s Subjects) Check() string           { return s.Prefix + ".check" }
+func (s Subjects) Stream(id string) string { return s.Prefix + ".stream." + id }
+func (s Subjects) Results() string         { return s.Prefix + ".results.>" }
+func (s Subjects) Result(id string) string { return s.Prefix + ".results." + id }
+func (s Subjects) CancelAll() string       { return s.Prefix + ".cancel.*" }
+func (s Subjects) Cancel(id string) string { return s.Prefix + ".cancel." + id }
+func (s Subjects) JobsStream() string      { return s.streamBase() + "_JOBS" }
+func (s Subjects) ResultsStream() string   { return s.streamBase() + "_RESULTS" }
+func (s Subjects) Consumer() string        { return s.streamBase() + "_WORKERS" }
 func (s Subjects) IDFromSubject(subj string) string {
 	return strings.TrimPrefix(subj, s.Prefix+".jobs.")
 }
@@ -93,7 +93,9 @@ func Connect(ctx context.Context, c config.NATS, dataDir string, name string, lo
 		nats.ReconnectWait(time.Second),
 		nats.ReconnectJitter(500*time.Millisecond, time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "err", err)
+			if err != nil { // nil: we closed it ourselves
+				log.Warn("nats disconnected", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())

@@ -4,12 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sieve-project/sieve/broker"
 	"github.com/sieve-project/sieve/chatml"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
@@ -17,6 +22,7 @@ import (
 	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/worker"
 )
 
 // demoReply is one scripted reply: a toy model that says these pieces,
@@ -47,7 +53,7 @@ var demoLists = []filter.ListSpec{
 func runDemo(ctx context.Context, e env, args []string) int {
 	fs := newFlagSet(e, "demo", "[flags]")
 	var (
-		pace     = fs.Duration("pace", 40*time.Millisecond, "pause between streamed pieces, so a person can watch them arrive (0 = none)")
+		pace     = fs.Duration("pace", 40*time.Millisecond, "pause between streamed pieces on screen, so a person can watch them arrive (0 = none)")
 		cacheDir = fs.String("cache", "", "folder for the toy models (default: the user cache folder)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -56,6 +62,10 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(e.stderr, "sieve demo: %v\n", err)
+		return exitFailure
 	}
 	dir := *cacheDir
 	if dir == "" {
@@ -66,49 +76,47 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		dir = filepath.Join(base, "sieve", "demo")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintf(e.stderr, "sieve demo: %v\n", err)
-		return exitFailure
+		return fail(err)
 	}
+	store, err := os.MkdirTemp("", "sieve-demo-store")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(store)
 	log := newLogger(e, "warn", "text")
 	flt, err := filter.Compile(demoLists, filter.Options{Normalize: true})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve demo: %v\n", err)
-		return exitFailure
+		return fail(err)
 	}
 	holder := filter.NewHolder(flt)
 
-	fmt.Fprintln(e.stdout, "sieve demo: a built-in toy model (a few MB, written to "+dir+") says scripted")
-	fmt.Fprintln(e.stdout, "replies through real llama.cpp; every piece passes the keyword filter before it")
-	fmt.Fprintln(e.stdout, "is shown. Lists: profanity (redact, whole words), confidential (redact), secrets (block).")
+	// The system a user runs, in one process: an embedded NATS server with
+	// JetStream on a free port, a worker, and a client that submits jobs.
+	cfg := config.Default()
+	cfg.NATS.Listen = "127.0.0.1:0"
+	cfg.Generate.Temperature = 0
+	conn, err := broker.Connect(ctx, cfg.NATS, store, "sieve demo", log)
+	if err != nil {
+		return fail(err)
+	}
+	defer conn.Close()
+	cons, err := conn.Setup(ctx, cfg.Queue, 1)
+	if err != nil {
+		return fail(err)
+	}
+
+	fmt.Fprintf(e.stdout, "sieve demo: an embedded NATS server (%s) and an in-process worker.\n", conn.ClientURL())
+	fmt.Fprintln(e.stdout, "Each reply comes from a built-in toy model (a few MB, in "+dir+")")
+	fmt.Fprintln(e.stdout, "run by real llama.cpp; jobs go through JetStream, and every piece passes the keyword")
+	fmt.Fprintln(e.stdout, "filter before it is published. Lists: profanity (redact, whole words),")
+	fmt.Fprintln(e.stdout, "confidential (redact), secrets (block).")
 	counts := map[job.Status]int{}
 	hits := 0
 	for i, d := range demoReplies {
-		path, err := demoModel(dir, d.pieces)
+		res, err := demoJob(ctx, e, conn, cons, holder, cfg, log, dir, i, d, *pace)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve demo: %v\n", err)
-			return exitFailure
+			return fail(err)
 		}
-		cfg := config.Default()
-		eng, err := engine.Load(ctx, engine.Config{ModelPath: path, Context: 512, Batch: 128, Threads: 1, Parallel: 1}, engine.WithLogger(log))
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve demo: %v\n", err)
-			return exitFailure
-		}
-		cfg.Generate.Temperature = 0
-		r := pipeline.Runner{Engine: eng, Filters: holder, Defaults: cfg.Generate, Log: log}
-		fmt.Fprintf(e.stdout, "\n[%d] %s\n    user> %s\n    sieve> ", i+1, d.shows, d.prompt)
-		res := r.Run(ctx, job.Job{ID: fmt.Sprintf("demo-%d", i+1), Messages: []chatml.Message{{Role: chatml.User, Content: d.prompt}}},
-			func(s string) error {
-				fmt.Fprint(e.stdout, s)
-				if *pace > 0 {
-					select {
-					case <-time.After(*pace):
-					case <-ctx.Done():
-					}
-				}
-				return nil
-			})
-		eng.Close()
 		fmt.Fprintf(e.stdout, "\n    status %s, finish %s", res.Status, res.FinishReason)
 		for _, h := range res.Filter.Output {
 			fmt.Fprintf(e.stdout, "; %s %s %q at %d–%d", h.List, h.Action, h.Keyword, h.Start, h.End)
@@ -116,20 +124,71 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stdout)
 		counts[res.Status]++
 		hits += len(res.Filter.Output)
-		if ctx.Err() != nil {
-			fmt.Fprintln(e.stderr, "sieve demo: interrupted")
-			return exitFailure
-		}
 	}
 	fmt.Fprintf(e.stdout, "\nSummary: %d replies, %d completed, %d filtered, %d filter hits.\n",
 		len(demoReplies), counts[job.Completed], counts[job.Filtered], hits)
 	fmt.Fprintln(e.stdout, "\nThis was a toy. To serve a real model, download a GGUF file (for example a")
-	fmt.Fprintln(e.stdout, "CausalLM 14B Q4_K_M) and run:  sieve generate --model PATH/TO/model.gguf \"hello\"")
-	fmt.Fprintln(e.stdout, "or set model.path in a config file (see README.md).")
+	fmt.Fprintln(e.stdout, "CausalLM 14B Q4_K_M), set model.path in a config file (see README.md), and run")
+	fmt.Fprintln(e.stdout, "  sieve serve --config sieve.toml      and, from another shell,")
+	fmt.Fprintln(e.stdout, "  sieve submit --stream \"hello\"")
 	if counts[job.Completed]+counts[job.Filtered] != len(demoReplies) {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// demoJob runs one reply: its toy model behind a worker, one job submitted
+// over NATS, the chunks shown as they arrive.
+func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consumer, holder *filter.Holder,
+	cfg config.Config, log *slog.Logger, dir string, i int, d demoReply, pace time.Duration) (job.Result, error) {
+	path, err := demoModel(dir, d.pieces)
+	if err != nil {
+		return job.Result{}, err
+	}
+	eng, err := engine.Load(ctx, engine.Config{ModelPath: path, Context: 512, Batch: 128, Threads: 1, Parallel: 1}, engine.WithLogger(log))
+	if err != nil {
+		return job.Result{}, err
+	}
+	defer eng.Close()
+	w, err := worker.Start(ctx, worker.Config{
+		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: 1, Name: "demo", Version: "0.1.0-dev", Log: log,
+		Runner: &pipeline.Runner{Engine: eng, Filters: holder, Defaults: cfg.Generate, Log: log},
+	})
+	if err != nil {
+		return job.Result{}, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		w.Shutdown(sctx)
+	}()
+
+	fmt.Fprintf(e.stdout, "\n[%d] %s\n    user> %s\n    sieve> ", i+1, d.shows, d.prompt)
+	id := fmt.Sprintf("demo-%d-%d", os.Getpid(), i+1)
+	payload, err := json.Marshal(job.Job{ID: id, Messages: []chatml.Message{{Role: chatml.User, Content: d.prompt}}})
+	if err != nil {
+		return job.Result{}, err
+	}
+	shown := ""
+	jctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	res, err := conn.Submit(jctx, id, payload, func(c job.Chunk) {
+		fmt.Fprint(e.stdout, c.Text)
+		shown += c.Text
+		if pace > 0 {
+			select {
+			case <-time.After(pace):
+			case <-ctx.Done():
+			}
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	if strings.HasPrefix(res.Text, shown) {
+		fmt.Fprint(e.stdout, res.Text[len(shown):])
+	}
+	return res, nil
 }
 
 // demoModel writes the toy model for pieces once; later runs reuse it.

@@ -167,12 +167,12 @@ func TestErrors(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	r := sieve(t, "", "demo", "--pace", "0", "--cache", t.TempDir())
-	if r.code != 0 {
+	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
 	for _, w := range []string{
 		"Well, **** it", "What the ****!", "Fine: **** —", "这是一份[机密]文件", "Sure, the \n", "status filtered",
-		"3 completed, 1 filtered", "sieve generate --model",
+		"3 completed, 1 filtered", "embedded NATS server", "sieve serve --config",
 	} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("demo output lacks %q:\n%s", w, r.stdout)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/sieve-project/sieve/broker"
@@ -77,7 +78,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 		Queue:    cfg.Queue,
 		Parallel: cfg.Model.Parallel,
 		Name:     name,
-		Version:  currentVersion(),
+		Version:  strings.TrimPrefix(currentVersion(), "v"),
 		Log:      log,
 	})
 	if err != nil {

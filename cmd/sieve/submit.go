@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sieve-project/sieve/broker"
 	"github.com/sieve-project/sieve/chatml"
@@ -71,63 +70,26 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 			return exitFailure
 		}
 	}
-	subj := conn.Subjects
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-
+	var onChunk func(job.Chunk)
 	printed := ""
 	if *stream {
-		sub, err := conn.NC.Subscribe(subj.Stream(jobID), func(m *nats.Msg) {
-			var c job.Chunk
-			if json.Unmarshal(m.Data, &c) == nil {
-				fmt.Fprint(e.stdout, c.Text)
-				printed += c.Text
-			}
-		})
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
-			return exitFailure
+		onChunk = func(c job.Chunk) {
+			fmt.Fprint(e.stdout, c.Text)
+			printed += c.Text
 		}
-		defer sub.Unsubscribe()
 	}
-	if _, err := conn.JS.Publish(ctx, subj.Job(jobID), payload, jetstream.WithMsgID(jobID)); err != nil {
-		fmt.Fprintf(e.stderr, "sieve submit: publish %s: %v\n", subj.Job(jobID), err)
+	res, err := conn.Submit(ctx, jobID, payload, onChunk)
+	if errors.Is(err, broker.ErrNoResult) {
+		fmt.Fprintf(e.stderr, "sieve submit: no result for job %q within %s\n", jobID, *timeout)
 		return exitFailure
 	}
-	// An ordered consumer on the results stream finds the result whether
-	// it was stored before or after this point.
-	cons, err := conn.JS.OrderedConsumer(ctx, subj.ResultsStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subj.Result(jobID)},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
 		return exitFailure
 	}
-	var res job.Result
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(min(time.Until(deadlineOf(ctx)), 30*time.Second)))
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) && time.Now().After(deadlineOf(ctx)) {
-				fmt.Fprintf(e.stderr, "sieve submit: no result for job %q within %s\n", jobID, *timeout)
-				return exitFailure
-			}
-			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
-				continue
-			}
-			fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
-			return exitFailure
-		}
-		if err := json.Unmarshal(msg.Data(), &res); err != nil {
-			fmt.Fprintf(e.stderr, "sieve submit: bad result: %v\n", err)
-			return exitFailure
-		}
-		break
-	}
 	if *stream {
-		conn.NC.Flush()
-		// Chunks and the result travel on different subjects; the result
-		// is the authority on the text.
 		if strings.HasPrefix(res.Text, printed) {
 			fmt.Fprint(e.stdout, res.Text[len(printed):])
 		}
@@ -148,14 +110,6 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "sieve submit: %s: %s\n", res.Status, res.Error.Message)
 	}
 	return exitFailure
-}
-
-func deadlineOf(ctx context.Context) time.Time {
-	d, ok := ctx.Deadline()
-	if !ok {
-		return time.Now().Add(time.Hour)
-	}
-	return d
 }
 
 // buildJob returns the job's bytes and id: the --job file as written (with

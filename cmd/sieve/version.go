@@ -29,5 +29,5 @@ func currentVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	return "0.1.0-dev" // SemVer: the NATS micro service insists
 }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/job"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestServeEndToEnd runs sieve serve as a user would (config file,
+// subprocess, signals) and drives it with sieve submit and a raw NATS
+// request.
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"Oh", " dar", "n", ", ", "ｄａｒｎ", "!"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("darn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	cfg := filepath.Join(dir, "sieve.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[model]
+path = "toy.gguf"
+context = 512
+parallel = 2
+
+[generate]
+temperature = 0
+
+[nats]
+listen = "127.0.0.1:%d"
+data_dir = "store"
+
+[[filter.lists]]
+name = "profanity"
+action = "redact"
+match = "word"
+files = ["words.txt"]
+`, port)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := exec.Command(bin, "serve", "--config", cfg)
+	var logs strings.Builder
+	srv.Stderr = &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	t.Cleanup(func() {
+		srv.Process.Kill()
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", logs.String())
+		}
+	})
+
+	// Ready when the micro service answers a ping.
+	var nc *nats.Conn
+	for i := 0; ; i++ {
+		var err error
+		if nc == nil {
+			nc, _ = nats.Connect(url)
+		}
+		if nc != nil {
+			if _, err = nc.Request("$SRV.PING.sieve", nil, 500*time.Millisecond); err == nil {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("sieve serve not ready: %v", err)
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("sieve serve exited early: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	defer nc.Close()
+
+	// sieve submit, streaming.
+	r := sieve(t, "", "submit", "--server", url, "--stream", "--id", "e2e-1", "hello")
+	if r.code != 0 {
+		t.Fatalf("submit: exit %d stderr %q", r.code, r.stderr)
+	}
+	text, jsonPart, ok := strings.Cut(r.stdout, "\n")
+	if !ok || text != "Oh ***, ***!" {
+		t.Fatalf("streamed text %q in %q", text, r.stdout)
+	}
+	var res job.Result
+	if err := json.Unmarshal([]byte(jsonPart), &res); err != nil || res.ID != "e2e-1" || res.Status != job.Completed || res.Text != text {
+		t.Fatalf("result %q (%v)", jsonPart, err)
+	}
+
+	// The result is found even by a caller who asks again later
+	// (the same id is deduplicated, its stored result printed).
+	r = sieve(t, "", "submit", "--server", url, "--id", "e2e-1", "hello")
+	if r.code != 0 || !strings.Contains(r.stdout, `"id": "e2e-1"`) {
+		t.Fatalf("late submit: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	// A rejected job: exit 3 and the code on stderr.
+	jobFile := filepath.Join(dir, "bad.json")
+	os.WriteFile(jobFile, []byte(`{"id":"e2e-bad","messages":[{"role":"wizard","content":"x"}]}`), 0o644)
+	if r := sieve(t, "", "submit", "--server", url, "--job", jobFile); r.code != 3 || !strings.Contains(r.stderr, "bad_role") {
+		t.Fatalf("rejected submit: exit %d stderr %q", r.code, r.stderr)
+	}
+
+	// A raw request/reply through the micro service.
+	msg, err := nc.Request("sieve.generate", []byte(`{"id":"e2e-2","messages":[{"role":"user","content":"hi"}]}`), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(msg.Data, &res); err != nil || res.Text != "Oh ***, ***!" {
+		t.Fatalf("request reply %q", msg.Data)
+	}
+
+	// No server: a clear error, exit 1.
+	if r := sieve(t, "", "submit", "--server", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), "hi"); r.code != 1 || !strings.Contains(r.stderr, "no NATS server") {
+		t.Fatalf("no server: exit %d stderr %q", r.code, r.stderr)
+	}
+
+	// SIGTERM drains and exits 0.
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("serve exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "drained") {
+		t.Fatalf("no drain in the logs:\n%s", logs.String())
+	}
+}
