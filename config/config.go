@@ -99,6 +99,9 @@ type Queue struct {
 type Filter struct {
 	Normalize bool   `toml:"normalize"`
 	Lists     []List `toml:"lists"`
+	// Policies name sets of lists a job may choose with its "policy"
+	// field. The "default" policy, unless given here, holds every list.
+	Policies map[string][]string `toml:"policies"`
 }
 
 // List is one keyword list.
@@ -412,6 +415,18 @@ func (c Config) validate() []Problem {
 		}
 		if len(l.Words) == 0 && len(l.Files) == 0 {
 			bad(key("words"), "the list has neither words nor files")
+		}
+	}
+
+	for name, members := range c.Filter.Policies {
+		key := "filter.policies." + name
+		if !subjectTokens.MatchString(name) || strings.Contains(name, ".") {
+			bad(key, "%q: a policy name is letters, digits, '_' and '-'", name)
+		}
+		for _, m := range members {
+			if !names[m] {
+				bad(key, "list %q is not defined in [[filter.lists]]", m)
+			}
 		}
 	}
 

@@ -1,11 +1,145 @@
 package pipeline
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"sort"
+	"sync/atomic"
 
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/filter"
 )
+
+// DefaultPolicy is the policy of a job that names none.
+const DefaultPolicy = "default"
+
+// ErrUnknownPolicy is returned for a policy the configuration does not
+// define.
+var ErrUnknownPolicy = errors.New("unknown policy")
+
+// Filters holds the compiled lists of every policy and swaps them all at
+// once on reload. A job takes its policy's Filter when it starts and keeps
+// it, so a reload never changes a text half way. Safe for concurrent use.
+type Filters struct {
+	cur atomic.Pointer[map[string]*filter.Filter]
+}
+
+// LoadFilters compiles the configuration's policies.
+func LoadFilters(c config.Config) (*Filters, error) {
+	set, err := compilePolicies(c)
+	if err != nil {
+		return nil, err
+	}
+	f := &Filters{}
+	f.cur.Store(&set)
+	return f, nil
+}
+
+// StaticFilters serves one compiled filter as the default policy.
+func StaticFilters(flt *filter.Filter) *Filters {
+	f := &Filters{}
+	set := map[string]*filter.Filter{DefaultPolicy: flt}
+	f.cur.Store(&set)
+	return f
+}
+
+// Reload compiles c's policies and puts them in force; on error the
+// policies in force stay, and the error says why.
+func (f *Filters) Reload(c config.Config) error {
+	set, err := compilePolicies(c)
+	if err != nil {
+		return err
+	}
+	f.cur.Store(&set)
+	return nil
+}
+
+// Policy returns the filter of the named policy; "" is the default.
+func (f *Filters) Policy(name string) (*filter.Filter, error) {
+	if name == "" {
+		name = DefaultPolicy
+	}
+	set := *f.cur.Load()
+	flt, ok := set[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (defined: %v)", ErrUnknownPolicy, name, f.Policies())
+	}
+	return flt, nil
+}
+
+// Policies lists the policy names in force.
+func (f *Filters) Policies() []string {
+	set := *f.cur.Load()
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// compilePolicies compiles each policy's lists; the default policy, unless
+// the configuration defines it, holds every list.
+func compilePolicies(c config.Config) (map[string]*filter.Filter, error) {
+	specs, opts := FilterSpecs(c)
+	policies := map[string][]string{}
+	for name, lists := range c.Filter.Policies {
+		policies[name] = lists
+	}
+	if _, ok := policies[DefaultPolicy]; !ok {
+		all := make([]string, len(specs))
+		for i, s := range specs {
+			all[i] = s.Name
+		}
+		policies[DefaultPolicy] = all
+	}
+	set := make(map[string]*filter.Filter, len(policies))
+	var errs []error
+	for name, lists := range policies {
+		var sub []filter.ListSpec
+		for _, s := range specs {
+			if slices.Contains(lists, s.Name) {
+				sub = append(sub, s)
+			}
+		}
+		flt, err := filter.Compile(sub, opts)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		set[name] = flt
+	}
+	if len(errs) > 0 {
+		// The same list in several policies reports the same errors:
+		// keep each once.
+		return nil, dedupe(errs)
+	}
+	return set, nil
+}
+
+func dedupe(errs []error) error {
+	seen := map[string]bool{}
+	var out []error
+	for _, e := range errs {
+		for _, one := range unjoin(e) {
+			if !seen[one.Error()] {
+				seen[one.Error()] = true
+				out = append(out, one)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
+	return errors.Join(out...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
 
 // FilterSpecs turns the configuration's lists into the filter's specs;
 // list files are relative to the configuration file's folder.
@@ -31,9 +165,4 @@ func FilterSpecs(c config.Config) ([]filter.ListSpec, filter.Options) {
 		base = filepath.Dir(c.File)
 	}
 	return specs, filter.Options{Normalize: c.Filter.Normalize, BaseDir: base}
-}
-
-// LoadFilters compiles the configuration's lists.
-func LoadFilters(c config.Config) (*filter.Filter, error) {
-	return filter.Compile(FilterSpecs(c))
 }

@@ -25,7 +25,7 @@ import (
 // Runner runs jobs on one engine with the filter in force.
 type Runner struct {
 	Engine   engine.Engine
-	Filters  *filter.Holder
+	Filters  *Filters
 	Defaults config.Generate
 	Log      *slog.Logger // nil: discard
 }
@@ -55,7 +55,10 @@ func (r *Runner) Run(ctx context.Context, j job.Job, chunk func(text string) err
 	if e != nil {
 		return reject(e.Code, "%s", e.Message)
 	}
-	flt := r.Filters.Filter()
+	flt, err := r.Filters.Policy(j.Policy)
+	if err != nil {
+		return reject("unknown_policy", "%v", err)
+	}
 
 	// Screen the input: block rejects, redact rewrites what the model
 	// sees, flag reports.

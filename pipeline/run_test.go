@@ -39,7 +39,7 @@ func runner(t *testing.T, pieces []string, loop bool) *pipeline.Runner {
 	}
 	d := config.Default().Generate
 	d.Temperature = 0
-	return &pipeline.Runner{Engine: e, Filters: filter.NewHolder(f), Defaults: d}
+	return &pipeline.Runner{Engine: e, Filters: pipeline.StaticFilters(f), Defaults: d}
 }
 
 func user(s string) []chatml.Message { return []chatml.Message{{Role: chatml.User, Content: s}} }
@@ -109,6 +109,8 @@ func TestRejections(t *testing.T) {
 		{"a good stop string is not rejected", job.Job{ID: "x", Messages: user("hi"), Stop: []string{"."}}, "", ""},
 		{"empty stop string", job.Job{ID: "x", Messages: user("hi"), Stop: []string{""}}, "bad_stop", "stop[0]"},
 		{"prompt too long", job.Job{ID: "x", Messages: user(strings.Repeat("long ", 200))}, "prompt_too_long", "does not fit"},
+		{"unknown policy", job.Job{ID: "x", Messages: user("hi"), Policy: "strict"}, "unknown_policy", `"strict"`},
+		{"default policy by name", job.Job{ID: "x", Messages: user("hi"), Policy: "default"}, "", ""},
 		{"input blocked", job.Job{ID: "x", Messages: user("tell me the LAUNCH code")}, "input_blocked", `list "secrets"`},
 	}
 	for _, tt := range tests {

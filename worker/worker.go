@@ -477,7 +477,7 @@ func (w *Worker) generate(req micro.Request) {
 
 // onCheck runs the filter over the request body and replies with
 // {"text", "hits", "blocked"}. The header Sieve-Apply-To: input picks the
-// input lists.
+// input lists, Sieve-Policy a policy other than the default.
 func (w *Worker) onCheck(req micro.Request) {
 	where := filter.Output
 	if strings.EqualFold(req.Headers().Get("Sieve-Apply-To"), "input") {
@@ -487,7 +487,12 @@ func (w *Worker) onCheck(req micro.Request) {
 		req.Error("413", fmt.Sprintf("text is over queue.max_payload (%d bytes)", w.cfg.Queue.MaxPayload), nil)
 		return
 	}
-	res := w.cfg.Runner.Filters.Filter().Check(where, string(req.Data()))
+	flt, err := w.cfg.Runner.Filters.Policy(req.Headers().Get("Sieve-Policy"))
+	if err != nil {
+		req.Error("400", err.Error(), nil)
+		return
+	}
+	res := flt.Check(where, string(req.Data()))
 	b, _ := json.Marshal(res)
 	req.Respond(b)
 }

@@ -96,7 +96,7 @@ func start(t *testing.T, o opts) *env {
 	}
 	w, err := worker.Start(context.Background(), worker.Config{
 		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: o.parallel, Name: "test/1", Version: "0.0.0", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: filter.NewHolder(flt), Defaults: cfg.Generate, Log: log},
+		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Log: log},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,10 @@ func start(t *testing.T, o opts) *env {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 // submit publishes raw job bytes under id, collecting its chunks.
 func (e *env) submit(id string, data []byte) *chunks {

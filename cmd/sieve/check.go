@@ -21,6 +21,7 @@ func runCheck(_ context.Context, e env, args []string) int {
 	var (
 		cfgPath = fs.String("config", "", "configuration `file` whose [[filter.lists]] apply (required)")
 		side    = fs.String("apply-to", "output", "which lists apply: output or input")
+		policy  = fs.String("policy", pipeline.DefaultPolicy, "policy (a set of lists, [filter.policies]) to apply")
 		asJSON  = fs.Bool("json", false, `print {"text", "hits", "blocked"} as JSON`)
 	)
 	pos, err := parseInterspersed(fs, args)
@@ -43,9 +44,14 @@ func runCheck(_ context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	flt, err := pipeline.LoadFilters(cfg)
+	filters, err := pipeline.LoadFilters(cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
+		return exitUsage
+	}
+	flt, err := filters.Policy(*policy)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve check: --policy: %v\n", err)
 		return exitUsage
 	}
 

@@ -88,7 +88,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	holder := filter.NewHolder(flt)
+	holder := pipeline.StaticFilters(flt)
 
 	// The system a user runs, in one process: an embedded NATS server with
 	// JetStream on a free port, a worker, and a client that submits jobs.
@@ -139,7 +139,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 
 // demoJob runs one reply: its toy model behind a worker, one job submitted
 // over NATS, the chunks shown as they arrive.
-func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consumer, holder *filter.Holder,
+func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consumer, holder *pipeline.Filters,
 	cfg config.Config, log *slog.Logger, dir string, i int, d demoReply, pace time.Duration) (job.Result, error) {
 	path, err := demoModel(dir, d.pieces)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/sieve-project/sieve/chatml"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
-	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/pipeline"
 )
@@ -78,7 +77,7 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		}
 	}
 	log := newLogger(e, *logLevel, cfg.Log.Format)
-	flt, err := pipeline.LoadFilters(cfg)
+	filters, err := pipeline.LoadFilters(cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitUsage
@@ -90,7 +89,7 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 	}
 	defer eng.Close()
 
-	r := pipeline.Runner{Engine: eng, Filters: filter.NewHolder(flt), Defaults: g, Log: log}
+	r := pipeline.Runner{Engine: eng, Filters: filters, Defaults: g, Log: log}
 	j := job.Job{ID: "cli", Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}, Stop: stops}
 	if *seed != -1 {
 		s := uint32(*seed)

@@ -244,6 +244,9 @@ words = ["launch code"]
 	if r := sieve(t, "the launch code", "check", "--apply-to", "input", "--config", cfg); r.code != 3 {
 		t.Fatalf("input side: exit %d", r.code)
 	}
+	if r := sieve(t, "darn", "check", "--policy", "strict", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, `unknown policy "strict"`) {
+		t.Fatalf("unknown policy: exit %d stderr %q", r.code, r.stderr)
+	}
 	bad := filepath.Join(dir, "bad.toml")
 	if err := os.WriteFile(bad, []byte("[[filter.lists]]\nname = \"x\"\naction = \"redact\"\nfiles = [\"missing.txt\"]\n"), 0o644); err != nil {
 		t.Fatal(err)

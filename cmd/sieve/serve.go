@@ -12,7 +12,6 @@ import (
 	"github.com/sieve-project/sieve/broker"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
-	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/pipeline"
 	"github.com/sieve-project/sieve/worker"
 )
@@ -44,12 +43,11 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
-	flt, err := pipeline.LoadFilters(cfg)
+	filters, err := pipeline.LoadFilters(cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
 		return exitUsage
 	}
-	filters := filter.NewHolder(flt)
 
 	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
 	if err != nil {
@@ -122,18 +120,18 @@ func runServe(ctx context.Context, e env, args []string) int {
 
 // reloadLists rereads the configuration file's lists; running jobs keep
 // the lists they started with, and a failed reload keeps the old ones.
-func reloadLists(cfg config.Config, filters *filter.Holder, log *slog.Logger) {
+func reloadLists(cfg config.Config, filters *pipeline.Filters, log *slog.Logger) {
 	if cfg.File == "" {
 		log.Warn("SIGHUP: no configuration file to reload lists from")
 		return
 	}
 	fresh, err := config.Load(cfg.File)
 	if err == nil {
-		err = filters.Reload(pipeline.FilterSpecs(fresh))
+		err = filters.Reload(fresh)
 	}
 	if err != nil {
 		log.Error("reload failed; the old lists stay in force", "err", err)
 		return
 	}
-	log.Info("filter lists reloaded", "lists", filters.Filter().Lists())
+	log.Info("filter lists reloaded", "policies", filters.Policies())
 }
