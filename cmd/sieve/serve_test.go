@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,8 +65,8 @@ files = ["words.txt"]
 		t.Fatal(err)
 	}
 	srv := exec.Command(bin, "serve", "--config", cfg)
-	var logs strings.Builder
-	srv.Stderr = &logs
+	logs := &syncBuffer{}
+	srv.Stderr = logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +139,42 @@ files = ["words.txt"]
 		t.Fatalf("request reply %q", msg.Data)
 	}
 
+	// SIGHUP reloads the lists: a word added to the file is redacted from
+	// then on; a broken file keeps the lists in force.
+	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("darn\nsmurf\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	check := func() string {
+		t.Helper()
+		msg, err := nc.Request("sieve.check", []byte("smurf darn"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct{ Text string }
+		json.Unmarshal(msg.Data, &c)
+		return c.Text
+	}
+	for i := 0; check() != "*** ***"; i++ {
+		if i > 100 {
+			t.Fatalf("lists not reloaded after SIGHUP: check gives %q", check())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	os.WriteFile(filepath.Join(dir, "words.txt"), []byte("\xff\n"), 0o644)
+	srv.Process.Signal(syscall.SIGHUP)
+	for i := 0; !strings.Contains(logs.String(), "reload failed"); i++ {
+		if i > 100 {
+			t.Fatal("no reload failure logged for a broken list file")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := check(); got != "*** ***" {
+		t.Fatalf("after a failed reload: %q, want the previous lists", got)
+	}
+
 	// No server: a clear error, exit 1.
 	if r := sieve(t, "", "submit", "--server", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), "hi"); r.code != 1 || !strings.Contains(r.stderr, "no NATS server") {
 		t.Fatalf("no server: exit %d stderr %q", r.code, r.stderr)
@@ -158,4 +195,22 @@ files = ["words.txt"]
 	if !strings.Contains(logs.String(), "drained") {
 		t.Fatalf("no drain in the logs:\n%s", logs.String())
 	}
+}
+
+// syncBuffer collects a subprocess's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
