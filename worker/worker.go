@@ -218,11 +218,25 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		return
 	}
 
+	if attempt > 1 && w.resultStored(id, published) {
+		// The last worker stored the result but its ack was lost.
+		log.Info("result already stored; acking the redelivery")
+		if err := msg.Ack(); err != nil {
+			log.Warn("ack failed", "err", err)
+		}
+		return
+	}
 	ctx, cancel, ok := w.register(id)
 	if !ok {
 		res := rejected(j, "duplicate_id", fmt.Sprintf("a job with id %q is already running", id))
 		log.Info("job rejected", "code", "duplicate_id")
-		w.finish(msg, log, res, attempt, start, published)
+		// Its own message id: the running job's result must not be
+		// taken for a duplicate of this one.
+		seq := uint64(0)
+		if meta, err := msg.Metadata(); err == nil {
+			seq = meta.Sequence.Stream
+		}
+		w.store(msg, log, res, attempt, start, published, fmt.Sprintf("result:%s:dup:%d", id, seq))
 		return
 	}
 	defer w.unregister(id, cancel)
@@ -304,6 +318,10 @@ func (w *Worker) handle(msg jetstream.Msg) {
 // two redelivers the job rather than losing it, and the result stream's
 // duplicate window keeps that redelivery from storing a second result.
 func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+	w.store(msg, log, res, attempt, start, published, "result:"+res.ID)
+}
+
+func (w *Worker) store(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time, msgID string) {
 	res.Worker, res.Attempt = w.cfg.Name, attempt
 	res.Timings.QueuedMS = start.Sub(published).Milliseconds()
 	b, err := json.Marshal(res)
@@ -313,7 +331,7 @@ func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, att
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.jobsCtx), 10*time.Second)
 	defer cancel()
-	if _, err := w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b, jetstream.WithMsgID("result:"+res.ID)); err != nil {
+	if _, err := w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b, jetstream.WithMsgID(msgID)); err != nil {
 		// Not stored: leave the job to be redelivered.
 		log.Error("store result failed; job left for redelivery", "err", err)
 		msg.NakWithDelay(w.backoff(attempt))
@@ -328,6 +346,19 @@ func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, att
 	if err != nil {
 		log.Warn("ack failed", "err", err)
 	}
+}
+
+// resultStored reports whether a result for id was stored after the job
+// was published.
+func (w *Worker) resultStored(id string, published time.Time) bool {
+	ctx, cancel := context.WithTimeout(w.jobsCtx, 5*time.Second)
+	defer cancel()
+	s, err := w.cfg.Conn.JS.Stream(ctx, w.subj.ResultsStream())
+	if err != nil {
+		return false
+	}
+	m, err := s.GetLastMsgForSubject(ctx, w.subj.Result(id))
+	return err == nil && !m.Time.Before(published)
 }
 
 func (w *Worker) backoff(attempt int) time.Duration {

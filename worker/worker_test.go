@@ -47,6 +47,7 @@ type opts struct {
 	pieces   []string
 	loop     bool
 	parallel int
+	context  int // per slot; 0 = 256
 	queue    func(*config.Queue)
 	conn     *broker.Conn // join an existing server (a second worker)
 }
@@ -59,11 +60,14 @@ func start(t *testing.T, o opts) *env {
 	if o.parallel == 0 {
 		o.parallel = 1
 	}
+	if o.context == 0 {
+		o.context = 256
+	}
 	path := filepath.Join(t.TempDir(), "m.gguf")
 	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: o.pieces, Loop: o.loop}); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256 * o.parallel, Batch: 64, Parallel: o.parallel})
+	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: o.context * o.parallel, Batch: 64, Parallel: o.parallel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,4 +521,86 @@ func TestDrainHandsBackRunningJobs(t *testing.T) {
 	if info.NumPending+uint64(info.NumAckPending)+uint64(info.NumRedelivered) == 0 {
 		t.Fatalf("job not handed back: %+v", info)
 	}
+}
+
+func TestLengthOverNATS(t *testing.T) {
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true})
+	e.submitJob(map[string]any{"id": "l1", "messages": user("hi"), "max_tokens": 5})
+	if r := e.result("l1"); r.Status != job.Completed || r.FinishReason != "length" || r.Text != "abcab" || r.Usage.CompletionTokens != 5 {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+// TestDuplicateIDWhileRunning: a second job under the id of a running one
+// (published under another message id, so JetStream did not drop it) is
+// rejected, and the running one still stores its own result.
+func TestDuplicateIDWhileRunning(t *testing.T) {
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, parallel: 2, context: 8192})
+	data := []byte(`{"id":"dup","max_tokens":4000,"timeout_ms":1500,"messages":[{"role":"user","content":"hi"}]}`)
+	c := e.submit("dup", data)
+	for i := 0; c.text() == "" && i < 400; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := e.js.Publish(context.Background(), "sieve.jobs.dup", data, jetstream.WithMsgID("dup-again")); err != nil {
+		t.Fatal(err)
+	}
+	var rs []job.Result
+	for i := 0; len(rs) < 2 && i < 20; i++ {
+		rs = e.results("dup", 3*time.Second)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("%d results, want the rejection and the job's own: %+v", len(rs), rs)
+	}
+	var codes []string
+	for _, r := range rs {
+		if r.Error != nil {
+			codes = append(codes, string(r.Status)+"/"+r.Error.Code)
+		} else {
+			codes = append(codes, string(r.Status)+"/"+r.FinishReason)
+		}
+	}
+	if got := strings.Join(codes, " "); got != "rejected/duplicate_id completed/deadline" {
+		t.Fatalf("results %s", got)
+	}
+	e.queueEmpty()
+}
+
+// TestLongGenerationIsNotRedelivered: a job running longer than ack_wait
+// keeps its delivery, thanks to the in-progress signals.
+func TestLongGenerationIsNotRedelivered(t *testing.T) {
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192, queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: time.Second} }})
+	e.submitJob(map[string]any{"id": "slow", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 3000})
+	r := e.result("slow")
+	if r.Attempt != 1 || r.FinishReason != "deadline" {
+		t.Fatalf("result %+v, want the first delivery to finish at its deadline", r)
+	}
+	if rs := e.results("slow", 2*time.Second); len(rs) != 1 {
+		t.Fatalf("%d results", len(rs))
+	}
+	e.queueEmpty()
+}
+
+// TestPullsOnlyFreeSlots: a worker with one slot leaves the second job in
+// the queue, where another worker could take it.
+func TestPullsOnlyFreeSlots(t *testing.T) {
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192})
+	c := e.submitJob(map[string]any{"id": "p1", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 2000})
+	e.submitJob(map[string]any{"id": "p2", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 60000})
+	for i := 0; c.text() == "" && i < 400; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cons, err := e.js.Consumer(context.Background(), "SIEVE_JOBS", "SIEVE_WORKERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 1 || info.NumPending != 1 {
+		t.Fatalf("ack pending %d, pending %d: want 1 running and 1 left in the queue", info.NumAckPending, info.NumPending)
+	}
+	e.nc.Publish("sieve.cancel.p2", nil)
+	e.result("p1")
+	e.result("p2")
 }
