@@ -50,6 +50,9 @@ type Config struct {
 	Name     string // worker name in results, e.g. "host/1234"
 	Version  string // service version for micro
 	Log      *slog.Logger
+	// BeforeChunk, if set, is called just before each queued job's chunk
+	// is published; sieve bench uses it to time delivery.
+	BeforeChunk func(id string, seq int)
 }
 
 // Worker is a running job server. Its methods are safe for concurrent use.
@@ -286,6 +289,9 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		b, err := json.Marshal(job.Chunk{ID: id, Seq: seq, Text: text})
 		if err != nil {
 			return err
+		}
+		if w.cfg.BeforeChunk != nil {
+			w.cfg.BeforeChunk(id, seq)
 		}
 		return w.cfg.Conn.NC.Publish(w.subj.Stream(id), b)
 	})

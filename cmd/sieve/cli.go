@@ -36,6 +36,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"generate": {"generate a moderated reply to a prompt, locally", runGenerate},
 		"check":    {"run the keyword filter over a file or standard input", runCheck},
+		"bench":    {"measure a model's speed: concurrency, NATS end to end, first token, memory", runBench},
 		"serve":    {"serve jobs from NATS (embedded server unless nats.url is set)", runServe},
 		"submit":   {"submit a job to a running sieve and print its result", runSubmit},
 		"demo":     {"show sieve at work on a built-in toy model", runDemo},

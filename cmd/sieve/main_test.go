@@ -258,3 +258,40 @@ words = ["launch code"]
 		t.Fatalf("invalid input: exit %d stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestBench(t *testing.T) {
+	r := sieve(t, "", "bench", "--json", "--model", scripted(t), "--parallel", "2", "--gen-tokens", "8", "--prompt-tokens", "16")
+	if r.code != 0 {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	var rep struct {
+		Concurrency []struct {
+			Jobs            int     `json:"jobs"`
+			TokensPerSecond float64 `json:"tokens_per_second"`
+		} `json:"concurrency"`
+		NATS *struct {
+			Keywords int     `json:"keywords"`
+			Chunks   int     `json:"chunks"`
+			Ratio    float64 `json:"ratio"`
+		} `json:"nats"`
+		FirstToken []struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"first_token"`
+		PeakRSS int64 `json:"peak_rss_bytes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("not a JSON report: %v\n%s", err, r.stdout)
+	}
+	if len(rep.Concurrency) != 2 || rep.Concurrency[1].Jobs != 2 || rep.Concurrency[0].TokensPerSecond <= 0 {
+		t.Fatalf("concurrency rows %+v", rep.Concurrency)
+	}
+	if rep.NATS == nil || rep.NATS.Keywords != 20000 || rep.NATS.Chunks == 0 || rep.NATS.Ratio <= 0 {
+		t.Fatalf("nats row %+v", rep.NATS)
+	}
+	if len(rep.FirstToken) != 3 || rep.FirstToken[2].PromptTokens != 1024 || rep.PeakRSS <= 0 {
+		t.Fatalf("first token %+v, rss %d", rep.FirstToken, rep.PeakRSS)
+	}
+	if r := sieve(t, "", "bench"); r.code != 2 {
+		t.Fatalf("bench without a model: exit %d", r.code)
+	}
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sieve-project/sieve/broker"
+	"github.com/sieve-project/sieve/chatml"
+	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/filter"
+	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/worker"
+)
+
+// benchReport is what sieve bench measures; --json prints it.
+type benchReport struct {
+	Model        string            `json:"model"`
+	Parameters   uint64            `json:"parameters"`
+	Threads      int               `json:"threads"`
+	PromptTokens int               `json:"prompt_tokens"`
+	GenTokens    int               `json:"gen_tokens"`
+	Concurrency  []concurrencyRow  `json:"concurrency"`
+	NATS         *natsRow          `json:"nats,omitempty"`
+	FirstToken   []firstTokenRow   `json:"first_token"`
+	PeakRSSBytes int64             `json:"peak_rss_bytes"`
+	Notes        map[string]string `json:"notes,omitempty"`
+}
+
+type concurrencyRow struct {
+	Jobs            int     `json:"jobs"`
+	Tokens          int     `json:"tokens"`
+	Seconds         float64 `json:"seconds"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+	VsOneJob        float64 `json:"vs_one_job"`
+}
+
+type natsRow struct {
+	Jobs              int     `json:"jobs"`
+	Keywords          int     `json:"keywords"`
+	TokensPerSecond   float64 `json:"tokens_per_second"`
+	EngineTokensPerS  float64 `json:"engine_tokens_per_second"`
+	Ratio             float64 `json:"ratio"`
+	Chunks            int     `json:"chunks"`
+	ChunkLatencyP50us float64 `json:"chunk_latency_p50_us"`
+	ChunkLatencyP99us float64 `json:"chunk_latency_p99_us"`
+}
+
+type firstTokenRow struct {
+	PromptTokens int     `json:"prompt_tokens"`
+	Milliseconds float64 `json:"ms"`
+}
+
+func runBench(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet(e, "bench", "--model PATH [flags]")
+	var (
+		model    = fs.String("model", "", "GGUF model `path` (required)")
+		parallel = fs.Int("parallel", 8, "most concurrent jobs to measure (1, 2, 4, … up to this)")
+		promptN  = fs.Int("prompt-tokens", 32, "prompt length of the throughput jobs")
+		genN     = fs.Int("gen-tokens", 128, "tokens each throughput job generates")
+		threads  = fs.Int("threads", 0, "llama.cpp threads (0 = all cores)")
+		gpu      = fs.Int("gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
+		withNATS = fs.Bool("nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
+		asJSON   = fs.Bool("json", false, "print the report as JSON")
+	)
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if *model == "" || fs.NArg() > 0 || *parallel < 1 || *promptN < 1 || *genN < 1 {
+		fmt.Fprintln(e.stderr, "sieve bench: give --model PATH; --parallel, --prompt-tokens and --gen-tokens must be at least 1")
+		return exitUsage
+	}
+	log := newLogger(e, "warn", "text")
+	var levels []int
+	for n := 1; n <= *parallel; n *= 2 {
+		levels = append(levels, n)
+	}
+	if levels[len(levels)-1] != *parallel {
+		levels = append(levels, *parallel)
+	}
+	maxN := levels[len(levels)-1]
+	slot := max(*promptN+*genN+64, 1024+64) // room for the first-token rows too
+	eng, err := engine.Load(ctx, engine.Config{ModelPath: *model, GPULayers: *gpu, Context: slot * maxN, Batch: 512, Threads: *threads, Parallel: maxN}, engine.WithLogger(log))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+		return exitFailure
+	}
+	defer eng.Close()
+	info := eng.Info()
+	rep := benchReport{Model: *model, Parameters: info.Parameters, Threads: info.Threads, PromptTokens: *promptN, GenTokens: *genN,
+		Notes: map[string]string{"sampling": "greedy; a job may end early at an end-of-generation token, tokens/s counts what was generated"}}
+	progress := func(format string, a ...any) {
+		if !*asJSON {
+			fmt.Fprintf(e.stderr, format+"\n", a...)
+		}
+	}
+
+	makePrompt, err := promptMaker(eng)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+		return exitFailure
+	}
+	rep.PromptTokens = len(makePrompt(*promptN)) // a short n is padded to the ChatML frame
+	greedy := engine.Sampling{Temperature: 0, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1, Seed: 1}
+
+	// Warm up: page the weights in.
+	if _, err := eng.Generate(ctx, engine.Request{Prompt: makePrompt(8), MaxTokens: 4, Sampling: greedy}, func(string) error { return nil }); err != nil {
+		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+		return exitFailure
+	}
+	for _, n := range levels {
+		progress("measuring %d concurrent job(s)…", n)
+		prompts := make([][]int, n)
+		for i := range prompts {
+			prompts[i] = makePrompt(*promptN)
+		}
+		start := time.Now()
+		tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
+			return eng.Generate(ctx, engine.Request{Prompt: prompts[i], MaxTokens: *genN, Sampling: greedy}, func(string) error { return nil })
+		})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+			return exitFailure
+		}
+		secs := time.Since(start).Seconds()
+		row := concurrencyRow{Jobs: n, Tokens: tokens, Seconds: secs, TokensPerSecond: float64(tokens) / secs}
+		row.VsOneJob = 1
+		if len(rep.Concurrency) > 0 && rep.Concurrency[0].TokensPerSecond > 0 {
+			row.VsOneJob = row.TokensPerSecond / rep.Concurrency[0].TokensPerSecond
+		}
+		rep.Concurrency = append(rep.Concurrency, row)
+		if ctx.Err() != nil {
+			return exitFailure
+		}
+	}
+
+	if *withNATS {
+		progress("measuring %d concurrent job(s) through NATS and the filter…", maxN)
+		row, err := benchNATS(ctx, eng, maxN, *genN, func() []chatml.Message {
+			return []chatml.Message{{Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
+		}, greedy)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: nats: %v\n", err)
+			return exitFailure
+		}
+		// The engine alone, same jobs, same concurrency, right after.
+		msgs := []chatml.Message{{Role: chatml.System, Content: "You are a helpful assistant."}, {Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
+		p, err := chatml.Tokens(eng, msgs)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+			return exitFailure
+		}
+		start := time.Now()
+		tokens, err := generateAll(ctx, maxN, func(int) (engine.Result, error) {
+			return eng.Generate(ctx, engine.Request{Prompt: p, MaxTokens: *genN, Sampling: greedy}, func(string) error { return nil })
+		})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+			return exitFailure
+		}
+		row.EngineTokensPerS = float64(tokens) / time.Since(start).Seconds()
+		row.Ratio = row.TokensPerSecond / row.EngineTokensPerS
+		rep.NATS = row
+	}
+
+	for _, n := range []int{32, 256, 1024} {
+		if n >= info.SlotContext-1 {
+			break
+		}
+		progress("measuring time to first token, %d-token prompt…", n)
+		var ms []float64
+		for r := 0; r < 3; r++ {
+			res, err := eng.Generate(ctx, engine.Request{Prompt: makePrompt(n), MaxTokens: 1, Sampling: greedy}, func(string) error { return nil })
+			if err != nil {
+				fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+				return exitFailure
+			}
+			ms = append(ms, float64(res.PromptTime.Microseconds())/1000)
+		}
+		slices.Sort(ms)
+		rep.FirstToken = append(rep.FirstToken, firstTokenRow{PromptTokens: n, Milliseconds: ms[1]})
+	}
+	rep.PeakRSSBytes = peakRSS()
+
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(e.stdout, string(b))
+		return exitOK
+	}
+	printBench(e, rep)
+	return exitOK
+}
+
+// promptMaker returns a function that makes a ChatML prompt of about n
+// tokens: a user message of plain English filler, so the model answers as
+// it would a person.
+func promptMaker(eng engine.Engine) (func(n int) []int, error) {
+	const sentence = "Tell me a long story about a lighthouse keeper who finds a message in a bottle. "
+	filler, err := eng.Tokenize(strings.Repeat(sentence, 64), false)
+	if err != nil {
+		return nil, err
+	}
+	// <|im_start|>user\n … <|im_end|>\n<|im_start|>assistant\n, with the
+	// content after the first 1+len("user\n") tokens.
+	frame, err := chatml.Tokens(eng, []chatml.Message{{Role: chatml.User}})
+	if err != nil {
+		return nil, err
+	}
+	userHead, err := eng.Tokenize("user\n", false)
+	if err != nil {
+		return nil, err
+	}
+	cut := 1 + len(userHead)
+	return func(n int) []int {
+		k := max(0, n-len(frame))
+		for len(filler) < k {
+			filler = append(filler, filler...)
+		}
+		p := append([]int{}, frame[:cut]...)
+		p = append(p, filler[:k]...)
+		return append(p, frame[cut:]...)
+	}, nil
+}
+
+func generateAll(ctx context.Context, n int, gen func(i int) (engine.Result, error)) (int, error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	tokens := 0
+	var first error
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := gen(i)
+			mu.Lock()
+			defer mu.Unlock()
+			tokens += res.CompletionTokens
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return tokens, first
+}
+
+// benchNATS runs n jobs at once through an embedded NATS server, a worker
+// and a 20,000-keyword output filter, streaming chunks to a subscriber,
+// and times each chunk from just before it is published to its arrival.
+func benchNATS(ctx context.Context, eng engine.Engine, n, gen int, msgs func() []chatml.Message, sampling engine.Sampling) (*natsRow, error) {
+	store, err := os.MkdirTemp("", "sieve-bench-store")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(store)
+	cfg := config.Default()
+	cfg.NATS.Listen = "127.0.0.1:0"
+	cfg.Generate.Temperature = 0
+	cfg.Generate.MaxTokens = gen
+	l := slog.New(slog.DiscardHandler)
+	conn, err := broker.Connect(ctx, cfg.NATS, store, "sieve bench", l)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	cons, err := conn.Setup(ctx, cfg.Queue, n)
+	if err != nil {
+		return nil, err
+	}
+	words := benchKeywords(20000)
+	flt, err := filter.Compile([]filter.ListSpec{{Name: "bench", Action: filter.Redact, Match: filter.Word, Words: words}}, filter.Options{Normalize: true})
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []float64
+	w, err := worker.Start(ctx, worker.Config{
+		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: n, Name: "bench", Version: "0.1.0-dev", Log: l,
+		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Log: l},
+		BeforeChunk: func(id string, seq int) {
+			mu.Lock()
+			sent[id+"/"+strconv.Itoa(seq)] = time.Now()
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		w.Shutdown(sctx)
+	}()
+	sub, err := conn.NC.Subscribe(conn.Subjects.Stream("*"), func(m *nats.Msg) {
+		now := time.Now()
+		var c job.Chunk
+		if json.Unmarshal(m.Data, &c) != nil {
+			return
+		}
+		mu.Lock()
+		if t0, ok := sent[c.ID+"/"+strconv.Itoa(c.Seq)]; ok {
+			lat = append(lat, float64(now.Sub(t0).Microseconds()))
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	conn.NC.Flush()
+
+	start := time.Now()
+	tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
+		id := fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
+		b, _ := json.Marshal(job.Job{ID: id, Messages: msgs(), MaxTokens: &gen, Seed: &sampling.Seed})
+		res, err := conn.Submit(ctx, id, b, nil)
+		return engine.Result{CompletionTokens: res.Usage.CompletionTokens}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	secs := time.Since(start).Seconds()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	row := &natsRow{Jobs: n, Keywords: len(words), TokensPerSecond: float64(tokens) / secs, Chunks: len(lat)}
+	if len(lat) > 0 {
+		row.ChunkLatencyP50us = lat[len(lat)/2]
+		row.ChunkLatencyP99us = lat[min(len(lat)-1, len(lat)*99/100)]
+	}
+	return row, nil
+}
+
+// benchKeywords makes n deterministic keywords, English-like and Chinese,
+// that a model's story will rarely contain: the filter does all its work
+// and changes little.
+func benchKeywords(n int) []string {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	out := make([]string, 0, n)
+	seen := map[string]bool{}
+	for len(out) < n {
+		var b strings.Builder
+		if len(out)%2 == 0 {
+			for k := 5 + rng.IntN(6); k > 0; k-- {
+				b.WriteByte(letters[rng.IntN(len(letters))])
+			}
+		} else {
+			for k := 2 + rng.IntN(3); k > 0; k-- {
+				b.WriteRune(rune(0x4E00 + rng.IntN(0x9FA5-0x4E00)))
+			}
+		}
+		if s := b.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// peakRSS is the process's peak resident set (Linux: VmHWM), or -1.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return -1
+}
+
+func printBench(e env, r benchReport) {
+	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads, %s %s/%s\n\n", r.Model, float64(r.Parameters)/1e6, r.Threads, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "jobs\ttokens\tseconds\ttokens/s\tvs 1 job\t\n")
+	for _, c := range r.Concurrency {
+		fmt.Fprintf(tw, "%d\t%d\t%.2f\t%.1f\t%.2f×\t\n", c.Jobs, c.Tokens, c.Seconds, c.TokensPerSecond, c.VsOneJob)
+	}
+	tw.Flush()
+	if n := r.NATS; n != nil {
+		fmt.Fprintf(e.stdout, "\nthrough NATS with a %d-keyword filter, %d jobs: %.1f tokens/s; engine alone %.1f; ratio %.3f\n", n.Keywords, n.Jobs, n.TokensPerSecond, n.EngineTokensPerS, n.Ratio)
+		fmt.Fprintf(e.stdout, "chunk latency (publish → subscriber), %d chunks: median %.0f µs, p99 %.0f µs\n", n.Chunks, n.ChunkLatencyP50us, n.ChunkLatencyP99us)
+	}
+	fmt.Fprintln(e.stdout)
+	for _, f := range r.FirstToken {
+		fmt.Fprintf(e.stdout, "time to first token, %4d-token prompt: %.1f ms\n", f.PromptTokens, f.Milliseconds)
+	}
+	fmt.Fprintf(e.stdout, "\npeak RSS: %.0f MiB\n", float64(r.PeakRSSBytes)/(1<<20))
+}
