@@ -84,3 +84,20 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestExampleParses(t *testing.T) {
+	c, err := Parse("example.toml", []byte(Example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	// Every key but the path and the lists shows its default.
+	c.Model.Path = ""
+	if c.Model != d.Model || c.Generate != d.Generate || c.NATS != d.NATS || c.Queue.AckWait != d.Queue.AckWait ||
+		c.Queue.MaxTimeout != d.Queue.MaxTimeout || c.Queue.ResultsMaxAge != d.Queue.ResultsMaxAge || c.Metrics != d.Metrics || c.Log != d.Log {
+		t.Fatalf("example drifted from the defaults:\n%+v\n%+v", c, d)
+	}
+	if len(c.Filter.Lists) != 2 || len(c.Filter.Policies["lenient"]) != 1 {
+		t.Fatalf("lists %+v policies %+v", c.Filter.Lists, c.Filter.Policies)
+	}
+}

@@ -40,7 +40,7 @@ func commands() map[string]command {
 		"serve":    {"serve jobs from NATS (embedded server unless nats.url is set)", runServe},
 		"submit":   {"submit a job to a running sieve and print its result", runSubmit},
 		"demo":     {"show sieve at work on a built-in toy model", runDemo},
-		"config":   {"check a configuration file (config check FILE)", runConfig},
+		"config":   {"check a configuration file (config check FILE), or print an example (config example)", runConfig},
 		"version":  {"print the version and the llama.cpp commit", runVersion},
 	}
 }

@@ -10,8 +10,12 @@ import (
 )
 
 func runConfig(_ context.Context, e env, args []string) int {
+	if len(args) == 1 && args[0] == "example" {
+		fmt.Fprint(e.stdout, config.Example)
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(e.stderr, "Usage: sieve config check FILE")
+		fmt.Fprintln(e.stderr, "Usage: sieve config check FILE | sieve config example")
 		return exitUsage
 	}
 	fs := newFlagSet(e, "config check", "FILE")

@@ -143,6 +143,7 @@ func TestErrors(t *testing.T) {
 		{"config check bad", []string{"config", "check", bad}, 2, []string{"bad.toml:2: model.context", "bad.toml:3: model.bogus: unknown key"}, "", true},
 		{"config check good", []string{"config", "check", good}, 0, nil, "good.toml: ok", false},
 		{"version", []string{"version"}, 0, nil, "llama.cpp de4c07f", false},
+		{"config example", []string{"config", "example"}, 0, nil, "[[filter.lists]]", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,6 +257,20 @@ words = ["launch code"]
 	}
 	if r := sieve(t, "\xff", "check", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, "not valid UTF-8") {
 		t.Fatalf("invalid input: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestConfigExampleChecks: the printed example passes config check once
+// its model exists.
+func TestConfigExampleChecks(t *testing.T) {
+	dir := t.TempDir()
+	ex := sieve(t, "", "config", "example").stdout
+	os.MkdirAll(filepath.Join(dir, "models"), 0o755)
+	os.WriteFile(filepath.Join(dir, "models", "causallm_14b-dpo-alpha.Q4_K_M.gguf"), []byte("GGUF"), 0o644)
+	path := filepath.Join(dir, "sieve.toml")
+	os.WriteFile(path, []byte(ex), 0o644)
+	if r := sieve(t, "", "config", "check", path); r.code != 0 {
+		t.Fatalf("config check of the example: exit %d stderr %q", r.code, r.stderr)
 	}
 }
 
