@@ -31,6 +31,7 @@ import (
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/metrics"
 	"github.com/sieve-project/sieve/pipeline"
 )
 
@@ -50,6 +51,8 @@ type Config struct {
 	Name     string // worker name in results, e.g. "host/1234"
 	Version  string // service version for micro
 	Log      *slog.Logger
+	// Metrics, if set, records every result and the busy slots.
+	Metrics *metrics.Metrics
 	// BeforeChunk, if set, is called just before each queued job's chunk
 	// is published; sieve bench uses it to time delivery.
 	BeforeChunk func(id string, seq int)
@@ -197,6 +200,8 @@ func (w *Worker) pull() {
 func (w *Worker) handle(msg jetstream.Msg) {
 	defer w.jobs.Done()
 	defer func() { <-w.slots }()
+	w.cfg.Metrics.SlotBusy(1)
+	defer w.cfg.Metrics.SlotBusy(-1)
 	start := time.Now()
 	attempt, published := 1, start
 	if meta, err := msg.Metadata(); err == nil {
@@ -343,6 +348,7 @@ func (w *Worker) store(msg jetstream.Msg, log *slog.Logger, res job.Result, atte
 		msg.NakWithDelay(w.backoff(attempt))
 		return
 	}
+	w.cfg.Metrics.Result(res)
 	switch res.Status {
 	case job.Rejected, job.Failed:
 		err = msg.Term()
@@ -454,6 +460,8 @@ func (w *Worker) onGenerate(req micro.Request) {
 			return
 		}
 		defer func() { <-w.slots }()
+		w.cfg.Metrics.SlotBusy(1)
+		defer w.cfg.Metrics.SlotBusy(-1)
 		w.generate(req)
 	}()
 }
@@ -462,6 +470,7 @@ func (w *Worker) generate(req micro.Request) {
 	stream := strings.EqualFold(req.Headers().Get(HeaderStream), "true")
 	final := micro.WithHeaders(micro.Headers{HeaderFinal: []string{"true"}})
 	reply := func(res job.Result) {
+		w.cfg.Metrics.Result(res)
 		b, _ := json.Marshal(res)
 		if err := req.Respond(b, final); err != nil {
 			w.log.Warn("reply failed", "job", res.ID, "err", err)
@@ -532,6 +541,14 @@ func (w *Worker) onCheck(req micro.Request) {
 	res := flt.Check(where, string(req.Data()))
 	b, _ := json.Marshal(res)
 	req.Respond(b)
+}
+
+// Ready reports whether the worker takes jobs: started and not draining.
+func (w *Worker) Ready() error {
+	if w.shutdown.Load() {
+		return errDraining
+	}
+	return nil
 }
 
 // Shutdown drains: it stops pulling and answering, lets running jobs

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/sieve-project/sieve/broker"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/metrics"
 	"github.com/sieve-project/sieve/pipeline"
 	"github.com/sieve-project/sieve/worker"
 )
@@ -69,7 +71,13 @@ func runServe(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
 		return exitFailure
 	}
+	var m *metrics.Metrics
+	if cfg.Metrics.Listen != "" {
+		m = metrics.New(cfg.Model.Parallel)
+		m.WatchNATS(conn.NC.IsConnected)
+	}
 	w, err := worker.Start(ctx, worker.Config{
+		Metrics:  m,
 		Conn:     conn,
 		Consumer: cons,
 		Runner:   &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
@@ -82,6 +90,28 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
 		return exitFailure
+	}
+	if m != nil {
+		// Served until the drain is over, so probes see it.
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		_, err := m.Serve(mctx, cfg.Metrics.Listen, metrics.Checks{
+			Healthy: func() error {
+				if !conn.NC.IsConnected() {
+					return errors.New("NATS is not connected")
+				}
+				return nil // the model is loaded: serve starts after it
+			},
+			Ready: w.Ready,
+		})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve serve: metrics.listen %s: %v\n", cfg.Metrics.Listen, err)
+			ctx2, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
+			defer cancel()
+			w.Shutdown(ctx2)
+			return exitFailure
+		}
+		log.Info("metrics", "url", "http://"+cfg.Metrics.Listen+"/metrics")
 	}
 	if u := conn.ClientURL(); u != "" {
 		log.Info("serving", "nats", u, "prefix", cfg.NATS.Prefix)

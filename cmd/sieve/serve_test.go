@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +42,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("darn\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port, mport := freePort(t), freePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg := filepath.Join(dir, "sieve.toml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
@@ -56,12 +58,15 @@ temperature = 0
 listen = "127.0.0.1:%d"
 data_dir = "store"
 
+[metrics]
+listen = "127.0.0.1:%d"
+
 [[filter.lists]]
 name = "profanity"
 action = "redact"
 match = "word"
 files = ["words.txt"]
-`, port)), 0o644); err != nil {
+`, port, mport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	srv := exec.Command(bin, "serve", "--config", cfg)
@@ -139,6 +144,38 @@ files = ["words.txt"]
 		t.Fatalf("request reply %q", msg.Data)
 	}
 
+	// Metrics over HTTP count the run so far: two completed jobs (one
+	// queued, one request/reply), one rejected, two redactions each.
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d", mport)
+	want := []string{
+		`sieve_jobs_total{status="completed"} 2`,
+		`sieve_jobs_total{status="rejected"} 1`,
+		`sieve_filter_hits_total{action="redact",list="profanity",side="output"} 4`,
+		`sieve_nats_connected 1`,
+		`sieve_slots 2`,
+		`sieve_slots_busy 0`,
+		`sieve_time_to_first_token_seconds_count 2`,
+	}
+	var body string
+	for i := 0; ; i++ {
+		body = httpGet(t, metricsURL+"/metrics", 200)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w+"\n") {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("metrics lack %q:\n%s", missing, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	httpGet(t, metricsURL+"/healthz", 200)
+	httpGet(t, metricsURL+"/readyz", 200)
+
 	// SIGHUP reloads the lists: a word added to the file is redacted from
 	// then on; a broken file keeps the lists in force.
 	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("darn\nsmurf\n"), 0o644); err != nil {
@@ -195,6 +232,20 @@ files = ["words.txt"]
 	if !strings.Contains(logs.String(), "drained") {
 		t.Fatalf("no drain in the logs:\n%s", logs.String())
 	}
+}
+
+func httpGet(t *testing.T, url string, status int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %d %s, want %d", url, resp.StatusCode, b, status)
+	}
+	return string(b)
 }
 
 // syncBuffer collects a subprocess's output while the test reads it.
