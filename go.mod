@@ -9,6 +9,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/ollama/ollama v0.11.4
 	github.com/prometheus/client_golang v1.23.2
+	golang.org/x/term v0.47.0
 	golang.org/x/text v0.44.0
 )
 

@@ -70,6 +70,8 @@ type Worker struct {
 	cancelJobs context.CancelCauseFunc
 
 	stopPull chan struct{}
+	pullCtx  context.Context // cancelled with stopPull, to end a fetch at once
+	endPull  context.CancelFunc
 	pullDone chan struct{}
 	jobs     sync.WaitGroup
 
@@ -102,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	jobsCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	pullCtx, endPull := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Worker{
 		cfg:        cfg,
 		log:        log,
@@ -110,6 +113,8 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		jobsCtx:    jobsCtx,
 		cancelJobs: cancel,
 		stopPull:   make(chan struct{}),
+		pullCtx:    pullCtx,
+		endPull:    endPull,
 		pullDone:   make(chan struct{}),
 		running:    map[string]context.CancelCauseFunc{},
 		cancelled:  map[string]time.Time{},
@@ -169,7 +174,8 @@ func (w *Worker) pull() {
 				break more
 			}
 		}
-		batch, err := w.cfg.Consumer.Fetch(free, jetstream.FetchMaxWait(time.Second))
+		fctx, cancel := context.WithTimeout(w.pullCtx, time.Second)
+		batch, err := w.cfg.Consumer.Fetch(free, jetstream.FetchContext(fctx))
 		got := 0
 		if err == nil {
 			for msg := range batch.Messages() {
@@ -179,10 +185,11 @@ func (w *Worker) pull() {
 			}
 			err = batch.Error()
 		}
+		cancel()
 		for i := got; i < free; i++ {
 			<-w.slots
 		}
-		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			w.log.Warn("fetch failed", "err", err)
 			select {
 			case <-time.After(backoff):
@@ -562,6 +569,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	}
 	defer close(w.done)
 	close(w.stopPull)
+	w.endPull()
 	<-w.pullDone
 	if err := w.svc.Stop(); err != nil {
 		w.log.Warn("stop micro service", "err", err)

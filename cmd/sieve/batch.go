@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sieve-project/sieve/batch"
+	"github.com/sieve-project/sieve/broker"
+	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/worker"
+)
+
+func runBatch(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet(e, "batch", "[flags] SPEC.toml | --in JOBS.jsonl --out RESULTS.jsonl")
+	var (
+		cfgPath  = fs.String("config", "", "configuration `file` (model, filter, NATS) for the embedded worker")
+		in       stringList
+		out      = fs.String("out", "", "results `file` (JSONL); rerunning skips ids already there")
+		ordered  = fs.Bool("ordered", false, "write results in input order")
+		inFlight = fs.Int("in-flight", 0, "jobs in flight (default: the spec's, or 4)")
+		server   = fs.String("server", "", "NATS `URL` of running workers (default: embedded server and an in-process worker)")
+	)
+	fs.Var(&in, "in", "jobs `file` (JSONL, repeatable)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	var spec config.Batch
+	switch {
+	case len(pos) == 1 && len(in) == 0 && *out == "":
+		if spec, err = config.LoadBatch(pos[0]); err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return exitUsage
+		}
+		for i, p := range spec.Inputs {
+			spec.Inputs[i] = spec.Resolve(p)
+		}
+		spec.Output = spec.Resolve(spec.Output)
+	case len(pos) == 0 && len(in) > 0 && *out != "":
+		spec = config.Batch{Inputs: in, Output: *out, InFlight: 4, Timeout: config.Duration{Duration: 10 * time.Minute}}
+	default:
+		fmt.Fprintln(e.stderr, "sieve batch: give a SPEC.toml, or --in JOBS.jsonl and --out RESULTS.jsonl")
+		return exitUsage
+	}
+	if *ordered {
+		spec.Ordered = true
+	}
+	if *inFlight > 0 {
+		spec.InFlight = *inFlight
+	}
+	if *server != "" {
+		spec.Server = *server
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(e, "warn", cfg.Log.Format)
+
+	d := batch.Defaults{System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens, Temperature: spec.Temperature, TopK: spec.TopK,
+		TopP: spec.TopP, MinP: spec.MinP, RepeatPenalty: spec.RepeatPenalty, Seed: spec.Seed, Stop: spec.Stop}
+	var lines []batch.Line
+	for _, f := range spec.Inputs {
+		ls, err := batch.Read(f, d)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
+			return exitUsage
+		}
+		lines = append(lines, ls...)
+	}
+	for _, l := range lines {
+		if l.Err != nil {
+			fmt.Fprintf(e.stderr, "sieve batch: %s (recorded as rejected)\n", l.Err.Message)
+		}
+	}
+	done, err := batch.Done(spec.Output)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve batch: %s: %v\n", spec.Output, err)
+		return exitFailure
+	}
+	w, err := batch.NewWriter(spec.Output, spec.Ordered)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
+		return exitFailure
+	}
+
+	conn, stop, err := batchBackend(ctx, cfg, spec, log)
+	if err != nil {
+		w.Close()
+		fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
+		return exitFailure
+	}
+	submit := func(ctx context.Context, l batch.Line) (job.Result, error) {
+		jctx, cancel := context.WithTimeout(ctx, spec.Timeout.Duration)
+		defer cancel()
+		return conn.Submit(jctx, l.ID, l.Payload, nil)
+	}
+	p := newProgress(e.stderr, len(lines))
+	sum, runErr := batch.Run(ctx, lines, done, spec.InFlight, submit, w, p.update)
+	p.finish()
+	stop()
+	if err := w.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+
+	fmt.Fprintf(e.stdout, "%d jobs: %d done now, %d done before", sum.Total, sum.Done, sum.Skipped)
+	for _, st := range []job.Status{job.Completed, job.Filtered, job.Rejected, job.Cancelled, job.Expired, job.Failed} {
+		if n := sum.ByStatus[st]; n > 0 {
+			fmt.Fprintf(e.stdout, ", %d %s", n, st)
+		}
+	}
+	fmt.Fprintf(e.stdout, "\n%d tokens in %s (%.1f tokens/s)\n", sum.Tokens, sum.Elapsed.Round(time.Millisecond), float64(sum.Tokens)/max(sum.Elapsed.Seconds(), 1e-9))
+	if lists := sum.Lists(); len(lists) > 0 {
+		fmt.Fprint(e.stdout, "filter hits:")
+		for _, l := range lists {
+			fmt.Fprintf(e.stdout, " %s %d", l, sum.HitsByList[l])
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	fmt.Fprintf(e.stdout, "results: %s\n", spec.Output)
+	switch {
+	case runErr != nil:
+		fmt.Fprintf(e.stderr, "sieve batch: %v\n", runErr)
+		return exitFailure
+	case ctx.Err() != nil || sum.Done+sum.Skipped < sum.Total:
+		fmt.Fprintln(e.stderr, "sieve batch: interrupted; run the same command again to finish")
+		return exitFailure
+	}
+	return exitOK
+}
+
+// batchBackend connects to the spec's NATS server, or starts an embedded
+// one with an in-process worker running the configured model. stop ends
+// what it started.
+func batchBackend(ctx context.Context, cfg config.Config, spec config.Batch, log *slog.Logger) (*broker.Conn, func(), error) {
+	if spec.Server != "" {
+		nc := cfg.NATS
+		nc.URL = spec.Server
+		conn, err := broker.Connect(ctx, nc, "", "sieve batch", log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return conn, conn.Close, nil
+	}
+	cfg.Model.Path = cfg.Resolve(cfg.Model.Path)
+	if cfg.Model.Path == "" {
+		return nil, nil, fmt.Errorf("no model for the in-process worker: set model.path in --config, or give a server")
+	}
+	filters, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := os.MkdirTemp("", "sieve-batch-store")
+	if err != nil {
+		eng.Close()
+		return nil, nil, err
+	}
+	nc := cfg.NATS
+	nc.URL, nc.Listen = "", "127.0.0.1:0"
+	conn, err := broker.Connect(ctx, nc, store, "sieve batch", log)
+	if err != nil {
+		eng.Close()
+		os.RemoveAll(store)
+		return nil, nil, err
+	}
+	cons, err := conn.Setup(ctx, cfg.Queue, cfg.Model.Parallel)
+	var wk *worker.Worker
+	if err == nil {
+		wk, err = worker.Start(ctx, worker.Config{
+			Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: cfg.Model.Parallel, Name: "batch", Version: "0.1.0-dev", Log: log,
+			Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
+		})
+	}
+	if err != nil {
+		conn.Close()
+		eng.Close()
+		os.RemoveAll(store)
+		return nil, nil, err
+	}
+	return conn, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		wk.Shutdown(sctx)
+		conn.Close()
+		eng.Close()
+		os.RemoveAll(store)
+	}, nil
+}
+
+// progress shows a bar on a terminal, and a plain line every few seconds
+// elsewhere (logs, CI).
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	total int
+	last  time.Time
+	s     batch.Summary
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progress{w: w, tty: tty, total: total}
+}
+
+func (p *progress) update(s batch.Summary) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.s = s
+	every := 5 * time.Second
+	if p.tty {
+		every = 100 * time.Millisecond
+	}
+	if time.Since(p.last) < every && s.Done+s.Skipped < s.Total {
+		return
+	}
+	p.last = time.Now()
+	p.print()
+}
+
+func (p *progress) print() {
+	s := p.s
+	n := s.Done + s.Skipped
+	rate := float64(s.Done) / max(s.Elapsed.Seconds(), 1e-9)
+	eta := "?"
+	if rate > 0 {
+		eta = (time.Duration(float64(p.total-n)/rate) * time.Second).Round(time.Second).String()
+	}
+	tps := float64(s.Tokens) / max(s.Elapsed.Seconds(), 1e-9)
+	if p.tty {
+		const width = 30
+		filled := width * n / max(p.total, 1)
+		bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+		fmt.Fprintf(p.w, "\r%s %d/%d  %.1f jobs/s  %.0f tok/s  ETA %s   ", bar, n, p.total, rate, tps, eta)
+		return
+	}
+	fmt.Fprintf(p.w, "progress: %d/%d jobs, %.1f jobs/s, %.0f tokens/s, ETA %s\n", n, p.total, rate, tps, eta)
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		p.print()
+		fmt.Fprintln(p.w)
+	}
+}
