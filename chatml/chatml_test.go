@@ -51,7 +51,7 @@ func tokenizer(t *testing.T) engine.Engine {
 	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: []string{"ok"}}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 256, Batch: 32, Parallel: 1})
+	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 256, Batch: 32, Threads: 1, Parallel: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,9 @@ func writeScripted(t *testing.T, s testmodel.Scripted) string {
 
 func load(t *testing.T, path string, mod ...func(*engine.Config)) engine.Engine {
 	t.Helper()
-	cfg := engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 2, Parallel: 1}
+	// One thread: ggml's threads spin while they wait for each other, and
+	// go test runs other packages on the same two cores.
+	cfg := engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 1}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -385,7 +387,7 @@ func TestBadModelFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := engine.Load(context.Background(), engine.Config{ModelPath: tt.path, Context: 256, Batch: 32, Parallel: 1})
+			_, err := engine.Load(context.Background(), engine.Config{ModelPath: tt.path, Context: 256, Batch: 32, Threads: 1, Parallel: 1})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err %v, want %v", err, tt.want)
 			}
@@ -433,7 +435,7 @@ func TestFreeContext(t *testing.T) {
 	// by a KV cache each round; here it must simply keep working.
 	path := writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}})
 	for i := 0; i < 20; i++ {
-		e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256, Batch: 32, Parallel: 1})
+		e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256, Batch: 32, Threads: 1, Parallel: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

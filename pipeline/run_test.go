@@ -28,7 +28,7 @@ func runner(t *testing.T, pieces []string, loop bool) *pipeline.Runner {
 	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: pieces, Loop: loop}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 256, Batch: 64, Parallel: 1})
+	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 256, Batch: 64, Threads: 1, Parallel: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func start(t *testing.T, o opts) *env {
 	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: o.pieces, Loop: o.loop}); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: o.context * o.parallel, Batch: 64, Parallel: o.parallel})
+	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: o.context * o.parallel, Batch: 64, Threads: 1, Parallel: o.parallel})
 	if err != nil {
 		t.Fatal(err)
 	}

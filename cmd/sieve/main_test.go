@@ -99,7 +99,7 @@ func TestGenerateWithConfig(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "sieve.toml")
 	// A relative model path is relative to the config file's folder.
-	if err := os.WriteFile(cfg, []byte("[model]\npath = \"m.gguf\"\ncontext = 256\n[generate]\nmax_tokens = 3\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("[model]\npath = \"m.gguf\"\nthreads = 1\ncontext = 256\n[generate]\nmax_tokens = 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := sieve(t, "", "generate", "--config", cfg, "hi")
@@ -275,7 +275,7 @@ func TestConfigExampleChecks(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	r := sieve(t, "", "bench", "--json", "--model", scripted(t), "--parallel", "2", "--gen-tokens", "8", "--prompt-tokens", "16")
+	r := sieve(t, "", "bench", "--json", "--model", scripted(t), "--parallel", "2", "--gen-tokens", "8", "--prompt-tokens", "16", "--threads", "1")
 	if r.code != 0 {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}

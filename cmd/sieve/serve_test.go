@@ -48,6 +48,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
 [model]
 path = "toy.gguf"
+threads = 1
 context = 512
 parallel = 2
 
