@@ -23,12 +23,18 @@ var lists = []filter.ListSpec{
 }
 
 func runner(t *testing.T, pieces []string, loop bool) *pipeline.Runner {
+	return runnerCtx(t, pieces, loop, 256)
+}
+
+// runnerCtx gives the slot ctx tokens: looping models need room so that a
+// full context never ends them before the test does.
+func runnerCtx(t *testing.T, pieces []string, loop bool, ctx int) *pipeline.Runner {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "m.gguf")
 	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: pieces, Loop: loop}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 256, Batch: 64, Threads: 1, Parallel: 1})
+	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: ctx, Batch: 64, Threads: 1, Parallel: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +147,7 @@ func TestChunkErrorFails(t *testing.T) {
 }
 
 func TestCancelled(t *testing.T) {
-	r := runner(t, []string{"a", "b", "c"}, true)
+	r := runnerCtx(t, []string{"a", "b", "c"}, true, 8192)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
 	res := r.Run(ctx, job.Job{ID: "d", Messages: user("hi")}, func(string) error {

@@ -336,7 +336,7 @@ func TestBadInputIsRejectedNotRetried(t *testing.T) {
 }
 
 func TestCancelRunningAndQueued(t *testing.T) {
-	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true})
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192})
 	// Queued: the cancel arrives before the job.
 	if err := e.nc.Publish("sieve.cancel.q1", nil); err != nil {
 		t.Fatal(err)
@@ -364,7 +364,7 @@ func TestCancelRunningAndQueued(t *testing.T) {
 }
 
 func TestDeadlines(t *testing.T) {
-	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true})
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192})
 	e.submitJob(map[string]any{"id": "d1", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 300})
 	r := e.result("d1")
 	if r.Status != job.Completed || r.FinishReason != "deadline" || r.Text == "" {
@@ -495,7 +495,7 @@ func TestWorkerDiesJobRedelivered(t *testing.T) {
 }
 
 func TestDrainHandsBackRunningJobs(t *testing.T) {
-	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: 30 * time.Second} }})
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192, queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: 30 * time.Second} }})
 	c := e.submitJob(map[string]any{"id": "long", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 600000})
 	for i := 0; c.text() == "" && i < 400; i++ {
 		time.Sleep(10 * time.Millisecond)
