@@ -26,6 +26,27 @@ type dfa struct {
 	mids  []midState
 	dense []uint32 // 64-column rows, see midState
 	exc   []uint32
+
+	// Keyword automata only: a transition to a code point state may carry
+	// the state's ext above its offset (see pack), so that the hold point
+	// needs no look at the state's info column, another cache line. off
+	// masks the offset out of such a value (and drops matchBit); extShift
+	// is 0 where the table is too large to leave room for ext.
+	off      uint32
+	extShift uint32
+}
+
+// noPackExt makes buildKeys leave ext out of the transitions, as it does
+// for a table too large; tests set it to run that path.
+var noPackExt = false
+
+// ext returns the ext of code point state v (a transition value, matchBit
+// and packed ext allowed).
+func (d *dfa) ext(v uint32) int {
+	if d.extShift != 0 {
+		return int((v &^ matchBit) >> d.extShift)
+	}
+	return int(d.trans[v&d.off+colInfo] & extMask)
 }
 
 // midState is a state inside a code (after its lead byte, or after the
@@ -272,6 +293,7 @@ func buildKeys(pats []string) (d *dfa, next []int32) {
 		}
 	}
 	d.stride = col
+	d.off = extMask
 	const midStride = 64
 
 	type node struct {
@@ -378,10 +400,25 @@ func buildKeys(pats []string) (d *dfa, next []int32) {
 			size += d.stride
 		}
 	}
+	// Room for ext above the offsets? ext is at most maxEntryRunes, but
+	// buildKeys does not rely on that.
+	maxExt := int32(0)
+	for _, e := range ext {
+		maxExt = max(maxExt, e)
+	}
+	if sh := uint32(bits.Len32(size)); sh+uint32(bits.Len32(uint32(maxExt))) <= 31 && !noPackExt {
+		d.extShift = sh
+		d.off = 1<<sh - 1
+	}
 	conv := func(v uint32) uint32 {
 		t := ref[v]
-		if out[v] != 0 && !nodes[v].mid {
-			t |= matchBit
+		if !nodes[v].mid {
+			if out[v] != 0 {
+				t |= matchBit
+			}
+			if d.extShift != 0 {
+				t |= uint32(ext[v]) << d.extShift
+			}
 		}
 		return t
 	}

@@ -78,10 +78,11 @@
 // for code point states, non-ASCII code points fed as two-byte private
 // codes (a Chinese character costs two steps, not three), and the states
 // inside a code kept as a 64-bit exception mask over a shared row, so that
-// the automaton for 20,000 entries is 7.7 MiB.
+// the automaton for 20,000 entries is 7.8 MiB.
 //
 // Speed (BENCH_NOTES.md; one core, shared machine, medians of 8): compile
-// 60 ms; whole text (Check) 98–157 MB/s; streaming in 2–8 byte pieces
-// 43–71 MB/s, 70–115 ns per piece — short of the 100 MB/s goal, with
-// cloudflare's window rescan at 9–12 MB/s in the same runs.
+// 42-67 ms; whole text (Check) 157 MB/s; streaming in 2-8 byte pieces
+// 88 MB/s, 57 ns per piece (68 MB/s, 73 ns before this round, in the same
+// alternated runs) -- short of the 100 MB/s goal, with cloudflare's window
+// rescan at 8-12 MB/s.
 package filter

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Action is what a list does with a match.
@@ -128,6 +129,20 @@ type matcher struct {
 	d     *dfa
 	codes *codeTable
 	pats  []pattern
+	// heads holds what collect reads of every pattern ending at a state,
+	// 8 bytes each: the patterns do not fit in the cache, these do.
+	heads []patHead
+}
+
+// patHead is the part of a pattern that collect reads before its owners,
+// and, for a pattern with one owner (the common case), all it reads.
+type patHead struct {
+	next      int32  // pattern.next
+	runes     uint16 // pattern.runes (at most maxEntryRunes)
+	needStart bool   // pattern.needStart
+	single    bool   // one owner; then also:
+	needEnd   bool   //   owners[0].needEnd
+	rank      int32  //   owners[0].rank
 }
 
 // pattern is one distinct normalized keyword.
@@ -312,10 +327,16 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 			return nil, &ListError{List: f.lists[0].name, Err: fmt.Errorf("%w: lists on the %s side use more than %d distinct non-ASCII characters", ErrInvalidList, []Where{Input, Output}[i], maxCodes)}
 		}
 		d, next := buildKeys(enc)
+		heads := make([]patHead, len(pats))
 		for pi := range pats {
 			pats[pi].next = next[pi]
+			p := &pats[pi]
+			heads[pi] = patHead{next: next[pi], runes: uint16(p.runes), needStart: p.needStart, single: len(p.owners) == 1}
+			if heads[pi].single {
+				heads[pi].needEnd, heads[pi].rank = p.owners[0].needEnd, p.owners[0].rank
+			}
 		}
-		f.m[i] = &matcher{d: d, codes: codes, pats: pats}
+		f.m[i] = &matcher{d: d, codes: codes, pats: pats, heads: heads}
 	}
 	return f, nil
 }
@@ -381,4 +402,6 @@ func (f *Filter) MemoryBytes() int {
 	return n
 }
 
-func (m *matcher) bytes() int { return m.d.bytes() + len(m.codes.vals)*2 + len(m.codes.idx)*2 }
+func (m *matcher) bytes() int {
+	return m.d.bytes() + len(m.codes.vals)*2 + len(m.codes.idx)*2 + len(m.heads)*int(unsafe.Sizeof(patHead{}))
+}

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"encoding/binary"
 	"slices"
 	"unicode/utf8"
 	"unsafe"
@@ -82,12 +83,12 @@ type Stream struct {
 	rel   int   // offset up to which text was released
 	dirty []int // offsets of code points that are rewritten on release (invalid, stripped)
 
-	recs     []rec
-	st       uint32 // automaton state after recs (from the last restart)
-	prevWord bool   // whether the normalized code point before recs[0] is a word character
-	best     cand   // best match so far, not yet final
-	hasBest  bool
-	pending  []cand // matches waiting for the next code point (word end)
+	recs    []rec
+	st      uint32 // automaton state after recs (from the last restart)
+	prev    rune   // the normalized code point before recs[0]; 0 at the start (no word character)
+	best    cand   // best match so far, not yet final
+	hasBest bool
+	pending []cand // matches waiting for the next code point (word end)
 
 	out    []byte
 	outLen int // bytes released so far, all calls together
@@ -149,12 +150,18 @@ func (f *Filter) NewStream(where Where, stops []string) *Stream {
 // release. A piece may end inside a multi-byte character; Write never
 // releases invalid UTF-8. After a block or a stop, Write releases nothing.
 func (s *Stream) Write(piece []byte) Result {
+	// Small enough to be inlined: a Result returned from a call is copied
+	// with loads wider than the stores that wrote it, a stall per piece.
+	s.write(piece)
+	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked, Stopped: s.stopped}
+}
+
+func (s *Stream) write(piece []byte) {
 	s.out, s.hits = s.out[:0], s.hits[:0]
 	if !s.done() {
-		s.buf = append(s.buf, piece...)
+		s.buf = appendSmall(s.buf, piece)
 		s.process(false)
 	}
-	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked, Stopped: s.stopped}
 }
 
 // Close releases the rest of the text: the end of the text decides what
@@ -178,8 +185,11 @@ func (s *Stream) process(final bool) {
 	end := s.base + len(s.buf)
 	limit := end
 	if s.stop != nil {
-		limit = s.scanStops()
-		if s.done() {
+		if s.stopSt == 0 && s.noStopFirst(s.buf[s.dec-s.base:]) {
+			// The common case, without a call: at the root, and no byte
+			// starts a stop string (scanStops would return end).
+			s.dec = end
+		} else if limit = s.scanStops(); s.done() {
 			return
 		}
 	}
@@ -196,9 +206,36 @@ func (s *Stream) process(final bool) {
 	if s.blocked {
 		return
 	}
-	h, r := s.holdPoint()
-	s.release(r)
+	var h, r int
+	if !s.hasBest && len(s.pending) == 0 {
+		// holdPoint, inline for the common case.
+		h, r = len(s.recs)-s.m.d.ext(s.st), s.fed
+		if h < len(s.recs) {
+			r = s.recs[h].o
+		}
+	} else {
+		h, r = s.holdPoint()
+	}
+	if r > s.rel && (len(s.dirty) == 0 || s.dirty[0] >= r) {
+		// release, inline for the common case: nothing to rewrite.
+		s.out = appendOwn(s.out, s.buf[s.rel-s.base:r-s.base])
+		s.outLen += r - s.rel
+		s.rel = r
+	} else {
+		s.release(r)
+	}
 	s.compact(h)
+}
+
+// noStopFirst reports whether no byte of b starts a stop string.
+func (s *Stream) noStopFirst(b []byte) bool {
+	first := s.stopFirst
+	for _, c := range b {
+		if first[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // scanStops runs the stop-string automaton over the bytes not yet scanned.
@@ -222,10 +259,12 @@ func (s *Stream) scanStops() int {
 	for pos < end {
 		if st == 0 {
 			// At the root, skip the bytes that start no stop string.
-			for pos < end && !s.stopFirst[buf[pos-base]] {
-				pos++
+			first, rest := s.stopFirst, buf[pos-base:]
+			k := 0
+			for k < len(rest) && !first[rest[k]] {
+				k++
 			}
-			if pos == end {
+			if pos += k; pos == end {
 				break
 			}
 		}
@@ -254,7 +293,7 @@ func (s *Stream) scanStops() int {
 // incomplete character.
 func (s *Stream) feed(limit int, final bool) {
 	m := s.m
-	trans, cls := m.d.trans, &m.d.cls
+	trans, cls, off := m.d.trans, &m.d.cls, m.d.off
 	fold := s.fold
 	pos, buf, base := s.fed, s.buf, s.base
 	st := s.st
@@ -270,7 +309,7 @@ func (s *Stream) feed(limit int, final bool) {
 			if len(s.pending) > 0 {
 				s.validate(asciiWord[b])
 			}
-			st = trans[st+cls[b]]
+			st = trans[st&off+cls[b]]
 			if st&matchBit != 0 || s.hasBest {
 				s.recs, s.fed = recs, pos
 				if st = s.check(st); s.blocked {
@@ -280,8 +319,20 @@ func (s *Stream) feed(limit int, final bool) {
 			continue
 		}
 		// Decode against all bytes at hand, as the whole text would be:
-		// limit is always at a code point boundary.
-		r, size := utf8.DecodeRune(buf[i:])
+		// limit is always at a code point boundary. Three-byte characters
+		// (all of CJK) are decoded inline.
+		var r rune
+		size := 0
+		if b0 := buf[i]; b0&0xF0 == 0xE0 && i+2 < len(buf) {
+			b1, b2 := buf[i+1], buf[i+2]
+			r = rune(b0&0x0F)<<12 | rune(b1&0x3F)<<6 | rune(b2&0x3F)
+			if b1&0xC0 == 0x80 && b2&0xC0 == 0x80 && r >= 0x800 && (r < 0xD800 || r > 0xDFFF) {
+				size = 3
+			}
+		}
+		if size == 0 {
+			r, size = utf8.DecodeRune(buf[i:])
+		}
 		if size == 1 {
 			if !final && !utf8.FullRune(buf[i:]) {
 				break
@@ -302,7 +353,7 @@ func (s *Stream) feed(limit int, final bool) {
 					if len(s.pending) > 0 {
 						s.validate(isWordRune(c))
 					}
-					st = m.step(st, c)
+					st = m.next(st, c)
 					if st&matchBit != 0 || s.hasBest {
 						s.recs, s.fed = recs, pos
 						if st = s.check(st); s.blocked {
@@ -319,7 +370,14 @@ func (s *Stream) feed(limit int, final bool) {
 		if len(s.pending) > 0 {
 			s.validate(isWordRune(r))
 		}
-		st = m.step(st, r)
+		// m.next, inline for the common case of a two-byte code.
+		if c := m.codes.lookup(r); c == 0 {
+			st = 0
+		} else if k := uint32(c) - 1; k < codes2 {
+			st = m.d.midStep(trans[st&off+cls[0xC0+k>>6]], k&63)
+		} else {
+			st = m.next(st, r)
+		}
 		if st&matchBit != 0 || s.hasBest {
 			s.recs, s.fed = recs, pos
 			if st = s.check(st); s.blocked {
@@ -332,9 +390,32 @@ func (s *Stream) feed(limit int, final bool) {
 }
 
 // step moves the automaton from state st over normalized code point r.
-// The result may carry matchBit.
+// The result may carry matchBit; it is the offset of the state's row.
 func (m *matcher) step(st uint32, r rune) uint32 {
+	// next without a call, for loops over plain offsets (st must be one).
+	d := m.d
+	trans, cls, mask := d.trans, &d.cls, d.off|matchBit
+	if r < utf8.RuneSelf {
+		return trans[st+cls[r]] & mask
+	}
+	c := m.codes.lookup(r)
+	if c == 0 {
+		return 0 // in no pattern
+	}
+	if k := uint32(c) - 1; k < codes2 {
+		return d.midStep(trans[st+cls[0xC0+k>>6]], k&63) & mask
+	} else {
+		k -= codes2
+		v := d.midStep(trans[st+cls[0xF9+k>>12]], (k>>6)&63)
+		return d.midStep(v, k&63) & mask
+	}
+}
+
+// next is step for the matcher's own loops: st and the result may carry
+// the packed ext (see dfa.ext).
+func (m *matcher) next(st uint32, r rune) uint32 {
 	trans, cls := m.d.trans, &m.d.cls
+	st &= m.d.off
 	if r < utf8.RuneSelf {
 		return trans[st+cls[r]]
 	}
@@ -364,7 +445,7 @@ func (s *Stream) check(st uint32) uint32 {
 	}
 	// The best match is final once no match still growing can start at or
 	// before it: all such matches start inside the last ext code points.
-	if s.hasBest && j-int(s.m.d.trans[st+colInfo]&extMask) > s.best.st && !s.pendingFrom(s.best.st) {
+	if s.hasBest && j-s.m.d.ext(st) > s.best.st && !s.pendingFrom(s.best.st) {
 		if j := s.finalize(); !s.blocked {
 			s.scan(j)
 		}
@@ -378,20 +459,19 @@ func (s *Stream) check(st uint32) uint32 {
 // the next one is searched from the root at the end of the last.
 func (s *Stream) scan(j int) {
 	m := s.m
-	trans := m.d.trans
 	st := uint32(0)
 	for j < len(s.recs) {
 		r := s.recs[j].r
 		if len(s.pending) > 0 {
 			s.validate(isWordRune(r))
 		}
-		st = m.step(st, r)
+		st = m.next(st, r)
 		j++
 		if st&matchBit != 0 {
 			st &^= matchBit
 			s.collect(j, st)
 		}
-		if s.hasBest && j-int(trans[st+colInfo]&extMask) > s.best.st && !s.pendingFrom(s.best.st) {
+		if s.hasBest && j-m.d.ext(st) > s.best.st && !s.pendingFrom(s.best.st) {
 			j = s.finalize()
 			st = 0
 			if s.blocked {
@@ -405,12 +485,24 @@ func (s *Stream) scan(j int) {
 // collect records the matches that end after rec en-1.
 func (s *Stream) collect(en int, st uint32) {
 	m := s.m
-	for pid := m.d.trans[st+colOut]; pid != 0; pid = uint32(m.pats[pid-1].next) {
-		p := &m.pats[pid-1]
-		start := en - int(p.runes)
-		if p.needStart && s.wordAt(start-1) {
+	for pid := m.d.trans[st&m.d.off+colOut]; pid != 0; pid = uint32(m.heads[pid-1].next) {
+		h := &m.heads[pid-1]
+		start := en - int(h.runes)
+		if h.needStart && s.wordAt(start-1) {
 			continue // no owner can match here; spares a look at the owners
 		}
+		if h.single {
+			// The loop below for one owner, whose needStart is the
+			// pattern's, without a look at the owner.
+			c := cand{st: start, en: en, pat: int32(pid - 1), rank: h.rank}
+			if h.needEnd {
+				s.pending = append(s.pending, c)
+			} else {
+				s.consider(&c)
+			}
+			continue
+		}
+		p := &m.pats[pid-1]
 		for oi := range p.owners {
 			o := &p.owners[oi]
 			if o.needStart && s.wordAt(start-1) {
@@ -431,7 +523,7 @@ func (s *Stream) collect(en int, st uint32) {
 
 func (s *Stream) wordAt(i int) bool {
 	if i < 0 {
-		return s.prevWord
+		return isWordRune(s.prev) // asked rarely: not worth a test per Write
 	}
 	return isWordRune(s.recs[i].r)
 }
@@ -522,7 +614,7 @@ func (s *Stream) emit(c *cand) {
 // holdPoint returns the first rec that must stay held and the original
 // offset it starts at (everything before can be released).
 func (s *Stream) holdPoint() (int, int) {
-	h := len(s.recs) - int(s.m.d.trans[s.st+colInfo]&extMask)
+	h := len(s.recs) - s.m.d.ext(s.st)
 	if s.hasBest {
 		h = min(h, s.best.st)
 	}
@@ -557,9 +649,41 @@ func (s *Stream) release(r int) {
 		s.outLen += d - from
 		from = d + size
 	}
-	s.out = append(s.out, s.buf[from-s.base:r-s.base]...)
+	s.out = appendOwn(s.out, s.buf[from-s.base:r-s.base])
 	s.outLen += r - from
 	s.rel = r
+}
+
+// appendOwn is appendSmall for p within the Stream's own buffer: one
+// 8-byte load and store, reading past len(p) but within cap(p), where the
+// Stream keeps nothing that another goroutine could write.
+func appendOwn(b, p []byte) []byte {
+	n := len(b)
+	if len(p) <= 8 && cap(p) >= 8 && cap(b)-n >= 8 {
+		binary.LittleEndian.PutUint64(b[n:n+8], binary.LittleEndian.Uint64(p[:8]))
+		return b[:n+len(p)]
+	}
+	return append(b, p...)
+}
+
+// appendSmall is append(b, p...) for the few bytes of a typical piece,
+// copied with two overlapping loads and stores instead of a call of
+// memmove. It reads nothing of p past len(p): p may be the caller's.
+func appendSmall(b, p []byte) []byte {
+	n, k := len(b), len(p)
+	if k > 8 || k < 2 || cap(b)-n < k {
+		return append(b, p...)
+	}
+	b = b[:n+k]
+	d := b[n:]
+	if k >= 4 {
+		binary.LittleEndian.PutUint32(d[k-4:], binary.LittleEndian.Uint32(p[k-4:]))
+		binary.LittleEndian.PutUint32(d, binary.LittleEndian.Uint32(p))
+	} else {
+		binary.LittleEndian.PutUint16(d[k-2:], binary.LittleEndian.Uint16(p[k-2:]))
+		binary.LittleEndian.PutUint16(d, binary.LittleEndian.Uint16(p))
+	}
+	return b
 }
 
 // compact drops what can no longer matter: recs before h and released
@@ -569,8 +693,12 @@ func (s *Stream) release(r int) {
 // indices stay valid as long as nothing is dropped.
 func (s *Stream) compact(h int) {
 	if h >= 64 || h > 0 && h == len(s.recs) {
-		s.prevWord = isWordRune(s.recs[h-1].r)
-		s.recs = s.recs[:copy(s.recs, s.recs[h:])]
+		s.prev = s.recs[h-1].r
+		if h == len(s.recs) {
+			s.recs = s.recs[:0] // the common case, without a call of memmove
+		} else {
+			s.recs = s.recs[:copy(s.recs, s.recs[h:])]
+		}
 		s.best.st -= h
 		s.best.en -= h
 		for i := range s.pending {
@@ -579,7 +707,11 @@ func (s *Stream) compact(h int) {
 		}
 	}
 	if k := s.rel - s.base; k >= 1024 || k > 0 && k == len(s.buf) {
-		s.buf = s.buf[:copy(s.buf, s.buf[k:])]
+		if k == len(s.buf) {
+			s.buf = s.buf[:0]
+		} else {
+			s.buf = s.buf[:copy(s.buf, s.buf[k:])]
+		}
 		s.base = s.rel
 	}
 }

@@ -1,0 +1,48 @@
+package filter
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Without ext packed in the transitions (the path for tables too large to
+// leave room for it), streams must still match the reference.
+func TestStreamMatchesReferenceUnpacked(t *testing.T) {
+	noPackExt = true
+	defer func() { noPackExt = false }()
+	rng := rand.New(rand.NewPCG(7, 3))
+	iters := 1000
+	if testing.Short() {
+		iters = 100
+	}
+	for it := range iters {
+		specs := randSpecs(rng)
+		f, err := Compile(specs, Options{Normalize: rng.IntN(5) != 0})
+		if err != nil {
+			t.Fatalf("iteration %d: %v", it, err)
+		}
+		if f.m[1].d.extShift != 0 {
+			t.Fatal("ext packed despite noPackExt")
+		}
+		text := randText(rng, rng.IntN(30))
+		var stops []string
+		if rng.IntN(4) == 0 {
+			stops = []string{string(randText(rng, 1+rng.IntN(2)))}
+		}
+		want := refCheck(t, f, specs, Output, text, stops)
+		for range 3 {
+			cuts := randCuts(rng, len(text))
+			if got := runStream(t, f, Output, stops, text, cuts); !sameResult(got, want) {
+				t.Fatalf("iteration %d: stream differs from reference\nspecs %+v stops %q\ntext %q cuts %v\ngot  %+v\nwant %+v", it, specs, stops, text, cuts, got, want)
+			}
+		}
+	}
+}
+
+// The keyword automaton of the benchmark lists packs ext.
+func TestBenchAutomatonPacksExt(t *testing.T) {
+	f := mustCompile(t, benchSpecs(benchOnce()), Options{Normalize: true})
+	if f.m[1].d.extShift == 0 {
+		t.Fatal("ext not packed")
+	}
+}
