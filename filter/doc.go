@@ -7,8 +7,9 @@
 //
 // Lists (ListSpec) come from inline words and files. Compile checks all of
 // them and reports every problem with the list, file and line. A Filter is
-// immutable; a Holder swaps in a new one on reload, and streams keep the
-// Filter they started with.
+// immutable and safe for concurrent use: reloading means compiling a new
+// one (package pipeline swaps them), and streams keep the Filter they
+// started with.
 //
 // Matching runs on a normalized view of the text (Options.Normalize): each
 // code point is mapped on its own through a table built once from

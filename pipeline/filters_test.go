@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sieve-project/sieve/config"
@@ -110,4 +111,44 @@ func TestPolicyConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "p.toml:6: filter.policies.strict: list \"b\" is not defined") {
 		t.Fatalf("err %v", err)
 	}
+}
+
+// TestReloadWhileStreaming: jobs take filters and stream while reloads
+// swap them; every text is filtered whole by one set of lists.
+func TestReloadWhileStreaming(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "strong.txt"), []byte("heck\n"), 0o644)
+	cfg := parse(t, dir, policiesTOML)
+	f, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 200 {
+				flt, err := f.Policy("lenient")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s := flt.NewStream(filter.Output, nil)
+				var out []byte
+				for _, p := range []string{"da", "rn 坏", "\xe8", "\x9b\x8b!"} {
+					out = append(out, s.Write([]byte(p)).Text...)
+				}
+				out = append(out, s.Close().Text...)
+				if string(out) != "*** 坏蛋!" {
+					t.Errorf("goroutine %d: %q", i, out)
+					return
+				}
+			}
+		})
+	}
+	for range 50 {
+		if err := f.Reload(cfg); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
 }
