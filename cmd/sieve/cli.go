@@ -137,6 +137,25 @@ func loadConfig(e env, path string) (config.Config, bool) {
 	return c, true
 }
 
+// loadModelConfig loads the configuration for a command that runs a
+// model: --model overrides model.path, which is relative to the file.
+func loadModelConfig(e env, cmd, cfgPath, model string) (config.Config, bool) {
+	cfg, ok := loadConfig(e, cfgPath)
+	if !ok {
+		return cfg, false
+	}
+	if model != "" {
+		cfg.Model.Path = model
+	} else {
+		cfg.Model.Path = cfg.Resolve(cfg.Model.Path)
+	}
+	if cfg.Model.Path == "" {
+		fmt.Fprintf(e.stderr, "sieve %s: no model: pass --model PATH or set model.path in --config\n", cmd)
+		return cfg, false
+	}
+	return cfg, true
+}
+
 // newLogger makes sieve's logger, on stderr. llama.cpp's own log lines go
 // through the default slog logger (the binding asks it whether a level is
 // on), so the default is set to show them only at debug level: its chatter,

@@ -35,17 +35,8 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "sieve generate: give exactly one PROMPT (quote it)")
 		return exitUsage
 	}
-	cfg, ok := loadConfig(e, *cfgPath)
+	cfg, ok := loadModelConfig(e, "generate", *cfgPath, *model)
 	if !ok {
-		return exitUsage
-	}
-	if *model != "" {
-		cfg.Model.Path = *model
-	} else {
-		cfg.Model.Path = cfg.Resolve(cfg.Model.Path)
-	}
-	if cfg.Model.Path == "" {
-		fmt.Fprintln(e.stderr, "sieve generate: no model: pass --model PATH or set model.path in --config")
 		return exitUsage
 	}
 	if *system != "" {

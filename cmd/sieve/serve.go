@@ -31,17 +31,8 @@ func runServe(ctx context.Context, e env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	cfg, ok := loadConfig(e, *cfgPath)
+	cfg, ok := loadModelConfig(e, "serve", *cfgPath, *model)
 	if !ok {
-		return exitUsage
-	}
-	if *model != "" {
-		cfg.Model.Path = *model
-	} else {
-		cfg.Model.Path = cfg.Resolve(cfg.Model.Path)
-	}
-	if cfg.Model.Path == "" {
-		fmt.Fprintln(e.stderr, "sieve serve: no model: pass --model PATH or set model.path in --config")
 		return exitUsage
 	}
 	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
