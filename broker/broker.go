@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -219,7 +220,7 @@ func (c *Conn) Close() {
 
 // Setup creates or updates the streams and the shared durable consumer.
 // It is idempotent: every worker runs it at start.
-func (c *Conn) Setup(ctx context.Context, q config.Queue, parallel int) (jetstream.Consumer, error) {
+func (c *Conn) Setup(ctx context.Context, q config.Queue) (jetstream.Consumer, error) {
 	s := c.Subjects
 	if _, err := c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        s.JobsStream(),
@@ -255,4 +256,39 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, parallel int) (jetstre
 		return nil, fmt.Errorf("consumer %s: %w", s.Consumer(), err)
 	}
 	return cons, nil
+}
+
+// Local is a private embedded server on a free loopback port with its
+// store in a temporary folder, for commands that run their own worker
+// (demo, batch, bench). Close stops it and removes the store.
+type Local struct {
+	*Conn
+	Consumer jetstream.Consumer
+	store    string
+}
+
+// StartLocal starts a Local server and sets up the streams and consumer.
+func StartLocal(ctx context.Context, c config.NATS, q config.Queue, name string, log *slog.Logger) (*Local, error) {
+	store, err := os.MkdirTemp("", "sieve-local-store")
+	if err != nil {
+		return nil, err
+	}
+	c.URL, c.Listen = "", "127.0.0.1:0"
+	conn, err := Connect(ctx, c, store, name, log)
+	if err != nil {
+		os.RemoveAll(store)
+		return nil, err
+	}
+	l := &Local{Conn: conn, store: store}
+	if l.Consumer, err = conn.Setup(ctx, q); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close stops the server and removes its store.
+func (l *Local) Close() {
+	l.Conn.Close()
+	os.RemoveAll(l.store)
 }

@@ -94,7 +94,7 @@ func start(t *testing.T, o opts) *env {
 		}
 		t.Cleanup(conn.Close)
 	}
-	cons, err := conn.Setup(context.Background(), cfg.Queue, o.parallel)
+	cons, err := conn.Setup(context.Background(), cfg.Queue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,40 +165,26 @@ func batchBackend(ctx context.Context, cfg config.Config, spec config.Batch, log
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := os.MkdirTemp("", "sieve-batch-store")
+	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve batch", log)
 	if err != nil {
 		eng.Close()
 		return nil, nil, err
 	}
-	nc := cfg.NATS
-	nc.URL, nc.Listen = "", "127.0.0.1:0"
-	conn, err := broker.Connect(ctx, nc, store, "sieve batch", log)
+	wk, err := worker.Start(ctx, worker.Config{
+		Conn: local.Conn, Consumer: local.Consumer, Queue: cfg.Queue, Parallel: cfg.Model.Parallel, Name: "batch", Version: "0.1.0-dev", Log: log,
+		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
+	})
 	if err != nil {
+		local.Close()
 		eng.Close()
-		os.RemoveAll(store)
 		return nil, nil, err
 	}
-	cons, err := conn.Setup(ctx, cfg.Queue, cfg.Model.Parallel)
-	var wk *worker.Worker
-	if err == nil {
-		wk, err = worker.Start(ctx, worker.Config{
-			Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: cfg.Model.Parallel, Name: "batch", Version: "0.1.0-dev", Log: log,
-			Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
-		})
-	}
-	if err != nil {
-		conn.Close()
-		eng.Close()
-		os.RemoveAll(store)
-		return nil, nil, err
-	}
-	return conn, func() {
+	return local.Conn, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		wk.Shutdown(sctx)
-		conn.Close()
+		local.Close()
 		eng.Close()
-		os.RemoveAll(store)
 	}, nil
 }
 

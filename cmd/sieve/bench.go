@@ -262,25 +262,16 @@ func generateAll(ctx context.Context, n int, gen func(i int) (engine.Result, err
 // and a 20,000-keyword output filter, streaming chunks to a subscriber,
 // and times each chunk from just before it is published to its arrival.
 func benchNATS(ctx context.Context, eng engine.Engine, n, gen int, msgs func() []chatml.Message, sampling engine.Sampling) (*natsRow, error) {
-	store, err := os.MkdirTemp("", "sieve-bench-store")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(store)
 	cfg := config.Default()
-	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Generate.Temperature = 0
 	cfg.Generate.MaxTokens = gen
 	l := slog.New(slog.DiscardHandler)
-	conn, err := broker.Connect(ctx, cfg.NATS, store, "sieve bench", l)
+	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve bench", l)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	cons, err := conn.Setup(ctx, cfg.Queue, n)
-	if err != nil {
-		return nil, err
-	}
+	defer local.Close()
+	conn, cons := local.Conn, local.Consumer
 	words := benchKeywords(20000)
 	flt, err := filter.Compile([]filter.ListSpec{{Name: "bench", Action: filter.Redact, Match: filter.Word, Words: words}}, filter.Options{Normalize: true})
 	if err != nil {

@@ -78,11 +78,6 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	store, err := os.MkdirTemp("", "sieve-demo-store")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.RemoveAll(store)
 	log := newLogger(e, "warn", "text")
 	flt, err := filter.Compile(demoLists, filter.Options{Normalize: true})
 	if err != nil {
@@ -93,17 +88,13 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	// The system a user runs, in one process: an embedded NATS server with
 	// JetStream on a free port, a worker, and a client that submits jobs.
 	cfg := config.Default()
-	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Generate.Temperature = 0
-	conn, err := broker.Connect(ctx, cfg.NATS, store, "sieve demo", log)
+	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve demo", log)
 	if err != nil {
 		return fail(err)
 	}
-	defer conn.Close()
-	cons, err := conn.Setup(ctx, cfg.Queue, 1)
-	if err != nil {
-		return fail(err)
-	}
+	defer local.Close()
+	conn, cons := local.Conn, local.Consumer
 
 	fmt.Fprintf(e.stdout, "sieve demo: an embedded NATS server (%s) and an in-process worker.\n", conn.ClientURL())
 	fmt.Fprintln(e.stdout, "Each reply comes from a built-in toy model (a few MB, in "+dir+")")

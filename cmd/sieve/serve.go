@@ -57,7 +57,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer conn.Close()
-	cons, err := conn.Setup(ctx, cfg.Queue, cfg.Model.Parallel)
+	cons, err := conn.Setup(ctx, cfg.Queue)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
 		return exitFailure
