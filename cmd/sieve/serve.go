@@ -122,11 +122,12 @@ func runServe(ctx context.Context, e env, args []string) int {
 		}
 	}
 
-	// Drain. A second signal ends the process at once.
-	log.Info("draining", "timeout", cfg.Queue.DrainTimeout.Duration)
+	// Drain. A second signal ends the process at once (listened for
+	// before the drain is announced, so no signal falls between).
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
+	log.Info("draining", "timeout", cfg.Queue.DrainTimeout.Duration)
 	go func() {
 		<-again
 		log.Warn("second signal: exiting now")

@@ -266,3 +266,82 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestServeSecondSignalExitsAtOnce: the first SIGTERM starts a drain that
+// would wait for a long job; the second ends the process at once.
+func TestServeSecondSignalExitsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.WriteScripted(filepath.Join(dir, "loop.gguf"), testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cfg := filepath.Join(dir, "sieve.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[model]
+path = "loop.gguf"
+threads = 1
+context = 8192
+[generate]
+temperature = 0
+[nats]
+listen = "127.0.0.1:%d"
+data_dir = "store"
+[queue]
+drain_timeout = "5m"
+`, port)), 0o644)
+	srv := exec.Command(bin, "serve", "--config", cfg)
+	logs := &syncBuffer{}
+	srv.Stderr = logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	t.Cleanup(func() { srv.Process.Kill() })
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	var nc *nats.Conn
+	for i := 0; ; i++ {
+		if nc == nil {
+			nc, _ = nats.Connect(url)
+		}
+		if nc != nil {
+			if _, err := nc.Request("$SRV.PING.sieve", nil, 500*time.Millisecond); err == nil {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("not ready:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer nc.Close()
+	chunks, err := nc.SubscribeSync("sieve.stream.long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := exec.Command(bin, "submit", "--server", url, "--id", "long", "--timeout", "1m", "--job", "-")
+	sub.Stdin = strings.NewReader(`{"id":"long","max_tokens":4000,"messages":[{"role":"user","content":"go on"}]}`)
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Process.Kill()
+	if _, err := chunks.NextMsg(20 * time.Second); err != nil {
+		t.Fatalf("no chunks: %v", err)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	for i := 0; !strings.Contains(logs.String(), "draining"); i++ {
+		if i > 200 {
+			t.Fatalf("no drain started:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("after the second signal: %v, want exit 1", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second signal did not end the process")
+	}
+}
