@@ -24,7 +24,7 @@ func benchModel(b *testing.B, typ string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	shape := testmodel.Small
+	shape := testmodel.Small()
 	shape.Type = typ
 	path := filepath.Join(dir, fmt.Sprintf("small-%d-%d-%s.gguf", shape.Embd, shape.Blocks, typ))
 	if _, err := os.Stat(path); err == nil {

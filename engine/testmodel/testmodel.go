@@ -239,7 +239,9 @@ type Random struct {
 }
 
 // Small is a realistic shape of 246M parameters (as DESIGN's speed notes).
-var Small = Random{Embd: 1024, Blocks: 16, Heads: 16, HeadsKV: 4, FF: 2816, Vocab: 32000, Type: "q4_0"}
+func Small() Random {
+	return Random{Embd: 1024, Blocks: 16, Heads: 16, HeadsKV: 4, FF: 2816, Vocab: 32000, Type: "q4_0"}
+}
 
 // WriteRandom writes the random model r to path.
 func WriteRandom(path string, r Random) error {
