@@ -261,7 +261,7 @@ func (e *engine) describe(mf *modelFile, threads int) ModelInfo {
 		Threads:       threads,
 		GPULayers:     e.cfg.GPULayers,
 		ImEndToken:    imEnd,
-		LlamaCommit:   LlamaCommit,
+		LlamaCommit:   LlamaCommit(),
 		LlamaBackends: "cpu (built in); others loaded from OLLAMA_LIBRARY_PATH",
 	}
 }

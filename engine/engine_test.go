@@ -428,7 +428,7 @@ func TestFreeContext(t *testing.T) {
 	if unsafe.Sizeof(c) != unsafe.Sizeof(uintptr(0))+unsafe.Sizeof(int(0)) {
 		t.Fatalf("llama.Context is %d bytes: the binding changed, review engine.freeContext", unsafe.Sizeof(c))
 	}
-	if engine.LlamaCommit == "" {
+	if engine.LlamaCommit() == "" {
 		t.Fatal("llama.cpp commit not linked in")
 	}
 	// Load and close many times: with contexts leaking this would grow

@@ -27,8 +27,8 @@ import (
 	"github.com/ollama/ollama/llama"
 )
 
-// LlamaCommit is the llama.cpp commit the binding was built from.
-var LlamaCommit = C.GoString(C.sieve_llama_commit())
+// LlamaCommit returns the llama.cpp commit the binding was built from.
+func LlamaCommit() string { return C.GoString(C.sieve_llama_commit()) }
 
 // freeContext frees a context: the binding (at v0.11.4) creates contexts
 // but has no call to free them. Its Context struct holds the C pointer as

@@ -222,3 +222,68 @@ var asciiWord = func() (w [utf8.RuneSelf]bool) {
 	}
 	return w
 }()
+
+// wordTable is isWordRune as a two-level bit table over all code points,
+// so that the stream can decide for every code point whether a word starts
+// there (see wordStart) at the cost of two loads. Blocks of 256 code points
+// with the same bits share one entry.
+type wordTable struct {
+	idx    [(0x10FFFF + 1) >> 8]uint16
+	blocks [][4]uint64
+}
+
+func (t *wordTable) word(r rune) bool {
+	if r < utf8.RuneSelf {
+		return asciiWord[r]
+	}
+	if uint32(r) > unicode.MaxRune {
+		return false
+	}
+	return t.blocks[t.idx[r>>8]][r>>6&3]>>(r&63)&1 != 0
+}
+
+// words is built once per process, on the first Compile, from the Unicode
+// range tables that isWordRune consults (not by calling it for every code
+// point, which would take a tenth of a second).
+var words = sync.OnceValue(func() *wordTable {
+	all := make([]uint64, (unicode.MaxRune+1)/64)
+	mark := func(tab *unicode.RangeTable, v bool) {
+		set := func(c rune) {
+			if v {
+				all[c>>6] |= 1 << (c & 63)
+			} else {
+				all[c>>6] &^= 1 << (c & 63)
+			}
+		}
+		for _, g := range tab.R16 {
+			for c := rune(g.Lo); c <= rune(g.Hi); c += rune(g.Stride) {
+				set(c)
+			}
+		}
+		for _, g := range tab.R32 {
+			for c := rune(g.Lo); c <= rune(g.Hi); c += rune(g.Stride) {
+				set(c)
+			}
+		}
+	}
+	mark(unicode.Letter, true)
+	mark(unicode.Digit, true)
+	mark(unicode.Mark, true)
+	for _, tab := range []*unicode.RangeTable{unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Bopomofo} {
+		mark(tab, false)
+	}
+	t := &wordTable{}
+	seen := map[[4]uint64]uint16{}
+	for b := range t.idx {
+		var k [4]uint64
+		copy(k[:], all[b*4:b*4+4])
+		n, ok := seen[k]
+		if !ok {
+			n = uint16(len(t.blocks))
+			seen[k] = n
+			t.blocks = append(t.blocks, k)
+		}
+		t.idx[b] = n
+	}
+	return t
+})

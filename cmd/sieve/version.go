@@ -18,7 +18,7 @@ func runVersion(_ context.Context, e env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
-	fmt.Fprintf(e.stdout, "sieve %s\nllama.cpp %s\n%s %s/%s\n", currentVersion(), engine.LlamaCommit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "sieve %s\nllama.cpp %s\n%s %s/%s\n", currentVersion(), engine.LlamaCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK
 }
 
