@@ -89,12 +89,7 @@ func build(pats []string, runeUnits bool) (d *dfa, next []int32) {
 	d = &dfa{}
 	// Byte classes: one column per byte used by some pattern, one shared
 	// column for all others (which always lead back to the root).
-	var used [256]bool
-	for _, p := range pats {
-		for i := 0; i < len(p); i++ {
-			used[p[i]] = true
-		}
-	}
+	used := usedBytes(pats)
 	col := uint32(colFirst + 1)
 	for b := range 256 {
 		d.cls[b] = colFirst
@@ -274,12 +269,7 @@ func appendCode(b []byte, c uint16) []byte {
 // columns are read only then, or when the ext is needed.
 func buildKeys(pats []string) (d *dfa, next []int32) {
 	d = &dfa{}
-	var used [256]bool
-	for _, p := range pats {
-		for i := 0; i < len(p); i++ {
-			used[p[i]] = true
-		}
-	}
+	used := usedBytes(pats)
 	col := uint32(colFirst + 1)
 	for b := range 256 {
 		switch {
@@ -480,4 +470,15 @@ func buildKeys(pats []string) (d *dfa, next []int32) {
 		}
 	}
 	return d, next
+}
+
+// usedBytes marks the bytes that occur in some pattern: each gets a column
+// of its own, the rest share one.
+func usedBytes(pats []string) (used [256]bool) {
+	for _, p := range pats {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	return used
 }
