@@ -70,43 +70,7 @@ files = ["words.txt"]
 `, port, mport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := exec.Command(bin, "serve", "--config", cfg)
-	logs := &syncBuffer{}
-	srv.Stderr = logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		srv.Process.Kill()
-		if t.Failed() {
-			t.Logf("serve logs:\n%s", logs.String())
-		}
-	})
-
-	// Ready when the micro service answers a ping.
-	var nc *nats.Conn
-	for i := 0; ; i++ {
-		var err error
-		if nc == nil {
-			nc, _ = nats.Connect(url)
-		}
-		if nc != nil {
-			if _, err = nc.Request("$SRV.PING.sieve", nil, 500*time.Millisecond); err == nil {
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatalf("sieve serve not ready: %v", err)
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("sieve serve exited early: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	defer nc.Close()
+	srv, exited, logs, nc := startServe(t, cfg, url)
 
 	// sieve submit, streaming.
 	r := sieve(t, "", "submit", "--server", url, "--stream", "--id", "e2e-1", "hello")
@@ -235,6 +199,49 @@ files = ["words.txt"]
 	}
 }
 
+// startServe runs sieve serve with cfg and waits until its micro service
+// answers a ping on url. It returns the process, a channel that receives
+// its exit, its logs, and a client connection.
+func startServe(t *testing.T, cfg, url string) (*exec.Cmd, <-chan error, *syncBuffer, *nats.Conn) {
+	t.Helper()
+	srv := exec.Command(bin, "serve", "--config", cfg)
+	logs := &syncBuffer{}
+	srv.Stderr = logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	t.Cleanup(func() {
+		srv.Process.Kill()
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", logs.String())
+		}
+	})
+	var nc *nats.Conn
+	for i := 0; ; i++ {
+		var err error
+		if nc == nil {
+			nc, _ = nats.Connect(url)
+		}
+		if nc != nil {
+			if _, err = nc.Request("$SRV.PING.sieve", nil, 500*time.Millisecond); err == nil {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("sieve serve not ready: %v", err)
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("sieve serve exited early: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Cleanup(nc.Close)
+	return srv, exited, logs, nc
+}
+
 func httpGet(t *testing.T, url string, status int) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -289,32 +296,8 @@ data_dir = "store"
 [queue]
 drain_timeout = "5m"
 `, port)), 0o644)
-	srv := exec.Command(bin, "serve", "--config", cfg)
-	logs := &syncBuffer{}
-	srv.Stderr = logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() { srv.Process.Kill() })
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	var nc *nats.Conn
-	for i := 0; ; i++ {
-		if nc == nil {
-			nc, _ = nats.Connect(url)
-		}
-		if nc != nil {
-			if _, err := nc.Request("$SRV.PING.sieve", nil, 500*time.Millisecond); err == nil {
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatalf("not ready:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	defer nc.Close()
+	srv, exited, logs, nc := startServe(t, cfg, url)
 	chunks, err := nc.SubscribeSync("sieve.stream.long")
 	if err != nil {
 		t.Fatal(err)
