@@ -295,6 +295,8 @@ const tokenTypeControl = 3 // llama_token_type LLAMA_TOKEN_TYPE_CONTROL
 func (e *engine) Info() ModelInfo { return e.info }
 
 func (e *engine) Tokenize(text string, special bool) ([]int, error) {
+	e.freeing.RLock()
+	defer e.freeing.RUnlock()
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -311,6 +313,8 @@ func (e *engine) Close() error {
 	}
 	close(e.stop)
 	<-e.done
+	e.freeing.Lock()
+	defer e.freeing.Unlock()
 	e.batch.Free()
 	freeContext(e.lctx)
 	llama.FreeModel(e.model)

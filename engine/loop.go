@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,9 @@ type engine struct {
 	stop   chan struct{} // closed by Close
 	done   chan struct{} // closed when the loop has returned
 	closed atomic.Bool
+	// freeing is held for writing while Close frees the model, and for
+	// reading by Tokenize, which may run on any goroutine.
+	freeing sync.RWMutex
 }
 
 // seq is one request while it holds a slot. Fields below "loop-owned" are
