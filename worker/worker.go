@@ -76,6 +76,7 @@ type Worker struct {
 	jobs     sync.WaitGroup
 
 	mu        sync.Mutex
+	draining  bool // set under mu, so no request joins jobs once Shutdown waits on it
 	running   map[string]context.CancelCauseFunc
 	cancelled map[string]time.Time // cancel requests for jobs not (yet) running
 
@@ -453,11 +454,14 @@ func (w *Worker) onCancel(m *nats.Msg) {
 // onGenerate answers a request/reply generation. It runs in its own
 // goroutine so one long generation does not hold up the next request.
 func (w *Worker) onGenerate(req micro.Request) {
-	if w.shutdown.Load() {
+	w.mu.Lock()
+	if w.draining {
+		w.mu.Unlock()
 		req.Error("503", "worker is shutting down", nil)
 		return
 	}
 	w.jobs.Add(1)
+	w.mu.Unlock()
 	go func() {
 		defer w.jobs.Done()
 		select {
@@ -574,6 +578,9 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	if err := w.svc.Stop(); err != nil {
 		w.log.Warn("stop micro service", "err", err)
 	}
+	w.mu.Lock()
+	w.draining = true
+	w.mu.Unlock()
 	finished := make(chan struct{})
 	go func() { w.jobs.Wait(); close(finished) }()
 	select {
