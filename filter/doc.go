@@ -83,7 +83,7 @@
 //
 // Speed (BENCH_NOTES.md; one core, shared machine, medians of 8): compile
 // 42-67 ms; whole text (Check) 157 MB/s; streaming in 2-8 byte pieces
-// 88 MB/s, 57 ns per piece (68 MB/s, 73 ns before this round, in the same
-// alternated runs) -- short of the 100 MB/s goal, with cloudflare's window
-// rescan at 8-12 MB/s.
+// 90 MB/s, 56 ns per piece (86 MB/s, 58 ns before the latest round, in
+// the same alternated runs; 68 MB/s, 73 ns two rounds ago) -- short of the
+// 100 MB/s goal, with cloudflare's window rescan at 8-12 MB/s.
 package filter

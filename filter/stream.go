@@ -75,6 +75,7 @@ type Stream struct {
 	stopLen   []int // byte length of each stop string
 	stopSt    uint32
 	stopFirst *[256]bool // bytes that start some stop string
+	stopOne   uint64     // the one byte that starts every stop string, in each byte; 0 if several
 
 	buf   []byte // original bytes from offset base on
 	base  int
@@ -142,6 +143,12 @@ func (f *Filter) NewStream(where Where, stops []string) *Stream {
 			s.stopLen = append(s.stopLen, len(x))
 			s.stopFirst[x[0]] = true
 		}
+		s.stopOne = uint64(ss[0][0]) * lsb
+		for _, x := range ss {
+			if x[0] != ss[0][0] {
+				s.stopOne = 0
+			}
+		}
 	}
 	return s
 }
@@ -159,7 +166,15 @@ func (s *Stream) Write(piece []byte) Result {
 func (s *Stream) write(piece []byte) {
 	s.out, s.hits = s.out[:0], s.hits[:0]
 	if !s.done() {
-		s.buf = appendSmall(s.buf, piece)
+		// The stop-string pass at the root over just this piece, done on
+		// the bytes appendSmall holds in a register: loading them back
+		// from buf right after the narrower stores would stall.
+		scanned := s.stopSt == 0 && s.dec == s.base+len(s.buf)
+		var clean bool
+		s.buf, clean = appendSmall(s.buf, piece, s.stopOne)
+		if scanned && clean {
+			s.dec = s.base + len(s.buf)
+		}
 		s.process(false)
 	}
 }
@@ -224,11 +239,48 @@ func (s *Stream) process(final bool) {
 	} else {
 		s.release(r)
 	}
+	if k := s.rel - s.base; h > 0 && h == len(s.recs) && k == len(s.buf) && len(s.pending) == 0 {
+		// compact, inline for the common case: everything dropped.
+		s.prev = s.recs[h-1].r
+		s.recs = s.recs[:0]
+		s.best.st -= h
+		s.best.en -= h
+		s.buf = s.buf[:0]
+		s.base = s.rel
+		return
+	}
 	s.compact(h)
 }
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
 // noStopFirst reports whether no byte of b starts a stop string.
+//
+// b is the Stream's own buffer. Where every stop string starts with the
+// same byte (other than 0x00, for which stopOne is 0), 8 bytes are
+// compared at once, the last ones with a load that reads past len(b) but
+// within cap(b) (as appendOwn does), the bytes past len(b) masked off.
 func (s *Stream) noStopFirst(b []byte) bool {
+	if one := s.stopOne; one != 0 {
+		for len(b) >= 8 {
+			v := binary.LittleEndian.Uint64(b) ^ one
+			if (v-lsb)&^v&msb != 0 {
+				return false
+			}
+			b = b[8:]
+		}
+		if len(b) == 0 {
+			return true
+		}
+		if cap(b) >= 8 {
+			v := binary.LittleEndian.Uint64(b[:8]) ^ one
+			v |= ^uint64(0) << (8 * uint(len(b)))
+			return (v-lsb)&^v&msb == 0
+		}
+	}
 	first := s.stopFirst
 	for _, c := range b {
 		if first[c] {
@@ -667,23 +719,33 @@ func appendOwn(b, p []byte) []byte {
 }
 
 // appendSmall is append(b, p...) for the few bytes of a typical piece,
-// copied with two overlapping loads and stores instead of a call of
-// memmove. It reads nothing of p past len(p): p may be the caller's.
-func appendSmall(b, p []byte) []byte {
+// copied with two overlapping loads instead of a call of memmove, and one
+// 8-byte store where b has room (b is the Stream's own buffer: what lies
+// past its length does not matter). It reads nothing of p past len(p): p
+// may be the caller's. clean reports that no byte of p is one (a byte
+// repeated 8 times, see Stream.stopOne); it is false whenever one is 0 or
+// p was not copied this way.
+func appendSmall(b, p []byte, one uint64) (_ []byte, clean bool) {
 	n, k := len(b), len(p)
 	if k > 8 || k < 2 || cap(b)-n < k {
-		return append(b, p...)
+		return append(b, p...), false
 	}
-	b = b[:n+k]
-	d := b[n:]
+	var v uint64
 	if k >= 4 {
-		binary.LittleEndian.PutUint32(d[k-4:], binary.LittleEndian.Uint32(p[k-4:]))
-		binary.LittleEndian.PutUint32(d, binary.LittleEndian.Uint32(p))
+		v = uint64(binary.LittleEndian.Uint32(p)) | uint64(binary.LittleEndian.Uint32(p[k-4:]))<<(8*(k-4))
 	} else {
-		binary.LittleEndian.PutUint16(d[k-2:], binary.LittleEndian.Uint16(p[k-2:]))
-		binary.LittleEndian.PutUint16(d, binary.LittleEndian.Uint16(p))
+		v = uint64(binary.LittleEndian.Uint16(p)) | uint64(binary.LittleEndian.Uint16(p[k-2:]))<<(8*(k-2))
 	}
-	return b
+	if cap(b)-n >= 8 {
+		binary.LittleEndian.PutUint64(b[n:n+8], v)
+	} else {
+		d := b[n : n+k]
+		for i := range d {
+			d[i] = byte(v >> (8 * i))
+		}
+	}
+	x := v ^ one | ^uint64(0)<<(8*k-1)<<1
+	return b[:n+k], one != 0 && (x-lsb)&^x&msb == 0
 }
 
 // compact drops what can no longer matter: recs before h and released
