@@ -49,6 +49,15 @@ func (s Subjects) streamBase() string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Prefix))
 }
 
+// CheckID returns an error a person can act on when id cannot be one
+// token of a subject.
+func CheckID(id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", id)
+	}
+	return nil
+}
+
 // ValidID reports whether id can be one token of a subject.
 func ValidID(id string) bool {
 	if id == "" || len(id) > 128 {

@@ -27,8 +27,8 @@ var ErrNoResult = errors.New("no result before the deadline")
 // subscribed late.
 func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk func(job.Chunk)) (job.Result, error) {
 	var res job.Result
-	if !ValidID(id) {
-		return res, fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", id)
+	if err := CheckID(id); err != nil {
+		return res, err
 	}
 	var mu sync.Mutex // onChunk runs on the subscription's goroutine
 	if onChunk != nil {

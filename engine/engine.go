@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -114,20 +116,19 @@ type Result struct {
 
 // ModelInfo describes the loaded model.
 type ModelInfo struct {
-	Path          string
-	Name          string
-	Architecture  string
-	Parameters    uint64
-	VocabSize     int
-	TrainContext  int
-	SlotContext   int // positions each slot has for prompt and reply
-	Parallel      int
-	Threads       int
-	GPULayers     int
-	EOGTokens     []int
-	ImEndToken    int // -1 when the vocabulary has none
-	LlamaCommit   string
-	LlamaBackends string
+	Path         string
+	Name         string
+	Architecture string
+	Parameters   uint64
+	VocabSize    int
+	TrainContext int
+	SlotContext  int // positions each slot has for prompt and reply
+	Parallel     int
+	Threads      int
+	GPULayers    int
+	EOGTokens    []int
+	ImEndToken   int // -1 when the vocabulary has none
+	LlamaCommit  string
 }
 
 // Engine generates text with a loaded model. It is safe for concurrent use.
@@ -212,7 +213,7 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 	}
 	e.info = e.describe(mf, threads)
 	e.pieces, e.eog = pieceTable(model, mf.tokenTypes, e.info.ImEndToken)
-	e.info.EOGTokens = sortedKeys(e.eog)
+	e.info.EOGTokens = slices.Sorted(maps.Keys(e.eog))
 	e.log.Info("model loaded", "path", cfg.ModelPath, "arch", mf.arch,
 		"params", mf.params, "vocab", e.info.VocabSize, "context", cfg.Context,
 		"slot_context", e.info.SlotContext, "parallel", cfg.Parallel,
@@ -250,19 +251,18 @@ func (e *engine) describe(mf *modelFile, threads int) ModelInfo {
 		imEnd = ids[0]
 	}
 	return ModelInfo{
-		Path:          e.cfg.ModelPath,
-		Name:          mf.name,
-		Architecture:  mf.arch,
-		Parameters:    mf.params,
-		VocabSize:     e.model.NumVocab(),
-		TrainContext:  mf.ctxTrain,
-		SlotContext:   e.cfg.Context / e.cfg.Parallel,
-		Parallel:      e.cfg.Parallel,
-		Threads:       threads,
-		GPULayers:     e.cfg.GPULayers,
-		ImEndToken:    imEnd,
-		LlamaCommit:   LlamaCommit(),
-		LlamaBackends: "cpu (built in); others loaded from OLLAMA_LIBRARY_PATH",
+		Path:         e.cfg.ModelPath,
+		Name:         mf.name,
+		Architecture: mf.arch,
+		Parameters:   mf.params,
+		VocabSize:    e.model.NumVocab(),
+		TrainContext: mf.ctxTrain,
+		SlotContext:  e.cfg.Context / e.cfg.Parallel,
+		Parallel:     e.cfg.Parallel,
+		Threads:      threads,
+		GPULayers:    e.cfg.GPULayers,
+		ImEndToken:   imEnd,
+		LlamaCommit:  LlamaCommit(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -110,22 +111,13 @@ func TestScriptedSentence(t *testing.T) {
 func TestImEndStopsWhenEOSDiffers(t *testing.T) {
 	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"ok"}, EOS: testmodel.EndOfText}))
 	info := e.Info()
-	if info.ImEndToken < 0 || !containsInt(info.EOGTokens, info.ImEndToken) {
+	if info.ImEndToken < 0 || !slices.Contains(info.EOGTokens, info.ImEndToken) {
 		t.Fatalf("<|im_end|> (%d) not among end-of-generation tokens %v", info.ImEndToken, info.EOGTokens)
 	}
 	res, _, err := collect(t, context.Background(), e, engine.Request{Prompt: prompt(t, e, "x"), MaxTokens: 10, Sampling: greedy})
 	if err != nil || res.Text != "ok" || res.FinishReason != engine.FinishStop {
 		t.Fatalf("got %q %s %v", res.Text, res.FinishReason, err)
 	}
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestFinishReasons(t *testing.T) {

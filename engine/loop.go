@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -243,5 +242,3 @@ func (e *engine) finish(slots []*seq, s *seq, r FinishReason, err error) {
 	s.out <- event{final: true, reason: r, err: err, at: time.Now()}
 	close(s.out)
 }
-
-func sortedKeys(m map[int]bool) []int { return slices.Sorted(maps.Keys(m)) }

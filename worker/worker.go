@@ -222,7 +222,7 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		// one the job was published under.
 		fallback := strings.ReplaceAll(w.subj.IDFromSubject(msg.Subject()), ".", "_")
 		if perr == nil {
-			perr = &job.Error{Code: "bad_id", Message: fmt.Sprintf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", id)}
+			perr = &job.Error{Code: "bad_id", Message: broker.CheckID(id).Error()}
 		}
 		id = fallback
 	}
@@ -491,8 +491,10 @@ func (w *Worker) generate(req micro.Request) {
 	if perr != nil && perr.Code == "empty_id" {
 		j.ID, perr = nats.NewInbox()[len(nats.InboxPrefix):], nil // request/reply needs no id from the caller
 	}
-	if perr == nil && !broker.ValidID(j.ID) {
-		perr = &job.Error{Code: "bad_id", Message: fmt.Sprintf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", j.ID)}
+	if perr == nil {
+		if err := broker.CheckID(j.ID); err != nil {
+			perr = &job.Error{Code: "bad_id", Message: err.Error()}
+		}
 	}
 	if perr != nil {
 		res := ended(j, job.Rejected, "error")

@@ -142,8 +142,8 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 	}
 	fileID, _ := obj["id"].(string)
 	if id == "" && fileID != "" {
-		if !broker.ValidID(fileID) {
-			return nil, "", fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", fileID)
+		if err := broker.CheckID(fileID); err != nil {
+			return nil, "", err
 		}
 		return data, fileID, nil // the caller's bytes, untouched
 	}
@@ -155,8 +155,8 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 		got = newID()
 		obj["id"] = got
 	}
-	if !broker.ValidID(got) {
-		return nil, "", fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", got)
+	if err := broker.CheckID(got); err != nil {
+		return nil, "", err
 	}
 	b, err := json.Marshal(obj)
 	return b, got, err
