@@ -129,6 +129,9 @@ type matcher struct {
 	d     *dfa
 	codes *codeTable
 	pats  []pattern
+	// owners holds every pattern's owners, each pattern's together, so
+	// that a match names its owner by one index (cand.own).
+	owners []owner
 	// heads holds what collect reads of every pattern ending at a state,
 	// 8 bytes each: the patterns do not fit in the cache, these do.
 	heads []patHead
@@ -138,6 +141,7 @@ type matcher struct {
 // and, for a pattern with one owner (the common case), all it reads.
 type patHead struct {
 	next      int32  // pattern.next
+	first     int32  // index of owners[0] in matcher.owners
 	runes     uint16 // pattern.runes (at most maxEntryRunes)
 	needStart bool   // pattern.needStart
 	single    bool   // one owner; then also:
@@ -150,7 +154,8 @@ type pattern struct {
 	runes     int32   // length in normalized code points
 	next      int32   // 1 + next shorter pattern that is a suffix of this one
 	needStart bool    // every owner needs a word boundary at the start
-	owners    []owner // lists containing it, best rank first
+	owners    []owner // lists containing it, best rank first; part of matcher.owners
+	first     int32   // index of owners[0] in matcher.owners
 }
 
 type owner struct {
@@ -317,10 +322,14 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 			}
 			pats[pi].owners = append(pats[pi].owners, e.own)
 		}
+		owners := make([]owner, 0, len(sides[i]))
 		for pi := range pats {
 			p := &pats[pi]
 			slices.SortStableFunc(p.owners, func(a, b owner) int { return int(a.rank - b.rank) })
 			p.needStart = !slices.ContainsFunc(p.owners, func(o owner) bool { return !o.needStart })
+			p.first = int32(len(owners))
+			owners = append(owners, p.owners...)
+			p.owners = owners[p.first:len(owners):len(owners)]
 		}
 		codes, enc, ok := newCodeTable(strs)
 		if !ok {
@@ -331,12 +340,12 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 		for pi := range pats {
 			pats[pi].next = next[pi]
 			p := &pats[pi]
-			heads[pi] = patHead{next: next[pi], runes: uint16(p.runes), needStart: p.needStart, single: len(p.owners) == 1}
+			heads[pi] = patHead{next: next[pi], first: p.first, runes: uint16(p.runes), needStart: p.needStart, single: len(p.owners) == 1}
 			if heads[pi].single {
 				heads[pi].needEnd, heads[pi].rank = p.owners[0].needEnd, p.owners[0].rank
 			}
 		}
-		f.m[i] = &matcher{d: d, codes: codes, pats: pats, heads: heads}
+		f.m[i] = &matcher{d: d, codes: codes, pats: pats, owners: owners, heads: heads}
 	}
 	return f, nil
 }

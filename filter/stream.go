@@ -69,6 +69,7 @@ func (f *Filter) Check(where Where, text string) CheckResult {
 type Stream struct {
 	f    *Filter
 	m    *matcher
+	d    *dfa // m.d, one load nearer
 	fold *foldTable
 
 	stop      *dfa
@@ -107,9 +108,9 @@ type rec struct {
 
 // cand is a match [st, en) in rec indices.
 type cand struct {
-	st, en   int
-	pat, own int32
-	rank     int32
+	st, en int
+	own    int32 // index in matcher.owners
+	rank   int32
 }
 
 // better reports whether a wins over b: leftmost, then longest, then the
@@ -129,7 +130,8 @@ func better(a, b *cand) bool {
 // releases nothing of it or after it. Empty stop strings and ones that are
 // not valid UTF-8 are ignored.
 func (f *Filter) NewStream(where Where, stops []string) *Stream {
-	s := &Stream{f: f, m: f.m[whereIndex(where)], fold: f.fold}
+	m := f.m[whereIndex(where)]
+	s := &Stream{f: f, m: m, d: m.d, fold: f.fold}
 	var ss []string
 	for _, x := range stops {
 		if x != "" && utf8.ValidString(x) && !slices.Contains(ss, x) {
@@ -199,7 +201,7 @@ func (s *Stream) result() Result {
 func (s *Stream) process(final bool) {
 	end := s.base + len(s.buf)
 	limit := end
-	if s.stop != nil {
+	if s.stop != nil && (s.stopSt != 0 || s.dec != end) {
 		if s.stopSt == 0 && s.noStopFirst(s.buf[s.dec-s.base:]) {
 			// The common case, without a call: at the root, and no byte
 			// starts a stop string (scanStops would return end).
@@ -224,7 +226,7 @@ func (s *Stream) process(final bool) {
 	var h, r int
 	if !s.hasBest && len(s.pending) == 0 {
 		// holdPoint, inline for the common case.
-		h, r = len(s.recs)-s.m.d.ext(s.st), s.fed
+		h, r = len(s.recs)-s.d.ext(s.st), s.fed
 		if h < len(s.recs) {
 			r = s.recs[h].o
 		}
@@ -249,7 +251,9 @@ func (s *Stream) process(final bool) {
 		s.base = s.rel
 		return
 	}
-	s.compact(h)
+	if h >= 64 || h > 0 && h == len(s.recs) || s.rel-s.base >= 1024 || s.rel > s.base && s.rel-s.base == len(s.buf) {
+		s.compact(h) // the conditions at its start, in line
+	}
 }
 
 const (
@@ -344,8 +348,8 @@ func (s *Stream) scanStops() int {
 // matcher over each as it is made. Unless final, it stops before an
 // incomplete character.
 func (s *Stream) feed(limit int, final bool) {
-	m := s.m
-	trans, cls, off := m.d.trans, &m.d.cls, m.d.off
+	m, d := s.m, s.d
+	trans, cls, off := d.trans, &d.cls, d.off
 	fold := s.fold
 	pos, buf, base := s.fed, s.buf, s.base
 	st := s.st
@@ -426,7 +430,7 @@ func (s *Stream) feed(limit int, final bool) {
 		if c := m.codes.lookup(r); c == 0 {
 			st = 0
 		} else if k := uint32(c) - 1; k < codes2 {
-			st = m.d.midStep(trans[st&off+cls[0xC0+k>>6]], k&63)
+			st = d.midStep(trans[st&off+cls[0xC0+k>>6]], k&63)
 		} else {
 			st = m.next(st, r)
 		}
@@ -497,7 +501,7 @@ func (s *Stream) check(st uint32) uint32 {
 	}
 	// The best match is final once no match still growing can start at or
 	// before it: all such matches start inside the last ext code points.
-	if s.hasBest && j-s.m.d.ext(st) > s.best.st && !s.pendingFrom(s.best.st) {
+	if s.hasBest && j-s.d.ext(st) > s.best.st && !s.pendingFrom(s.best.st) {
 		if j := s.finalize(); !s.blocked {
 			s.scan(j)
 		}
@@ -546,7 +550,7 @@ func (s *Stream) collect(en int, st uint32) {
 		if h.single {
 			// The loop below for one owner, whose needStart is the
 			// pattern's, without a look at the owner.
-			c := cand{st: start, en: en, pat: int32(pid - 1), rank: h.rank}
+			c := cand{st: start, en: en, own: h.first, rank: h.rank}
 			if h.needEnd {
 				s.pending = append(s.pending, c)
 			} else {
@@ -560,7 +564,7 @@ func (s *Stream) collect(en int, st uint32) {
 			if o.needStart && s.wordAt(start-1) {
 				continue
 			}
-			c := cand{st: start, en: en, pat: int32(pid - 1), own: int32(oi), rank: o.rank}
+			c := cand{st: start, en: en, own: p.first + int32(oi), rank: o.rank}
 			if o.needEnd {
 				// Valid only if the next code point is not a word character;
 				// a lower-ranked owner may still match unconditionally.
@@ -634,7 +638,7 @@ func (s *Stream) flush() {
 
 // emit releases the text before match c and applies its action.
 func (s *Stream) emit(c *cand) {
-	o := &s.m.pats[c.pat].owners[c.own]
+	o := &s.m.owners[c.own]
 	l := &s.f.lists[o.list]
 	// A match may begin or end inside the expansion of one source code
 	// point (a ligature); it then covers the whole code point, and a later
@@ -666,7 +670,7 @@ func (s *Stream) emit(c *cand) {
 // holdPoint returns the first rec that must stay held and the original
 // offset it starts at (everything before can be released).
 func (s *Stream) holdPoint() (int, int) {
-	h := len(s.recs) - s.m.d.ext(s.st)
+	h := len(s.recs) - s.d.ext(s.st)
 	if s.hasBest {
 		h = min(h, s.best.st)
 	}
