@@ -167,18 +167,37 @@ func (s *Stream) Write(piece []byte) Result {
 
 func (s *Stream) write(piece []byte) {
 	s.out, s.hits = s.out[:0], s.hits[:0]
-	if !s.done() {
-		// The stop-string pass at the root over just this piece, done on
-		// the bytes appendSmall holds in a register: loading them back
-		// from buf right after the narrower stores would stall.
-		scanned := s.stopSt == 0 && s.dec == s.base+len(s.buf)
-		var clean bool
-		s.buf, clean = appendSmall(s.buf, piece, s.stopOne)
-		if scanned && clean {
-			s.dec = s.base + len(s.buf)
-		}
-		s.process(false)
+	if s.done() {
+		return
 	}
+	b, n, k := s.buf, len(s.buf), len(piece)
+	if k > 8 || k < 2 || cap(b)-n < 8 {
+		s.buf = append(b, piece...)
+		s.process(false)
+		return
+	}
+	// The few bytes of a typical piece are copied with two overlapping
+	// loads and one 8-byte store (past len(b) lies nothing that matters)
+	// instead of a call of memmove; nothing of piece past its length is
+	// read, as it may be the caller's. The stop-string pass at the root
+	// over just this piece is done on the bytes in the register: where
+	// every stop string starts with the same byte (stopOne) and the piece
+	// holds none, there is nothing to scan. Loading the bytes back from
+	// buf right after the store would stall.
+	var v uint64
+	if k >= 4 {
+		v = uint64(binary.LittleEndian.Uint32(piece)) | uint64(binary.LittleEndian.Uint32(piece[k-4:]))<<(8*(k-4))
+	} else {
+		v = uint64(binary.LittleEndian.Uint16(piece)) | uint64(binary.LittleEndian.Uint16(piece[k-2:]))<<(8*(k-2))
+	}
+	binary.LittleEndian.PutUint64(b[n:n+8], v)
+	s.buf = b[:n+k]
+	if one := s.stopOne; one != 0 && s.stopSt == 0 && s.dec == s.base+n {
+		if x := v ^ one | ^uint64(0)<<(8*k-1)<<1; (x-lsb)&^x&msb == 0 {
+			s.dec += k
+		}
+	}
+	s.process(false)
 }
 
 // Close releases the rest of the text: the end of the text decides what
@@ -710,7 +729,7 @@ func (s *Stream) release(r int) {
 	s.rel = r
 }
 
-// appendOwn is appendSmall for p within the Stream's own buffer: one
+// appendOwn is append(b, p...) for p within the Stream's own buffer: one
 // 8-byte load and store, reading past len(p) but within cap(p), where the
 // Stream keeps nothing that another goroutine could write.
 func appendOwn(b, p []byte) []byte {
@@ -720,36 +739,6 @@ func appendOwn(b, p []byte) []byte {
 		return b[:n+len(p)]
 	}
 	return append(b, p...)
-}
-
-// appendSmall is append(b, p...) for the few bytes of a typical piece,
-// copied with two overlapping loads instead of a call of memmove, and one
-// 8-byte store where b has room (b is the Stream's own buffer: what lies
-// past its length does not matter). It reads nothing of p past len(p): p
-// may be the caller's. clean reports that no byte of p is one (a byte
-// repeated 8 times, see Stream.stopOne); it is false whenever one is 0 or
-// p was not copied this way.
-func appendSmall(b, p []byte, one uint64) (_ []byte, clean bool) {
-	n, k := len(b), len(p)
-	if k > 8 || k < 2 || cap(b)-n < k {
-		return append(b, p...), false
-	}
-	var v uint64
-	if k >= 4 {
-		v = uint64(binary.LittleEndian.Uint32(p)) | uint64(binary.LittleEndian.Uint32(p[k-4:]))<<(8*(k-4))
-	} else {
-		v = uint64(binary.LittleEndian.Uint16(p)) | uint64(binary.LittleEndian.Uint16(p[k-2:]))<<(8*(k-2))
-	}
-	if cap(b)-n >= 8 {
-		binary.LittleEndian.PutUint64(b[n:n+8], v)
-	} else {
-		d := b[n : n+k]
-		for i := range d {
-			d[i] = byte(v >> (8 * i))
-		}
-	}
-	x := v ^ one | ^uint64(0)<<(8*k-1)<<1
-	return b[:n+k], one != 0 && (x-lsb)&^x&msb == 0
 }
 
 // compact drops what can no longer matter: recs before h and released
