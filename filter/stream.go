@@ -230,7 +230,7 @@ func (s *Stream) process(final bool) {
 		}
 	}
 	if final {
-		s.feed(end, true)
+		s.feed(end, true, false)
 		s.flush()
 		if !s.blocked {
 			s.release(s.fed)
@@ -238,41 +238,15 @@ func (s *Stream) process(final bool) {
 		s.closed = true
 		return
 	}
-	s.feed(limit, false)
-	if s.blocked {
-		return
-	}
-	var h, r int
-	if !s.hasBest && len(s.pending) == 0 {
-		// holdPoint, inline for the common case.
-		h, r = len(s.recs)-s.d.ext(s.st), s.fed
-		if h < len(s.recs) {
-			r = s.recs[h].o
-		}
-	} else {
-		h, r = s.holdPoint()
-	}
-	if r > s.rel && (len(s.dirty) == 0 || s.dirty[0] >= r) {
-		// release, inline for the common case: nothing to rewrite.
-		s.out = appendOwn(s.out, s.buf[s.rel-s.base:r-s.base])
-		s.outLen += r - s.rel
-		s.rel = r
-	} else {
-		s.release(r)
-	}
-	if k := s.rel - s.base; h > 0 && h == len(s.recs) && k == len(s.buf) && len(s.pending) == 0 {
-		// compact, inline for the common case: everything dropped.
-		s.prev = s.recs[h-1].r
-		s.recs = s.recs[:0]
-		s.best.st -= h
-		s.best.en -= h
-		s.buf = s.buf[:0]
-		s.base = s.rel
-		return
-	}
-	if h >= 64 || h > 0 && h == len(s.recs) || s.rel-s.base >= 1024 || s.rel > s.base && s.rel-s.base == len(s.buf) {
-		s.compact(h) // the conditions at its start, in line
-	}
+	s.feed(limit, false, true)
+}
+
+// settle releases what the matcher no longer holds and drops what can no
+// longer matter. feed does it in line for the common case.
+func (s *Stream) settle() {
+	h, r := s.holdPoint()
+	s.release(r)
+	s.compact(h)
 }
 
 const (
@@ -349,7 +323,7 @@ func (s *Stream) scanStops() int {
 			// The longest stop string ending here is the first pattern.
 			s.dec = pos
 			cut := pos - s.stopLen[d.trans[st+colOut]-1]
-			s.feed(cut, false)
+			s.feed(cut, false, false)
 			s.flush()
 			if !s.blocked {
 				s.release(s.fed)
@@ -365,8 +339,10 @@ func (s *Stream) scanStops() int {
 
 // feed turns the code points in [s.fed, limit) into recs and steps the
 // matcher over each as it is made. Unless final, it stops before an
-// incomplete character.
-func (s *Stream) feed(limit int, final bool) {
+// incomplete character. With settle it settles afterwards (see settle),
+// unless a block rule fired: that is the end of every Write, done here on
+// what the loop holds in registers.
+func (s *Stream) feed(limit int, final, settle bool) {
 	m, d := s.m, s.d
 	trans, cls, off := d.trans, &d.cls, d.off
 	fold := s.fold
@@ -460,8 +436,36 @@ func (s *Stream) feed(limit int, final bool) {
 			}
 		}
 	}
-	s.recs, s.fed = recs, pos
 	s.st = st
+	if !settle || s.hasBest || len(s.pending) > 0 || len(s.dirty) > 0 {
+		s.recs, s.fed = recs, pos
+		if settle {
+			s.settle()
+		}
+		return
+	}
+	// settle for the common case: no match waiting, nothing to rewrite.
+	h, r := len(recs)-d.ext(st), pos
+	if h < len(recs) {
+		r = recs[h].o
+	}
+	if r > s.rel {
+		s.out = appendOwn(s.out, buf[s.rel-base:r-base])
+		s.outLen += r - s.rel
+		s.rel = r
+	}
+	if h > 0 && h == len(recs) && s.rel == base+len(buf) {
+		// compact: everything released.
+		s.prev = recs[h-1].r
+		s.recs, s.fed = recs[:0], pos
+		s.buf = buf[:0]
+		s.base = s.rel
+		return
+	}
+	s.recs, s.fed = recs, pos
+	if h >= 64 || h > 0 && h == len(recs) || s.rel-base >= 1024 || s.rel > base && s.rel-base == len(buf) {
+		s.compact(h) // the conditions at its start, in line
+	}
 }
 
 // step moves the automaton from state st over normalized code point r.
