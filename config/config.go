@@ -48,6 +48,9 @@ type Model struct {
 	Batch     int    `toml:"batch"`      // prompt tokens per decode step
 	Threads   int    `toml:"threads"`    // 0 = all cores
 	Parallel  int    `toml:"parallel"`   // jobs generated at the same time
+	// DecodeNice lowers the priority of the decode threads (Linux), so
+	// the daemon's NATS and streaming work is not kept waiting by them.
+	DecodeNice int `toml:"decode_nice"`
 }
 
 // Generate holds the defaults a job may override.
@@ -304,6 +307,9 @@ func (c Config) validate() []Problem {
 	}
 	if m.Threads < 0 || m.Threads > 1024 {
 		bad("model.threads", "%d: want 0 (all cores) to 1024", m.Threads)
+	}
+	if m.DecodeNice < 0 || m.DecodeNice > 19 {
+		bad("model.decode_nice", "%d: want 0 (the process's priority) to 19", m.DecodeNice)
 	}
 
 	g := c.Generate

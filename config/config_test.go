@@ -52,6 +52,7 @@ func TestProblems(t *testing.T) {
 			[]string{"f.toml:2: model.context: 10", "f.toml:3: model.threads", "f.toml:5: generate.temperature", "f.toml:6: generate.top_p"}},
 		{"max tokens over limit", "[generate]\nmax_tokens = 9000\n", []string{"f.toml:2: generate.max_tokens: 9000"}},
 		{"batch below parallel", "[model]\nparallel = 8\nbatch = 4\n", []string{"f.toml:3: model.batch: 4"}},
+		{"decode nice", "[model]\ndecode_nice = 20\n", []string{"f.toml:2: model.decode_nice: 20"}},
 		{"nats", "[nats]\nurl = \"http://x\"\nprefix = \"a b\"\nuser = \"u\"\n",
 			[]string{"f.toml:2: nats.url", "f.toml:3: nats.prefix", "f.toml:4: nats.user: a user needs a password"}},
 		{"lists", "[[filter.lists]]\nname = \"a\"\naction = \"kill\"\nwords = [\"x\"]\n[[filter.lists]]\nname = \"a\"\nmatch = \"regex\"\naction = \"flag\"\n",

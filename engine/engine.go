@@ -41,6 +41,12 @@ type Config struct {
 	Batch     int // tokens per decode step
 	Threads   int // 0 = all cores
 	Parallel  int // slots: requests generated at the same time
+	// DecodeNice is added to the niceness of the thread that decodes and
+	// of llama.cpp's threads, which it starts (Linux; 0 to 19). Above 0,
+	// the process's other work (NATS, streaming, health) preempts decoding
+	// as soon as it wakes, instead of waiting for a time slice; decoding
+	// then also yields to every other process on the machine.
+	DecodeNice int
 }
 
 // Option configures Load.
@@ -238,6 +244,12 @@ func (c Config) validate() error {
 	}
 	if c.Threads < 0 {
 		errs = append(errs, fmt.Errorf("threads %d: want 0 (all cores) or more", c.Threads))
+	}
+	switch {
+	case c.DecodeNice < 0 || c.DecodeNice > 19:
+		errs = append(errs, fmt.Errorf("decode nice %d: want 0 to 19", c.DecodeNice))
+	case c.DecodeNice != 0 && !niceSupported:
+		errs = append(errs, fmt.Errorf("decode nice %d: supported on Linux only", c.DecodeNice))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrBadRequest, errors.Join(errs...))

@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -481,4 +484,79 @@ func TestBatchingGivesSameAnswers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestDecodeNice: the thread that decodes runs at the niceness asked for,
+// the rest of the process does not, and the niced thread ends with the
+// engine, so no other goroutine ever runs on it.
+func TestDecodeNice(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("decode nice is Linux only")
+	}
+	base := niceOf(t, "self")
+	if base > 12 {
+		t.Skipf("the test runs at nice %d already", base)
+	}
+	path := writeScripted(t, testmodel.Scripted{Pieces: sentence})
+	e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 1, DecodeNice: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, _, err := collect(t, context.Background(), e, engine.Request{Prompt: prompt(t, e, "hi"), MaxTokens: 100, Sampling: greedy}); err != nil {
+		t.Fatal(err)
+	}
+	niced := func() (n int) {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			if niceOf(t, "self/task/"+task.Name()) == base+7 {
+				n++
+			}
+		}
+		return n
+	}
+	if n := niced(); n != 1 {
+		t.Fatalf("%d threads at nice %d, want the decoding thread alone", n, base+7)
+	}
+	if got := niceOf(t, "self"); got != base {
+		t.Fatalf("the main thread went from nice %d to %d", base, got)
+	}
+	e.Close()
+	for deadline := time.Now().Add(10 * time.Second); niced() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the niced thread outlived Close")
+		}
+	}
+}
+
+// niceOf reads a task's niceness from /proc/<which>/stat (field 19).
+func niceOf(t *testing.T, which string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + which + "/stat")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return -100 // the thread ended meanwhile
+		}
+		t.Fatal(err)
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatalf("/proc/%s/stat: %v", which, err)
+	}
+	return n
+}
+
+func TestDecodeNiceOutOfRange(t *testing.T) {
+	path := writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}})
+	for _, n := range []int{-1, 20} {
+		_, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256, Batch: 32, Threads: 1, Parallel: 1, DecodeNice: n})
+		if !errors.Is(err, engine.ErrBadRequest) || !strings.Contains(err.Error(), "decode nice") {
+			t.Errorf("DecodeNice %d: err %v, want ErrBadRequest naming decode nice", n, err)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,16 @@ type event struct {
 
 func (e *engine) loop() {
 	defer close(e.done)
+	if n := e.cfg.DecodeNice; n != 0 {
+		// This goroutine keeps the thread to its end, when the thread
+		// exits with it: no other goroutine ever runs at this priority.
+		runtime.LockOSThread()
+		if err := lowerThreadPriority(n); err != nil {
+			e.log.Warn("decode threads keep the process's priority", "decode_nice", n, "err", err)
+		} else {
+			e.log.Debug("decode threads niced", "decode_nice", n)
+		}
+	}
 	slots := make([]*seq, e.cfg.Parallel)
 	defer func() {
 		for _, s := range slots {

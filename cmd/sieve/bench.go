@@ -32,6 +32,7 @@ type benchReport struct {
 	Model        string            `json:"model"`
 	Parameters   uint64            `json:"parameters"`
 	Threads      int               `json:"threads"`
+	DecodeNice   int               `json:"decode_nice"`
 	PromptTokens int               `json:"prompt_tokens"`
 	GenTokens    int               `json:"gen_tokens"`
 	Concurrency  []concurrencyRow  `json:"concurrency"`
@@ -73,6 +74,7 @@ func runBench(ctx context.Context, e env, args []string) int {
 		promptN  = fs.Int("prompt-tokens", 32, "prompt length of the throughput jobs")
 		genN     = fs.Int("gen-tokens", 128, "tokens each throughput job generates")
 		threads  = fs.Int("threads", 0, "llama.cpp threads (0 = all cores)")
+		nice     = fs.Int("decode-nice", 0, "niceness added to the decode threads (0 to 19, Linux), as model.decode_nice")
 		gpu      = fs.Int("gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
 		withNATS = fs.Bool("nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
 		asJSON   = fs.Bool("json", false, "print the report as JSON")
@@ -94,14 +96,14 @@ func runBench(ctx context.Context, e env, args []string) int {
 	}
 	maxN := levels[len(levels)-1]
 	slot := max(*promptN+*genN+64, 1024+64) // room for the first-token rows too
-	eng, err := engine.Load(ctx, engine.Config{ModelPath: *model, GPULayers: *gpu, Context: slot * maxN, Batch: 512, Threads: *threads, Parallel: maxN}, engine.WithLogger(log))
+	eng, err := engine.Load(ctx, engine.Config{ModelPath: *model, GPULayers: *gpu, Context: slot * maxN, Batch: 512, Threads: *threads, Parallel: maxN, DecodeNice: *nice}, engine.WithLogger(log))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
 	}
 	defer eng.Close()
 	info := eng.Info()
-	rep := benchReport{Model: *model, Parameters: info.Parameters, Threads: info.Threads, PromptTokens: *promptN, GenTokens: *genN,
+	rep := benchReport{Model: *model, Parameters: info.Parameters, Threads: info.Threads, DecodeNice: *nice, PromptTokens: *promptN, GenTokens: *genN,
 		Notes: map[string]string{"sampling": "greedy; a job may end early at an end-of-generation token, tokens/s counts what was generated"}}
 	progress := func(format string, a ...any) {
 		if !*asJSON {
@@ -297,7 +299,13 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen int, msgs func() [
 		defer cancel()
 		w.Shutdown(sctx)
 	}()
-	sub, err := conn.NC.Subscribe(conn.Subjects.Stream("*"), func(m *nats.Msg) {
+	// The subscriber has a connection of its own, as a user's would.
+	subNC, err := nats.Connect(conn.ClientURL())
+	if err != nil {
+		return nil, err
+	}
+	defer subNC.Close()
+	sub, err := subNC.Subscribe(conn.Subjects.Stream("*"), func(m *nats.Msg) {
 		now := time.Now()
 		var c job.Chunk
 		if json.Unmarshal(m.Data, &c) != nil {
@@ -313,7 +321,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen int, msgs func() [
 		return nil, err
 	}
 	defer sub.Unsubscribe()
-	conn.NC.Flush()
+	subNC.Flush()
 
 	start := time.Now()
 	tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
@@ -382,7 +390,7 @@ func peakRSS() int64 {
 }
 
 func printBench(e env, r benchReport) {
-	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads, %s %s/%s\n\n", r.Model, float64(r.Parameters)/1e6, r.Threads, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads (decode nice %d), %s %s/%s\n\n", r.Model, float64(r.Parameters)/1e6, r.Threads, r.DecodeNice, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "jobs\ttokens\tseconds\ttokens/s\tvs 1 job\t\n")
 	for _, c := range r.Concurrency {

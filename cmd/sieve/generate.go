@@ -122,5 +122,5 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 }
 
 func engineConfig(m config.Model) engine.Config {
-	return engine.Config{ModelPath: m.Path, GPULayers: m.GPULayers, Context: m.Context, Batch: m.Batch, Threads: m.Threads, Parallel: m.Parallel}
+	return engine.Config{ModelPath: m.Path, GPULayers: m.GPULayers, Context: m.Context, Batch: m.Batch, Threads: m.Threads, Parallel: m.Parallel, DecodeNice: m.DecodeNice}
 }
