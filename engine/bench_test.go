@@ -85,6 +85,7 @@ func BenchmarkDecode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer engine.FreeContext(lctx)
 			batch, err := llama.NewBatch(512, 1, 0)
 			if err != nil {
 				b.Fatal(err)
@@ -140,4 +141,69 @@ func minimalLoop(b *testing.B, model *llama.Model, lctx *llama.Context, batch *l
 		}
 	}
 	return n
+}
+
+// BenchmarkStep measures one decode step of width k: the next token of k
+// sequences in one batch, each with a history of 64 tokens or more, as the
+// loop decodes them when k jobs generate at once. No scheduler can give k
+// jobs more than k/(ns/op at k) tokens a second, so the ratio of the k=4 and
+// k=1 rows is the ceiling of what batching can gain on a machine.
+//
+//	go test -run '^$' -bench BenchmarkStep -benchtime 40x -count 5 ./engine/
+func BenchmarkStep(b *testing.B) {
+	threads := runtime.NumCPU()
+	const history = 64
+	for _, typ := range []string{"q4_0", "q8_0"} {
+		path := benchModel(b, typ)
+		model, err := llama.LoadModelFromFile(path, llama.ModelParams{UseMmap: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lctx, err := llama.NewContextWithModel(model, llama.NewContextParams(8*1024, 512, 8, threads, false, ""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch, err := llama.NewBatch(512, 8, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range []int{1, 2, 3, 4, 8} {
+			b.Run(fmt.Sprintf("%s/k=%d", typ, k), func(b *testing.B) {
+				pos := 0
+				fill := func() {
+					for s := range k {
+						lctx.KvCacheSeqRm(s, -1, -1)
+						batch.Clear()
+						for i := range history {
+							batch.Add(100+i, nil, i, false, s)
+						}
+						if err := lctx.Decode(batch); err != nil {
+							b.Fatal(err)
+						}
+					}
+					pos = history
+				}
+				fill()
+				for b.Loop() {
+					if pos == 1024-1 {
+						b.StopTimer()
+						fill()
+						b.StartTimer()
+					}
+					batch.Clear()
+					for s := range k {
+						batch.Add(200+pos%50, nil, pos, true, s)
+					}
+					if err := lctx.Decode(batch); err != nil {
+						b.Fatal(err)
+					}
+					pos++
+				}
+				b.ReportMetric(float64(k)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+			})
+		}
+		batch.Free()
+		engine.FreeContext(lctx)
+		llama.FreeModel(model)
+	}
 }
