@@ -81,9 +81,10 @@
 // inside a code kept as a 64-bit exception mask over a shared row, so that
 // the automaton for 20,000 entries is 7.8 MiB.
 //
-// Speed (BENCH_NOTES.md; one core, shared machine, medians of 8): compile
-// 42-67 ms; whole text (Check) 157 MB/s; streaming in 2-8 byte pieces
-// 90 MB/s, 56 ns per piece (86 MB/s, 58 ns before the latest round, in
-// the same alternated runs; 68 MB/s, 73 ns two rounds ago) -- short of the
-// 100 MB/s goal, with cloudflare's window rescan at 8-12 MB/s.
+// Speed (BENCH_NOTES.md; one core of a shared machine, medians of
+// alternated runs): compile 42-67 ms; whole text (Check) ~160 MB/s;
+// streaming in 2-8 byte pieces 96-99 MB/s, 50-52 ns per piece (86-88 MB/s
+// before the latest round in the same runs), 100-106 MB/s in the machine's
+// fast phases -- at the edge of the 100 MB/s goal; cloudflare's window
+// rescan runs at 8-12 MB/s.
 package filter
