@@ -53,7 +53,8 @@ type Config struct {
 type Option func(*options) error
 
 type options struct {
-	log *slog.Logger
+	log    *slog.Logger
+	onMain func() bool // reports whether the calling thread is the process's main one; tests replace it
 }
 
 // WithLogger sets the logger; the default discards.
@@ -160,7 +161,7 @@ var backendOnce sync.Once
 
 // Load checks and loads the model and starts the decode loop.
 func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
-	o := options{log: slog.New(slog.DiscardHandler)}
+	o := options{log: slog.New(slog.DiscardHandler), onMain: onMainThread}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -208,14 +209,15 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 	}
 
 	e := &engine{
-		cfg:   cfg,
-		log:   o.log,
-		model: model,
-		lctx:  lctx,
-		batch: batch,
-		work:  make(chan *seq),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:    cfg,
+		log:    o.log,
+		onMain: o.onMain,
+		model:  model,
+		lctx:   lctx,
+		batch:  batch,
+		work:   make(chan *seq),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	e.info = e.describe(mf, threads)
 	e.pieces, e.eog = pieceTable(model, mf.tokenTypes, e.info.ImEndToken)

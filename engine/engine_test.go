@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -488,7 +490,8 @@ func TestBatchingGivesSameAnswers(t *testing.T) {
 
 // TestDecodeNice: the thread that decodes runs at the niceness asked for,
 // the rest of the process does not, and the niced thread ends with the
-// engine, so no other goroutine ever runs on it.
+// engine, so no other goroutine ever runs on it. When the loop starts on
+// the main thread (which Go never ends), it hands decoding to another.
 func TestDecodeNice(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("decode nice is Linux only")
@@ -496,15 +499,6 @@ func TestDecodeNice(t *testing.T) {
 	base := niceOf(t, "self")
 	if base > 12 {
 		t.Skipf("the test runs at nice %d already", base)
-	}
-	path := writeScripted(t, testmodel.Scripted{Pieces: sentence})
-	e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 1, DecodeNice: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if _, _, err := collect(t, context.Background(), e, engine.Request{Prompt: prompt(t, e, "hi"), MaxTokens: 100, Sampling: greedy}); err != nil {
-		t.Fatal(err)
 	}
 	niced := func() (n int) {
 		tasks, err := os.ReadDir("/proc/self/task")
@@ -518,17 +512,42 @@ func TestDecodeNice(t *testing.T) {
 		}
 		return n
 	}
-	if n := niced(); n != 1 {
-		t.Fatalf("%d threads at nice %d, want the decoding thread alone", n, base+7)
-	}
-	if got := niceOf(t, "self"); got != base {
-		t.Fatalf("the main thread went from nice %d to %d", base, got)
-	}
-	e.Close()
-	for deadline := time.Now().Add(10 * time.Second); niced() != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the niced thread outlived Close")
-		}
+	path := writeScripted(t, testmodel.Scripted{Pieces: sentence})
+	var mainTID atomic.Int64 // the thread taken for the main one
+	for _, tt := range []struct {
+		name string
+		opts []engine.Option
+	}{
+		{"started off the main thread", nil},
+		{"started on the main thread", []engine.Option{engine.OnMainThread(&mainTID)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 1, DecodeNice: 7}, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if _, _, err := collect(t, context.Background(), e, engine.Request{Prompt: prompt(t, e, "hi"), MaxTokens: 100, Sampling: greedy}); err != nil {
+				t.Fatal(err)
+			}
+			if n := niced(); n != 1 {
+				t.Fatalf("%d threads at nice %d, want the decoding thread alone", n, base+7)
+			}
+			if got := niceOf(t, "self"); got != base {
+				t.Fatalf("the main thread went from nice %d to %d", base, got)
+			}
+			if tid := mainTID.Load(); tid != 0 {
+				if got := niceOf(t, fmt.Sprintf("self/task/%d", tid)); got != base {
+					t.Fatalf("the thread taken for the main one went from nice %d to %d", base, got)
+				}
+			}
+			e.Close()
+			for deadline := time.Now().Add(10 * time.Second); niced() != 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the niced thread outlived Close")
+				}
+			}
+		})
 	}
 }
 

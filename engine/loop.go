@@ -15,12 +15,13 @@ import (
 )
 
 type engine struct {
-	cfg   Config
-	log   *slog.Logger
-	info  ModelInfo
-	model *llama.Model
-	lctx  *llama.Context
-	batch *llama.Batch
+	cfg    Config
+	log    *slog.Logger
+	onMain func() bool
+	info   ModelInfo
+	model  *llama.Model
+	lctx   *llama.Context
+	batch  *llama.Batch
 
 	pieces []string     // token id → text; read-only after Load
 	eog    map[int]bool // end-of-generation tokens; read-only after Load
@@ -65,16 +66,45 @@ type event struct {
 
 func (e *engine) loop() {
 	defer close(e.done)
-	if n := e.cfg.DecodeNice; n != 0 {
-		// This goroutine keeps the thread to its end, when the thread
-		// exits with it: no other goroutine ever runs at this priority.
-		runtime.LockOSThread()
-		if err := lowerThreadPriority(n); err != nil {
-			e.log.Warn("decode threads keep the process's priority", "decode_nice", n, "err", err)
-		} else {
-			e.log.Debug("decode threads niced", "decode_nice", n)
-		}
+	if e.cfg.DecodeNice == 0 {
+		e.run()
+		return
 	}
+	e.runNiced()
+}
+
+// runNiced runs the loop at the lowered priority. The goroutine keeps its
+// thread to its end, when the thread exits with it: no other goroutine
+// ever runs at that priority. Go never ends the process's main thread,
+// though (it parks it), so that one must not be lowered: while this
+// goroutine holds it, another one, necessarily on another thread, decodes.
+func (e *engine) runNiced() {
+	runtime.LockOSThread()
+	if !e.onMain() {
+		e.lowerPriority()
+		e.run()
+		return
+	}
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		e.runNiced()
+	}()
+	<-held
+	runtime.UnlockOSThread()
+}
+
+func (e *engine) lowerPriority() {
+	n := e.cfg.DecodeNice
+	if err := lowerThreadPriority(n); err != nil {
+		e.log.Warn("decode threads keep the process's priority", "decode_nice", n, "err", err)
+		return
+	}
+	e.log.Debug("decode threads niced", "decode_nice", n)
+}
+
+// run decodes until Close.
+func (e *engine) run() {
 	slots := make([]*seq, e.cfg.Parallel)
 	defer func() {
 		for _, s := range slots {

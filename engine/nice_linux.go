@@ -16,3 +16,6 @@ func lowerThreadPriority(n int) error {
 	// The raw system call returns 20 - nice.
 	return syscall.Setpriority(syscall.PRIO_PROCESS, tid, min(19, 20-cur+n))
 }
+
+// onMainThread reports whether the calling thread is the process's first.
+func onMainThread() bool { return syscall.Gettid() == syscall.Getpid() }

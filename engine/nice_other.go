@@ -9,3 +9,5 @@ const niceSupported = false
 func lowerThreadPriority(int) error {
 	return errors.New("engine: decode nice is supported on Linux only")
 }
+
+func onMainThread() bool { return false }
