@@ -83,8 +83,8 @@
 //
 // Speed (BENCH_NOTES.md; one core of a shared machine, medians of
 // alternated runs): compile 42-67 ms; whole text (Check) ~160 MB/s;
-// streaming in 2-8 byte pieces 96-99 MB/s, 50-52 ns per piece (86-88 MB/s
-// before the latest round in the same runs), 100-106 MB/s in the machine's
-// fast phases -- at the edge of the 100 MB/s goal; cloudflare's window
-// rescan runs at 8-12 MB/s.
+// streaming in 2-8 byte pieces 96-103 MB/s, 48-52 ns per piece (86-91
+// MB/s before the latest round in the same runs), 99.6 MB/s pooled -- at
+// the edge of the 100 MB/s goal; cloudflare's window rescan runs at 8-12
+// MB/s.
 package filter
