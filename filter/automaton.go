@@ -100,35 +100,7 @@ func build(pats []string, runeUnits bool) (d *dfa, next []int32) {
 	}
 	d.stride = col
 
-	// Trie as first-child/next-sibling lists; node 0 is the root.
-	type node struct {
-		child, sib int32
-		label      byte
-		term       int32 // 1 + pattern index
-		depth      int32 // in units
-	}
-	nodes := make([]node, 1, 1+len(pats)*4)
-	for pi, p := range pats {
-		u := int32(0)
-		for i := 0; i < len(p); i++ {
-			b := p[i]
-			v := nodes[u].child
-			for v != 0 && nodes[v].label != b {
-				v = nodes[v].sib
-			}
-			if v == 0 {
-				depth := nodes[u].depth
-				if !runeUnits || !isCont(b) {
-					depth++
-				}
-				v = int32(len(nodes))
-				nodes = append(nodes, node{sib: nodes[u].child, label: b, depth: depth})
-				nodes[u].child = v
-			}
-			u = v
-		}
-		nodes[u].term = int32(pi) + 1
-	}
+	nodes := buildTrie(pats, runeUnits)
 
 	// Breadth-first: a node's failure state is shallower, so its row is
 	// complete before the node copies it.
@@ -170,6 +142,45 @@ func build(pats []string, runeUnits bool) (d *dfa, next []int32) {
 		r[colOut] = uint32(out[u])
 	}
 	return d, next
+}
+
+// trieNode is a node of the trie of the patterns, kept as first-child/
+// next-sibling lists; node 0 is the root.
+type trieNode struct {
+	child, sib int32
+	label      byte
+	mid        bool  // inside a code: the next byte of the patterns through it is a continuation byte
+	term       int32 // 1 + pattern index
+	depth      int32 // in units, as build counts them
+}
+
+// buildTrie makes the trie both automata start from. With runeUnits,
+// depth counts code points (non-continuation bytes); otherwise bytes.
+func buildTrie(pats []string, runeUnits bool) []trieNode {
+	nodes := make([]trieNode, 1, 1+len(pats)*4)
+	for pi, p := range pats {
+		u := int32(0)
+		for i := 0; i < len(p); i++ {
+			b := p[i]
+			v := nodes[u].child
+			for v != 0 && nodes[v].label != b {
+				v = nodes[v].sib
+			}
+			if v == 0 {
+				depth := nodes[u].depth
+				if !runeUnits || !isCont(b) {
+					depth++
+				}
+				v = int32(len(nodes))
+				mid := i+1 < len(p) && isCont(p[i+1])
+				nodes = append(nodes, trieNode{sib: nodes[u].child, label: b, mid: mid, depth: depth})
+				nodes[u].child = v
+			}
+			u = v
+		}
+		nodes[u].term = int32(pi) + 1
+	}
+	return nodes
 }
 
 func isCont(b byte) bool { return b&0xC0 == 0x80 }
@@ -286,36 +297,7 @@ func buildKeys(pats []string) (d *dfa, next []int32) {
 	d.off = extMask
 	const midStride = 64
 
-	type node struct {
-		child, sib int32
-		label      byte
-		mid        bool  // a mid-code state
-		term       int32 // 1 + pattern index
-		depth      int32 // in code points
-	}
-	nodes := make([]node, 1, 1+len(pats)*4)
-	for pi, p := range pats {
-		u := int32(0)
-		for i := 0; i < len(p); i++ {
-			b := p[i]
-			v := nodes[u].child
-			for v != 0 && nodes[v].label != b {
-				v = nodes[v].sib
-			}
-			if v == 0 {
-				depth := nodes[u].depth
-				if !isCont(b) {
-					depth++
-				}
-				v = int32(len(nodes))
-				mid := i+1 < len(p) && isCont(p[i+1])
-				nodes = append(nodes, node{sib: nodes[u].child, label: b, mid: mid, depth: depth})
-				nodes[u].child = v
-			}
-			u = v
-		}
-		nodes[u].term = int32(pi) + 1
-	}
+	nodes := buildTrie(pats, true)
 
 	// Breadth-first order: a state's failure state is shallower, so its row
 	// is complete before the state copies it.
