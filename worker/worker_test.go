@@ -247,6 +247,20 @@ func (e *env) queueEmpty() {
 	e.t.Fatal("jobs stream never emptied: a job was not acked or terminated")
 }
 
+// workersInfo returns the state of the shared workers' consumer.
+func (e *env) workersInfo() *jetstream.ConsumerInfo {
+	e.t.Helper()
+	cons, err := e.js.Consumer(context.Background(), "SIEVE_JOBS", "SIEVE_WORKERS")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info
+}
+
 func user(s string) []map[string]string { return []map[string]string{{"role": "user", "content": s}} }
 
 func TestCompletedBlockedAndStreamed(t *testing.T) {
@@ -510,14 +524,7 @@ func TestDrainHandsBackRunningJobs(t *testing.T) {
 	}
 	// Handed back: the job is pending in the stream again, for another
 	// worker.
-	cons, err := e.js.Consumer(context.Background(), "SIEVE_JOBS", "SIEVE_WORKERS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := e.workersInfo()
 	if info.NumPending+uint64(info.NumAckPending)+uint64(info.NumRedelivered) == 0 {
 		t.Fatalf("job not handed back: %+v", info)
 	}
@@ -589,14 +596,7 @@ func TestPullsOnlyFreeSlots(t *testing.T) {
 	for i := 0; c.text() == "" && i < 400; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	cons, err := e.js.Consumer(context.Background(), "SIEVE_JOBS", "SIEVE_WORKERS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := e.workersInfo()
 	if info.NumAckPending != 1 || info.NumPending != 1 {
 		t.Fatalf("ack pending %d, pending %d: want 1 running and 1 left in the queue", info.NumAckPending, info.NumPending)
 	}
