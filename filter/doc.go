@@ -79,12 +79,11 @@
 // for code point states, non-ASCII code points fed as two-byte private
 // codes (a Chinese character costs two steps, not three), and the states
 // inside a code kept as a 64-bit exception mask over a shared row, so that
-// the automaton for 20,000 entries is 7.8 MiB.
+// the automaton for 20,000 entries is 7.9 MiB.
 //
 // Speed (BENCH_NOTES.md; one core of a shared machine, medians of
-// alternated runs): compile 42-67 ms; whole text (Check) ~160 MB/s;
-// streaming in 2-8 byte pieces 96-103 MB/s, 48-52 ns per piece (86-91
-// MB/s before the latest round in the same runs), 99.6 MB/s pooled -- at
-// the edge of the 100 MB/s goal; cloudflare's window rescan runs at 8-12
-// MB/s.
+// alternated runs): compile 34-38 ms; whole text (Check) 192-197 MB/s;
+// streaming in 2-8 byte pieces 111-115 MB/s, 44 ns per piece (103 MB/s
+// for the previous version in the same runs), 112.7 MB/s pooled, over the
+// 100 MB/s goal; cloudflare's window rescan runs at 8-12 MB/s.
 package filter

@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+)
 
 // feed relies on this: a stripped code point (see isStripped) is always
 // ignorable, so with normalization on it folds to nothing and is found on
@@ -72,6 +75,19 @@ func TestKeyAutomatonAgreesWithBuild(t *testing.T) {
 		}
 		if raw&matchBit != ref.trans[rs+colInfo]&matchBit || ref.trans[rs+colInfo] != d.trans[st+colInfo] || ref.trans[rs+colOut] != d.trans[st+colOut] {
 			t.Fatalf("at %d: info %x/%d, want %x/%d", i, d.trans[st+colInfo], d.trans[st+colOut], ref.trans[rs+colInfo], ref.trans[rs+colOut])
+		}
+	}
+}
+
+// feed decides without utf8.FullRune that a piece ends inside a
+// three-byte character.
+func TestPrefix3AgreesWithFullRune(t *testing.T) {
+	for b := 0xE0; b <= 0xEF; b++ {
+		for c := range 256 {
+			p := []byte{byte(b), byte(c)}
+			if got, want := prefix3(byte(b), byte(c)), !utf8.FullRune(p); got != want {
+				t.Errorf("prefix3(%#x, %#x) = %v, want %v", b, c, got, want)
+			}
 		}
 	}
 }

@@ -90,33 +90,54 @@ func TestStreamMatchesReference(t *testing.T) {
 		iters = 300
 	}
 	for it := range iters {
-		specs := randSpecs(rng)
-		norm := rng.IntN(5) != 0
-		f, err := Compile(specs, Options{Normalize: norm})
-		if err != nil {
-			// Random entries may normalize to nothing only through atoms
-			// we do not use; any error is a bug.
-			t.Fatalf("iteration %d: %v", it, err)
+		checkReference(t, rng, it, rng.IntN(30))
+	}
+}
+
+// TestLongStreamMatchesReference is the same property on texts long enough
+// that a Stream drops what it no longer needs (see compact) many times,
+// with matches waiting across the cut.
+func TestLongStreamMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 2))
+	iters := 100
+	if testing.Short() {
+		iters = 10
+	}
+	for it := range iters {
+		checkReference(t, rng, it, 500+rng.IntN(1500))
+	}
+}
+
+// checkReference checks Check and Streams with random splits against the
+// reference model for random lists and a random text of n atoms.
+func checkReference(t *testing.T, rng *rand.Rand, it, n int) {
+	t.Helper()
+	specs := randSpecs(rng)
+	norm := rng.IntN(5) != 0
+	f, err := Compile(specs, Options{Normalize: norm})
+	if err != nil {
+		// Random entries may normalize to nothing only through atoms
+		// we do not use; any error is a bug.
+		t.Fatalf("iteration %d: %v", it, err)
+	}
+	text := randText(rng, n)
+	var stops []string
+	if rng.IntN(4) == 0 {
+		stops = []string{string(randText(rng, 1+rng.IntN(2)))}
+	}
+	want := refCheck(t, f, specs, Output, text, stops)
+	if stops == nil {
+		c := f.Check(Output, string(text))
+		got := refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}
+		if !sameResult(got, want) {
+			t.Fatalf("iteration %d: Check differs from reference\nspecs %+v norm %v\ntext %q\ngot  %+v\nwant %+v", it, specs, norm, text, got, want)
 		}
-		text := randText(rng, rng.IntN(30))
-		var stops []string
-		if rng.IntN(4) == 0 {
-			stops = []string{string(randText(rng, 1+rng.IntN(2)))}
-		}
-		want := refCheck(t, f, specs, Output, text, stops)
-		if stops == nil {
-			c := f.Check(Output, string(text))
-			got := refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}
-			if !sameResult(got, want) {
-				t.Fatalf("iteration %d: Check differs from reference\nspecs %+v norm %v\ntext %q\ngot  %+v\nwant %+v", it, specs, norm, text, got, want)
-			}
-		}
-		for range 3 {
-			cuts := randCuts(rng, len(text))
-			got := runStream(t, f, Output, stops, text, cuts)
-			if !sameResult(got, want) {
-				t.Fatalf("iteration %d: stream differs from reference\nspecs %+v norm %v stops %q\ntext %q cuts %v\ngot  %+v\nwant %+v", it, specs, norm, stops, text, cuts, got, want)
-			}
+	}
+	for range 3 {
+		cuts := randCuts(rng, len(text))
+		got := runStream(t, f, Output, stops, text, cuts)
+		if !sameResult(got, want) {
+			t.Fatalf("iteration %d: stream differs from reference\nspecs %+v norm %v stops %q\ntext %q cuts %v\ngot  %+v\nwant %+v", it, specs, norm, stops, text, cuts, got, want)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func better(a, b *cand) bool {
 // not valid UTF-8 are ignored.
 func (f *Filter) NewStream(where Where, stops []string) *Stream {
 	m := f.m[whereIndex(where)]
-	s := &Stream{f: f, m: m, d: m.d, fold: f.fold}
+	s := &Stream{f: f, m: m, d: m.d, fold: f.fold, out: make([]byte, 0, 64)}
 	var ss []string
 	for _, x := range stops {
 		if x != "" && utf8.ValidString(x) && !slices.Contains(ss, x) {
@@ -171,7 +171,7 @@ func (s *Stream) write(piece []byte) {
 		return
 	}
 	b, n, k := s.buf, len(s.buf), len(piece)
-	if k > 8 || k < 2 || cap(b)-n < 8 {
+	if k > 8 || k < 2 || cap(b)-n < 16 {
 		s.buf = append(b, piece...)
 		s.process(false)
 		return
@@ -191,7 +191,7 @@ func (s *Stream) write(piece []byte) {
 		v = uint64(binary.LittleEndian.Uint16(piece)) | uint64(binary.LittleEndian.Uint16(piece[k-2:]))<<(8*(k-2))
 	}
 	binary.LittleEndian.PutUint64(b[n:n+8], v)
-	s.buf = b[:n+k]
+	s.buf = s.buf[:n+k] // not b[:n+k]: the compiler stores just the length
 	// Where there is nothing for the stop automaton, what process does
 	// comes down to feed: called here, it is one call less per piece.
 	if s.stop == nil {
@@ -350,98 +350,104 @@ func (s *Stream) scanStops() int {
 // incomplete character. With settle it settles afterwards (see settle),
 // unless a block rule fired: that is the end of every Write, done here on
 // what the loop holds in registers.
+//
+// Its loop takes the common case: ASCII and complete three-byte characters
+// that fold to themselves, no match waiting. It has no call in it, and the
+// values it works on are loaded afresh after every call (check, one): a
+// value kept across a call is kept on the stack, and reloaded in every
+// step of the loop.
 func (s *Stream) feed(limit int, final, settle bool) {
-	m, d := s.m, s.d
-	trans, cls, off := d.trans, &d.cls, d.off
-	fold := s.fold
-	pos, buf, base := s.fed, s.buf, s.base
-	st := s.st
-	recs := s.recs
-	for pos < limit {
-		i := pos - base
-		if b := buf[i]; b < utf8.RuneSelf {
-			if fold != nil {
-				b = fold.ascii[b]
+	var (
+		d         *dfa
+		pos, base int
+		buf       []byte
+		recs      []rec
+		st        uint32
+	)
+	for {
+		m := s.m
+		d = s.d
+		trans, cls, off := d.trans, &d.cls, d.off
+		fold := s.fold
+		pos, buf, base, st, recs = s.fed, s.buf, s.base, s.st, s.recs
+		if pos < limit && !s.hasBest && len(s.pending) == 0 {
+			if cap(recs)-len(recs) <= limit-pos {
+				// A rec per byte at most, and room for the sentinel below.
+				s.recs = slices.Grow(recs, limit-pos+1)
+				continue
 			}
-			recs = append(recs, rec{o: pos, r: rune(b), n: 1})
-			pos++
-			if len(s.pending) > 0 {
-				s.validate(asciiWord[b])
-			}
-			st = trans[st&off+cls[b]]
-			if st&matchBit != 0 || s.hasBest {
-				s.recs, s.fed = recs, pos
-				if st = s.check(st); s.blocked {
-					return
+			all, n := recs[:cap(recs)], len(recs)
+			for pos < limit {
+				i := pos - base
+				b := buf[i]
+				if b < utf8.RuneSelf {
+					if fold != nil {
+						b = fold.ascii[b]
+					}
+					all[n] = rec{o: pos, r: rune(b), n: 1}
+					n++
+					pos++
+					if st = trans[st&off+cls[b]]; st&matchBit != 0 {
+						break
+					}
+					continue
 				}
+				// Decode against all bytes at hand, as the whole text
+				// would be: limit is always at a code point boundary.
+				if b&0xF0 != 0xE0 {
+					break
+				}
+				if i+2 >= len(buf) {
+					// A piece that ends inside a character (as often as
+					// not inside a Chinese one): wait for the rest, as
+					// one would after utf8.FullRune, without its call.
+					if !final && (i+1 == len(buf) || prefix3(b, buf[i+1])) {
+						limit = pos
+					}
+					break
+				}
+				b1, b2 := buf[i+1], buf[i+2]
+				r := rune(b&0x0F)<<12 | rune(b1&0x3F)<<6 | rune(b2&0x3F)
+				if b1&0xC0 != 0x80 || b2&0xC0 != 0x80 || r < 0x800 || r >= 0xD800 && r <= 0xDFFF {
+					break
+				}
+				if fold != nil && fold.lookup(r) != 0 || fold == nil && isStripped(r) {
+					break
+				}
+				// m.next, in line for the common case of a two-byte code.
+				c := m.codes.lookup(r)
+				k := uint32(c) - 1
+				if c != 0 && k >= codes2 {
+					break
+				}
+				all[n] = rec{o: pos, r: r, n: 3}
+				n++
+				pos += 3
+				if c == 0 {
+					st = 0
+				} else if st = d.step2(st&off, k); st&matchBit != 0 {
+					break
+				}
+			}
+			recs = all[:n]
+		}
+		if pos >= limit && st&matchBit == 0 {
+			break
+		}
+		s.recs, s.fed = recs, pos
+		if st&matchBit != 0 {
+			s.st = s.check(st)
+			if s.blocked {
+				return
 			}
 			continue
 		}
-		// Decode against all bytes at hand, as the whole text would be:
-		// limit is always at a code point boundary. Three-byte characters
-		// (all of CJK) are decoded inline.
-		var r rune
-		size := 0
-		if b0 := buf[i]; b0&0xF0 == 0xE0 && i+2 < len(buf) {
-			b1, b2 := buf[i+1], buf[i+2]
-			r = rune(b0&0x0F)<<12 | rune(b1&0x3F)<<6 | rune(b2&0x3F)
-			if b1&0xC0 == 0x80 && b2&0xC0 == 0x80 && r >= 0x800 && (r < 0xD800 || r > 0xDFFF) {
-				size = 3
-			}
-		}
-		if size == 0 {
-			r, size = utf8.DecodeRune(buf[i:])
-		}
-		if size == 1 {
-			if !final && !utf8.FullRune(buf[i:]) {
-				break
-			}
-			s.dirty = append(s.dirty, pos)
-		}
-		o := pos
-		pos += size
-		if fold != nil {
-			if v := fold.lookup(r); v != 0 {
-				// Every stripped code point is ignorable, so folds to
-				// nothing: only here can it occur.
-				if isStripped(r) {
-					s.dirty = append(s.dirty, o)
-				}
-				for _, c := range fold.expansion(v) {
-					recs = append(recs, rec{o: o, r: c, n: uint8(size)})
-					if len(s.pending) > 0 {
-						s.validate(isWordRune(c))
-					}
-					st = m.next(st, c)
-					if st&matchBit != 0 || s.hasBest {
-						s.recs, s.fed = recs, pos
-						if st = s.check(st); s.blocked {
-							return
-						}
-					}
-				}
-				continue
-			}
-		} else if isStripped(r) {
-			s.dirty = append(s.dirty, o)
-		}
-		recs = append(recs, rec{o: o, r: r, n: uint8(size)})
-		if len(s.pending) > 0 {
-			s.validate(isWordRune(r))
-		}
-		// m.next, inline for the common case of a two-byte code.
-		if c := m.codes.lookup(r); c == 0 {
-			st = 0
-		} else if k := uint32(c) - 1; k < codes2 {
-			st = d.midStep(trans[st&off+cls[0xC0+k>>6]], k&63)
-		} else {
-			st = m.next(st, r)
-		}
-		if st&matchBit != 0 || s.hasBest {
-			s.recs, s.fed = recs, pos
-			if st = s.check(st); s.blocked {
+		s.st = st
+		if !s.one(final) {
+			if s.blocked {
 				return
 			}
+			limit = s.fed // stopped before an incomplete character
 		}
 	}
 	s.st = st
@@ -453,27 +459,111 @@ func (s *Stream) feed(limit int, final, settle bool) {
 		return
 	}
 	// settle for the common case: no match waiting, nothing to rewrite.
-	h, r := len(recs)-d.ext(st), pos
-	if h < len(recs) {
-		r = recs[h].o
+	// Which of its cases a piece takes depends on the text (whether it
+	// ends inside a keyword prefix, how much was held), so it is done
+	// without branches on them: a branch that goes either way at random
+	// costs more than the work it would skip.
+	//
+	// The hold point: a sentinel rec past the end gives pos when nothing
+	// is held.
+	n := len(recs)
+	if n == cap(recs) {
+		recs = slices.Grow(recs, 1)
 	}
-	if r > s.rel {
-		s.out = appendOwn(s.out, buf[s.rel-base:r-base])
-		s.outLen += r - s.rel
-		s.rel = r
+	recs[:n+1][n].o = pos
+	h := n - d.ext(st)
+	r := recs[:n+1][h].o
+	// Release [s.rel, r): up to 8 bytes with one 8-byte copy whatever
+	// their number (write leaves 8 bytes of room in buf, NewStream in
+	// out), more with append.
+	out, k := s.out, max(r-s.rel, 0)
+	if from := s.rel - base; uint(k) <= 8 && cap(buf)-from >= 8 && cap(out)-len(out) >= 8 {
+		binary.LittleEndian.PutUint64(out[len(out):len(out)+8], binary.LittleEndian.Uint64(buf[from:from+8]))
+		s.out = out[:len(out)+k]
+	} else if k > 0 {
+		s.out = append(out, buf[from:r-base]...)
 	}
-	if h > 0 && h == len(recs) && s.rel == base+len(buf) {
-		// compact: everything released.
-		s.prev = recs[h-1].r
-		s.recs, s.fed = recs[:0], pos
-		s.buf = buf[:0]
-		s.base = s.rel
-		return
-	}
+	s.outLen += k
+	s.rel += k
 	s.recs, s.fed = recs, pos
-	if h >= 64 || h > 0 && h == len(recs) || s.rel-base >= 1024 || s.rel > base && s.rel-base == len(buf) {
-		s.compact(h) // the conditions at its start, in line
+	// Compaction only in bulk: dropping a few bytes and recs every piece
+	// costs more than moving what is held once in a while.
+	if h >= 64 || s.rel-base >= 1024 {
+		s.compact(h)
 	}
+}
+
+// prefix3 reports whether lead byte b (0xE0–0xEF) and the byte c after
+// it can still become a valid three-byte character: utf8.FullRune is
+// false for the two bytes alone exactly then.
+func prefix3(b, c byte) bool {
+	lo, hi := byte(0x80), byte(0xBF)
+	switch b {
+	case 0xE0:
+		lo = 0xA0
+	case 0xED:
+		hi = 0x9F
+	}
+	return lo <= c && c <= hi
+}
+
+// one turns the code point at s.fed into recs and steps the matcher over
+// each: what feed does for every code point its loop does not take. It
+// reports false if feed must stop: a block rule fired, or the code point
+// is incomplete (not final).
+func (s *Stream) one(final bool) bool {
+	m, fold := s.m, s.fold
+	pos, buf := s.fed, s.buf
+	i := pos - s.base
+	if b := buf[i]; b < utf8.RuneSelf {
+		if fold != nil {
+			b = fold.ascii[b]
+		}
+		return s.add(rec{o: pos, r: rune(b), n: 1}, pos+1, m.next(s.st, rune(b)))
+	}
+	r, size := utf8.DecodeRune(buf[i:])
+	if size == 1 {
+		if !final && !utf8.FullRune(buf[i:]) {
+			return false
+		}
+		s.dirty = append(s.dirty, pos)
+	}
+	end := pos + size
+	if fold != nil {
+		if v := fold.lookup(r); v != 0 {
+			// Every stripped code point is ignorable, so folds to
+			// nothing: only here can it occur.
+			if isStripped(r) {
+				s.dirty = append(s.dirty, pos)
+			}
+			for _, c := range fold.expansion(v) {
+				if !s.add(rec{o: pos, r: c, n: uint8(size)}, end, m.next(s.st, c)) {
+					return false
+				}
+			}
+			s.fed = end
+			return true
+		}
+	} else if isStripped(r) {
+		s.dirty = append(s.dirty, pos)
+	}
+	return s.add(rec{o: pos, r: r, n: uint8(size)}, end, m.next(s.st, r))
+}
+
+// add appends rc, a rec of the code point that ends at offset end, after
+// the matcher stepped over it into state st, and acts on what that state
+// says. It reports false if a block rule fired.
+func (s *Stream) add(rc rec, end int, st uint32) bool {
+	s.recs = append(s.recs, rc)
+	s.fed = end
+	if len(s.pending) > 0 {
+		s.validate(isWordRune(rc.r))
+	}
+	if st&matchBit != 0 || s.hasBest {
+		st = s.check(st)
+	}
+	s.st = st
+	return !s.blocked
 }
 
 // step moves the automaton from state st over normalized code point r.
@@ -490,7 +580,7 @@ func (m *matcher) step(st uint32, r rune) uint32 {
 		return 0 // in no pattern
 	}
 	if k := uint32(c) - 1; k < codes2 {
-		return d.midStep(trans[st+cls[0xC0+k>>6]], k&63) & mask
+		return d.step2(st, k) & mask
 	} else {
 		k -= codes2
 		v := d.midStep(trans[st+cls[0xF9+k>>12]], (k>>6)&63)
@@ -512,7 +602,7 @@ func (m *matcher) next(st uint32, r rune) uint32 {
 	}
 	d := m.d
 	if k := uint32(c) - 1; k < codes2 {
-		return d.midStep(trans[st+cls[0xC0+k>>6]], k&63)
+		return d.step2(st, k)
 	} else {
 		k -= codes2
 		v := d.midStep(trans[st+cls[0xF9+k>>12]], (k>>6)&63)
