@@ -146,15 +146,7 @@ func build(pats []string, runeUnits bool) (d *dfa, next []int32) {
 			}
 			r[d.cls[nodes[v].label]] = uint32(v) * stride
 		}
-		out[u] = out[fail[u]]
-		if t := nodes[u].term; t != 0 {
-			next[t-1] = out[fail[u]]
-			out[u] = t
-		}
-		ext[u] = ext[fail[u]]
-		if nodes[u].child != 0 {
-			ext[u] = nodes[u].depth
-		}
+		setLinks(nodes, u, fail[u], out, ext, next)
 		r[colInfo] = uint32(ext[u])
 		if out[u] != 0 {
 			r[colInfo] |= matchBit
@@ -201,6 +193,22 @@ func buildTrie(pats []string, runeUnits bool) []trieNode {
 		nodes[u].term = int32(pi) + 1
 	}
 	return nodes
+}
+
+// setLinks works out, for node u whose failure state f is complete (the
+// walk is breadth-first), what build and buildKeys both need: out[u] (1 +
+// the longest pattern ending at u), the next of the pattern ending at u,
+// and ext[u].
+func setLinks(nodes []trieNode, u, f int32, out, ext, next []int32) {
+	out[u] = out[f]
+	if t := nodes[u].term; t != 0 {
+		next[t-1] = out[f]
+		out[u] = t
+	}
+	ext[u] = ext[f]
+	if nodes[u].child != 0 {
+		ext[u] = nodes[u].depth
+	}
 }
 
 func isCont(b byte) bool { return b&0xC0 == 0x80 }
@@ -371,15 +379,7 @@ func buildKeys(pats []string) (d *dfa, next []int32) {
 			}
 			r[c] = uint32(v)
 		}
-		out[u] = out[fail[u]]
-		if t := nodes[u].term; t != 0 {
-			next[t-1] = out[fail[u]]
-			out[u] = t
-		}
-		ext[u] = ext[fail[u]]
-		if nodes[u].child != 0 {
-			ext[u] = nodes[u].depth
-		}
+		setLinks(nodes, u, fail[u], out, ext, next)
 	}
 
 	// Second pass: code point states get their offsets in trans, mid-code
