@@ -46,10 +46,11 @@ type Model struct {
 	GPULayers int    `toml:"gpu_layers"` // -1 = all
 	Context   int    `toml:"context"`    // tokens, shared by all slots
 	Batch     int    `toml:"batch"`      // prompt tokens per decode step
-	Threads   int    `toml:"threads"`    // 0 = all cores
+	Threads   int    `toml:"threads"`    // 0 = one per physical core
 	Parallel  int    `toml:"parallel"`   // jobs generated at the same time
 	// DecodeNice lowers the priority of the decode threads (Linux), so
-	// the daemon's NATS and streaming work is not kept waiting by them.
+	// the daemon's NATS and streaming work is not kept waiting by them;
+	// -1 chooses (engine.AutoNice).
 	DecodeNice int `toml:"decode_nice"`
 }
 
@@ -151,7 +152,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Default returns the configuration used where a file is silent.
 func Default() Config {
 	return Config{
-		Model: Model{Context: 4096, Batch: 512, Parallel: 1},
+		Model: Model{Context: 4096, Batch: 512, Parallel: 1, DecodeNice: -1},
 		Generate: Generate{
 			System:         "You are a helpful assistant.",
 			MaxTokens:      512,
@@ -306,10 +307,10 @@ func (c Config) validate() []Problem {
 		bad("model.batch", "%d: want from model.parallel (%d) to model.context (%d)", m.Batch, m.Parallel, m.Context)
 	}
 	if m.Threads < 0 || m.Threads > 1024 {
-		bad("model.threads", "%d: want 0 (all cores) to 1024", m.Threads)
+		bad("model.threads", "%d: want 0 (one per physical core) to 1024", m.Threads)
 	}
-	if m.DecodeNice < 0 || m.DecodeNice > 19 {
-		bad("model.decode_nice", "%d: want 0 (the process's priority) to 19", m.DecodeNice)
+	if m.DecodeNice < -1 || m.DecodeNice > 19 {
+		bad("model.decode_nice", "%d: want 0 (the process's priority) to 19, or -1 to let sieve choose", m.DecodeNice)
 	}
 
 	g := c.Generate

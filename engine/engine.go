@@ -27,7 +27,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/ollama/ollama/llama"
@@ -39,13 +38,17 @@ type Config struct {
 	GPULayers int // layers offloaded to a GPU; -1 = all
 	Context   int // tokens, shared by all slots
 	Batch     int // tokens per decode step
-	Threads   int // 0 = all cores
-	Parallel  int // slots: requests generated at the same time
+	// Threads computing on the CPU; 0 = one per physical core this
+	// process may use.
+	Threads  int
+	Parallel int // slots: requests generated at the same time
 	// DecodeNice is added to the niceness of the thread that decodes and
 	// of llama.cpp's threads, which it starts (Linux; 0 to 19). Above 0,
 	// the process's other work (NATS, streaming, health) preempts decoding
 	// as soon as it wakes, instead of waiting for a time slice; decoding
-	// then also yields to every other process on the machine.
+	// then also yields to every other process on the machine. AutoNice
+	// (-1) chooses 19 when decoding takes every CPU the process may use
+	// and runs on the CPU, else 0.
 	DecodeNice int
 }
 
@@ -132,10 +135,12 @@ type ModelInfo struct {
 	SlotContext  int // positions each slot has for prompt and reply
 	Parallel     int
 	Threads      int
+	DecodeNice   int // as applied, after AutoNice
 	GPULayers    int
 	EOGTokens    []int
 	ImEndToken   int // -1 when the vocabulary has none
 	LlamaCommit  string
+	Devices      []Device // llama.cpp's backend devices, preferred first
 }
 
 // Engine generates text with a loaded model. It is safe for concurrent use.
@@ -157,8 +162,6 @@ type Engine interface {
 	Close() error
 }
 
-var backendOnce sync.Once
-
 // Load checks and loads the model and starts the decode loop.
 func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 	o := options{log: slog.New(slog.DiscardHandler), onMain: onMainThread}
@@ -176,11 +179,14 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 	}
 	threads := cfg.Threads
 	if threads == 0 {
-		threads = runtime.NumCPU()
+		threads = defaultThreads()
+	}
+	if cfg.DecodeNice == AutoNice {
+		cfg.DecodeNice = autoNice(threads, runtime.GOMAXPROCS(0), cfg.GPULayers)
 	}
 
-	// llama.cpp's backend registry is process-wide.
-	backendOnce.Do(llama.BackendInit)
+	devs := devices()
+	logDevices(o.log, devs, cfg.GPULayers)
 
 	start := time.Now()
 	model, err := llama.LoadModelFromFile(cfg.ModelPath, llama.ModelParams{
@@ -220,12 +226,13 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 		done:   make(chan struct{}),
 	}
 	e.info = e.describe(mf, threads)
+	e.info.Devices = devs
 	e.pieces, e.eog = pieceTable(model, mf.tokenTypes, e.info.ImEndToken)
 	e.info.EOGTokens = slices.Sorted(maps.Keys(e.eog))
 	e.log.Info("model loaded", "path", cfg.ModelPath, "arch", mf.arch,
 		"params", mf.params, "vocab", e.info.VocabSize, "context", cfg.Context,
 		"slot_context", e.info.SlotContext, "parallel", cfg.Parallel,
-		"threads", threads, "gpu_layers", cfg.GPULayers, "took", time.Since(start))
+		"threads", threads, "decode_nice", cfg.DecodeNice, "gpu_layers", cfg.GPULayers, "took", time.Since(start))
 	go e.loop()
 	return e, nil
 }
@@ -248,9 +255,9 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("threads %d: want 0 (all cores) or more", c.Threads))
 	}
 	switch {
-	case c.DecodeNice < 0 || c.DecodeNice > 19:
-		errs = append(errs, fmt.Errorf("decode nice %d: want 0 to 19", c.DecodeNice))
-	case c.DecodeNice != 0 && !niceSupported:
+	case c.DecodeNice < AutoNice || c.DecodeNice > 19:
+		errs = append(errs, fmt.Errorf("decode nice %d: want 0 to 19, or -1 to choose", c.DecodeNice))
+	case c.DecodeNice > 0 && !niceSupported:
 		errs = append(errs, fmt.Errorf("decode nice %d: supported on Linux only", c.DecodeNice))
 	}
 	if len(errs) > 0 {
@@ -274,6 +281,7 @@ func (e *engine) describe(mf *modelFile, threads int) ModelInfo {
 		SlotContext:  e.cfg.Context / e.cfg.Parallel,
 		Parallel:     e.cfg.Parallel,
 		Threads:      threads,
+		DecodeNice:   e.cfg.DecodeNice,
 		GPULayers:    e.cfg.GPULayers,
 		ImEndToken:   imEnd,
 		LlamaCommit:  LlamaCommit(),

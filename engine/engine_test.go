@@ -515,14 +515,19 @@ func TestDecodeNice(t *testing.T) {
 	path := writeScripted(t, testmodel.Scripted{Pieces: sentence})
 	var mainTID atomic.Int64 // the thread taken for the main one
 	for _, tt := range []struct {
-		name string
-		opts []engine.Option
+		name    string
+		threads int
+		opts    []engine.Option
 	}{
-		{"started off the main thread", nil},
-		{"started on the main thread", []engine.Option{engine.OnMainThread(&mainTID)}},
+		{"started off the main thread", 1, nil},
+		{"started on the main thread", 1, []engine.Option{engine.OnMainThread(&mainTID)}},
+		// The second is the thread pool's worker, started by the niced
+		// thread, which it must inherit.
+		{"two threads", 2, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 1, DecodeNice: 7}, tt.opts...)
+			mainTID.Store(0)
+			e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: tt.threads, Parallel: 1, DecodeNice: 7}, tt.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -530,8 +535,8 @@ func TestDecodeNice(t *testing.T) {
 			if _, _, err := collect(t, context.Background(), e, engine.Request{Prompt: prompt(t, e, "hi"), MaxTokens: 100, Sampling: greedy}); err != nil {
 				t.Fatal(err)
 			}
-			if n := niced(); n != 1 {
-				t.Fatalf("%d threads at nice %d, want the decoding thread alone", n, base+7)
+			if n := niced(); n != tt.threads {
+				t.Fatalf("%d threads at nice %d, want the %d decoding threads alone", n, base+7, tt.threads)
 			}
 			if got := niceOf(t, "self"); got != base {
 				t.Fatalf("the main thread went from nice %d to %d", base, got)
@@ -572,7 +577,7 @@ func niceOf(t *testing.T, which string) int {
 
 func TestDecodeNiceOutOfRange(t *testing.T) {
 	path := writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}})
-	for _, n := range []int{-1, 20} {
+	for _, n := range []int{-2, 20} {
 		_, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256, Batch: 32, Threads: 1, Parallel: 1, DecodeNice: n})
 		if !errors.Is(err, engine.ErrBadRequest) || !strings.Contains(err.Error(), "decode nice") {
 			t.Errorf("DecodeNice %d: err %v, want ErrBadRequest naming decode nice", n, err)

@@ -105,6 +105,13 @@ func (e *engine) lowerPriority() {
 
 // run decodes until Close.
 func (e *engine) run() {
+	// Started here, on the thread that decodes, so the pool's threads
+	// inherit its priority.
+	pool := attachThreadpool(e.lctx, e.info.Threads, poll)
+	if pool == nil {
+		e.log.Warn("llama.cpp's CPU backend offers no thread pool; its threads start and stop with every decode step")
+	}
+	defer pool.detach()
 	slots := make([]*seq, e.cfg.Parallel)
 	defer func() {
 		for _, s := range slots {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,7 @@ type Metrics struct {
 	hits       *prometheus.CounterVec
 	busy       prometheus.Gauge
 	slots      prometheus.Gauge
+	backend    *prometheus.GaugeVec
 }
 
 // New makes the collectors; slots is the number of generation slots.
@@ -68,11 +70,23 @@ func New(slots int) *Metrics {
 		slots: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sieve_slots", Help: "Generation slots.",
 		}),
+		backend: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sieve_backend_info", Help: "A llama.cpp backend device the model runs on (always 1): CPU variant or GPU, the library it came from, what it was built for.",
+		}, []string{"device", "type", "variant", "library", "features"}),
 	}
 	m.slots.Set(float64(slots))
-	m.reg.MustRegister(m.jobs, m.tokens, m.promptToks, m.queueWait, m.firstToken, m.tokRate, m.hits, m.busy, m.slots,
+	m.reg.MustRegister(m.jobs, m.tokens, m.promptToks, m.queueWait, m.firstToken, m.tokRate, m.hits, m.busy, m.slots, m.backend,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Backend records a llama.cpp backend device the model runs on. library
+// is empty for a backend compiled into the binary.
+func (m *Metrics) Backend(device, kind, variant, library string, features []string) {
+	if m == nil {
+		return
+	}
+	m.backend.WithLabelValues(device, kind, variant, library, strings.Join(features, ",")).Set(1)
 }
 
 // Result records a finished job.

@@ -33,6 +33,7 @@ type benchReport struct {
 	Parameters   uint64            `json:"parameters"`
 	Threads      int               `json:"threads"`
 	DecodeNice   int               `json:"decode_nice"`
+	CPUBackend   string            `json:"cpu_backend"` // the CPU variant llama.cpp computes with
 	PromptTokens int               `json:"prompt_tokens"`
 	GenTokens    int               `json:"gen_tokens"`
 	Concurrency  []concurrencyRow  `json:"concurrency"`
@@ -73,8 +74,8 @@ func runBench(ctx context.Context, e env, args []string) int {
 		parallel = fs.Int("parallel", 8, "most concurrent jobs to measure (1, 2, 4, … up to this)")
 		promptN  = fs.Int("prompt-tokens", 32, "prompt length of the throughput jobs")
 		genN     = fs.Int("gen-tokens", 128, "tokens each throughput job generates")
-		threads  = fs.Int("threads", 0, "llama.cpp threads (0 = all cores)")
-		nice     = fs.Int("decode-nice", 0, "niceness added to the decode threads (0 to 19, Linux), as model.decode_nice")
+		threads  = fs.Int("threads", 0, "llama.cpp threads (0 = one per physical core)")
+		nice     = fs.Int("decode-nice", -1, "niceness added to the decode threads (0 to 19, Linux; -1 = choose), as model.decode_nice")
 		gpu      = fs.Int("gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
 		withNATS = fs.Bool("nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
 		asJSON   = fs.Bool("json", false, "print the report as JSON")
@@ -103,7 +104,7 @@ func runBench(ctx context.Context, e env, args []string) int {
 	}
 	defer eng.Close()
 	info := eng.Info()
-	rep := benchReport{Model: *model, Parameters: info.Parameters, Threads: info.Threads, DecodeNice: *nice, PromptTokens: *promptN, GenTokens: *genN,
+	rep := benchReport{Model: *model, Parameters: info.Parameters, Threads: info.Threads, DecodeNice: info.DecodeNice, CPUBackend: cpuBackend(info.Devices), PromptTokens: *promptN, GenTokens: *genN,
 		Notes: map[string]string{"sampling": "greedy; a job may end early at an end-of-generation token, tokens/s counts what was generated"}}
 	progress := func(format string, a ...any) {
 		if !*asJSON {
@@ -372,6 +373,16 @@ func benchKeywords(n int) []string {
 	return out
 }
 
+// cpuBackend names the CPU variant llama.cpp computes with.
+func cpuBackend(devs []engine.Device) string {
+	for _, d := range devs {
+		if d.Type == engine.DeviceCPU {
+			return d.Variant
+		}
+	}
+	return ""
+}
+
 // peakRSS is the process's peak resident set (Linux: VmHWM), or -1.
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -390,7 +401,7 @@ func peakRSS() int64 {
 }
 
 func printBench(e env, r benchReport) {
-	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads (decode nice %d), %s %s/%s\n\n", r.Model, float64(r.Parameters)/1e6, r.Threads, r.DecodeNice, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads (decode nice %d), CPU backend %s, %s %s/%s\n\n", r.Model, float64(r.Parameters)/1e6, r.Threads, r.DecodeNice, r.CPUBackend, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "jobs\ttokens\tseconds\ttokens/s\tvs 1 job\t\n")
 	for _, c := range r.Concurrency {

@@ -66,6 +66,9 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if cfg.Metrics.Listen != "" {
 		m = metrics.New(cfg.Model.Parallel)
 		m.WatchNATS(conn.NC.IsConnected)
+		for _, d := range engine.InUse(eng.Info().Devices) {
+			m.Backend(d.Name, string(d.Type), d.Variant, d.Library, d.Features)
+		}
 	}
 	w, err := worker.Start(ctx, worker.Config{
 		Metrics:  m,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/sieve-project/sieve/engine"
 )
@@ -18,7 +19,21 @@ func runVersion(_ context.Context, e env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
+	newLogger(e, "warn", "text") // the binding's start-up chatter goes to debug
 	fmt.Fprintf(e.stdout, "sieve %s\nllama.cpp %s\n%s %s/%s\n", currentVersion(), engine.LlamaCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	for _, d := range engine.Devices() {
+		fmt.Fprintf(e.stdout, "backend %s (%s): %s", d.Name, d.Type, d.Description)
+		if d.Variant != "" {
+			fmt.Fprintf(e.stdout, ", variant %s", d.Variant)
+		}
+		if d.Library != "" {
+			fmt.Fprintf(e.stdout, ", from %s", d.Library)
+		}
+		if len(d.Features) > 0 {
+			fmt.Fprintf(e.stdout, ", features %s", strings.Join(d.Features, " "))
+		}
+		fmt.Fprintln(e.stdout)
+	}
 	return exitOK
 }
 
