@@ -47,7 +47,7 @@ type seq struct {
 
 	// loop-owned
 	slot     int
-	sampler  *llama.SamplingContext
+	sampler  *sampler
 	fed      int // prompt tokens decoded so far
 	pos      int // next KV position
 	last     int // last sampled token, to decode next
@@ -160,16 +160,7 @@ func active(slots []*seq) int {
 
 func (e *engine) admit(slots []*seq, s *seq) {
 	i := slices.Index(slots, nil)
-	sampler, err := llama.NewSamplingContext(e.model, llama.SamplingParams{
-		TopK:          s.sampling.TopK,
-		TopP:          s.sampling.TopP,
-		MinP:          s.sampling.MinP,
-		TypicalP:      1,
-		Temp:          s.sampling.Temperature,
-		RepeatLastN:   s.sampling.RepeatLastN,
-		PenaltyRepeat: s.sampling.RepeatPenalty,
-		Seed:          s.sampling.Seed,
-	})
+	sampler, err := newSampler(e.model, s.sampling, false)
 	if err != nil {
 		s.out <- event{final: true, reason: FinishError, err: fmt.Errorf("engine: %w", err), at: time.Now()}
 		close(s.out)
@@ -250,8 +241,12 @@ func (e *engine) step(slots []*seq) {
 		if s == nil || s.idx < 0 {
 			continue
 		}
-		tok := s.sampler.Sample(e.lctx, s.idx)
-		s.sampler.Accept(tok, true)
+		tok := s.sampler.sample(e.lctx, s.idx)
+		if tok < 0 {
+			e.finish(slots, s, FinishError, fmt.Errorf("%w: no logits for the sequence", ErrDecode))
+			continue
+		}
+		s.sampler.accept(tok)
 		if e.eog[tok] {
 			e.finish(slots, s, FinishStop, nil)
 			continue
@@ -286,7 +281,8 @@ func (s *seq) stopped() (FinishReason, bool) {
 func (e *engine) finish(slots []*seq, s *seq, r FinishReason, err error) {
 	e.lctx.KvCacheSeqRm(s.slot, -1, -1)
 	slots[s.slot] = nil
-	s.sampler = nil // freed by the binding's finalizer
+	s.sampler.free()
+	s.sampler = nil
 	s.out <- event{final: true, reason: r, err: err, at: time.Now()}
 	close(s.out)
 }

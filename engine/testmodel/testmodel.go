@@ -339,6 +339,20 @@ func fillVocab(v *vocab, n int) {
 			}
 		}
 	}
+	// Four characters, for vocabularies the size of Qwen's (152,064).
+	for _, a := range chars {
+		for _, b := range chars {
+			for _, c := range chars {
+				for _, d := range chars {
+					if len(v.tokens) >= n {
+						return
+					}
+					v.add(string(a)+string(b)+string(c)+string(d), typeNormal)
+					v.merges = append(v.merges, string(a)+string(b)+string(c)+" "+string(d))
+				}
+			}
+		}
+	}
 }
 
 type shape struct{ ctx, embd, blocks, ff, heads, headsKV int }

@@ -1,0 +1,91 @@
+package engine
+
+/*
+#cgo CXXFLAGS: -std=c++17 -O3
+#include <stdlib.h>
+#include "sampler.h"
+
+size_t sieve_kept_ids(const float *logits, size_t n, float top_p, float min_p, bool llama, int32_t *out);
+extern float *llama_get_logits_ith(struct llama_context *ctx, int32_t i) __attribute__((weak));
+*/
+import "C"
+
+import (
+	"errors"
+	"runtime"
+	"unsafe"
+
+	"github.com/ollama/ollama/llama"
+)
+
+// sampler picks each next token of one request: llama.cpp's sampler chain
+// (penalties, top_k, top_p, min_p, temperature, a seeded draw), with a
+// stage of sieve's own for top_k 0 that avoids sorting the vocabulary;
+// sampler.cpp says how and why. It is used by the decode loop alone.
+type sampler struct {
+	c *C.struct_sieve_sampler
+}
+
+// modelPtr reads the C pointer the binding's Model holds as its first
+// field, as freeContext does for Context; TestFreeContext guards both.
+func modelPtr(m *llama.Model) *C.struct_llama_model {
+	return (*C.struct_llama_model)(*(*unsafe.Pointer)(unsafe.Pointer(m)))
+}
+
+func contextPtr(c *llama.Context) *C.struct_llama_context {
+	return (*C.struct_llama_context)(*(*unsafe.Pointer)(unsafe.Pointer(c)))
+}
+
+// newSampler builds the chain for sp. common builds llama.cpp's own
+// chain also for top_k 0 (tests and benchmarks compare the two).
+func newSampler(m *llama.Model, sp Sampling, common bool) (*sampler, error) {
+	c := C.sieve_sampler_new(modelPtr(m), C.struct_sieve_sampling{
+		top_k:  C.int32_t(sp.TopK),
+		top_p:  C.float(sp.TopP),
+		min_p:  C.float(sp.MinP),
+		temp:   C.float(sp.Temperature),
+		last_n: C.int32_t(sp.RepeatLastN),
+		repeat: C.float(sp.RepeatPenalty),
+		seed:   C.uint32_t(sp.Seed),
+		common: C.bool(common),
+	})
+	if c == nil {
+		return nil, errors.New("llama.cpp could not make a sampler")
+	}
+	return &sampler{c: c}, nil
+}
+
+// sample draws the next token from the logits of output idx of the last
+// decode; -1 if there are none.
+func (s *sampler) sample(ctx *llama.Context, idx int) int {
+	return int(C.sieve_sampler_sample(s.c, contextPtr(ctx), C.int32_t(idx)))
+}
+
+// accept records tok for the repeat penalty.
+func (s *sampler) accept(tok int) { C.sieve_sampler_accept(s.c, C.int32_t(tok)) }
+
+func (s *sampler) free() {
+	if s != nil && s.c != nil {
+		C.sieve_sampler_free(s.c)
+		s.c = nil
+	}
+}
+
+// logitsOf returns output i's n logits of the last decode: a view of
+// llama.cpp's buffer, valid until the next decode.
+func logitsOf(c *llama.Context, i, n int) []float32 {
+	p := C.llama_get_logits_ith(contextPtr(c), C.int32_t(i))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(p)), n)
+}
+
+// keptIDs returns the ids top_p and then min_p keep of logits: sieve's
+// selection, or with llama set, llama.cpp's.
+func keptIDs(logits []float32, topP, minP float32, llama bool) []int32 {
+	out := make([]int32, len(logits))
+	n := C.sieve_kept_ids((*C.float)(unsafe.Pointer(&logits[0])), C.size_t(len(logits)), C.float(topP), C.float(minP), C.bool(llama), (*C.int32_t)(unsafe.Pointer(&out[0])))
+	runtime.KeepAlive(logits)
+	return out[:n]
+}

@@ -1,0 +1,43 @@
+// The sampler of one request: llama.cpp's own sampler chain, as its
+// common_sampler builds it for the settings sieve takes, except that with
+// top_k 0 the last stages (top_p, min_p, temperature, the draw) run as one
+// stage that selects instead of sorting the whole vocabulary. See
+// sampler.cpp.
+#ifndef SIEVE_SAMPLER_H
+#define SIEVE_SAMPLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct llama_model;
+struct llama_context;
+struct sieve_sampler;
+
+struct sieve_sampling {
+	int32_t top_k;  // 0 = off
+	float top_p;    // 1 = off
+	float min_p;    // 0 = off
+	float temp;     // <= 0: greedy
+	int32_t last_n; // tokens the repeat penalty looks back
+	float repeat;   // 1 = off
+	uint32_t seed;  // 0xFFFFFFFF = random
+	bool common;    // build the chain exactly as common_sampler does, also for top_k 0 (tests)
+};
+
+// sieve_sampler_new returns NULL when llama.cpp refuses (out of memory).
+struct sieve_sampler *sieve_sampler_new(const struct llama_model *model, struct sieve_sampling p);
+// sieve_sampler_sample samples a token from the logits of output idx of
+// the last decode, or returns -1 when ctx has none there.
+int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx);
+void sieve_sampler_accept(struct sieve_sampler *s, int32_t token);
+void sieve_sampler_free(struct sieve_sampler *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
