@@ -21,6 +21,7 @@ import (
 	"github.com/sieve-project/sieve/chatml"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/engine/testmodel"
 	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/pipeline"
@@ -78,6 +79,8 @@ func runBench(ctx context.Context, e env, args []string) int {
 		nice     = fs.Int("decode-nice", -1, "niceness added to the decode threads (0 to 19, Linux; -1 = choose), as model.decode_nice")
 		gpu      = fs.Int("gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
 		withNATS = fs.Bool("nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
+		random   = fs.String("random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
+		wtype    = fs.String("type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
 		asJSON   = fs.Bool("json", false, "print the report as JSON")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +91,12 @@ func runBench(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	log := newLogger(e, "warn", "text")
+	if *random != "" {
+		if err := writeRandomModel(*model, *random, *wtype); err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+			return exitUsage
+		}
+	}
 	var levels []int
 	for n := 1; n <= *parallel; n *= 2 {
 		levels = append(levels, n)
@@ -371,6 +380,31 @@ func benchKeywords(n int) []string {
 		}
 	}
 	return out
+}
+
+// writeRandomModel writes a model of random weights of the named shape to
+// path, unless a file is there already: speed depends on the shape, not
+// the weights, so a machine can be sized before the real model is at hand.
+func writeRandomModel(path, shape, typ string) error {
+	var r testmodel.Random
+	switch shape {
+	case "small":
+		r = testmodel.Small()
+	case "causallm14b":
+		r = testmodel.CausalLM14B()
+	default:
+		return fmt.Errorf("--random %q: want small or causallm14b", shape)
+	}
+	r.Type = typ
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	tmp := path + ".tmp"
+	if err := testmodel.WriteRandom(tmp, r); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // cpuBackend names the CPU variant llama.cpp computes with.

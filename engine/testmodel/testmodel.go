@@ -243,6 +243,23 @@ func Small() Random {
 	return Random{Embd: 1024, Blocks: 16, Heads: 16, HeadsKV: 4, FF: 2816, Vocab: 32000, Type: "q4_0"}
 }
 
+// CausalLM14B is the shape of CausalLM 14B (Qwen's: 40 layers, n_embd
+// 5120, 40 heads, FF 13696, a 152,064-token vocabulary), 14.2B
+// parameters, about 8 GB in Q4_0: for sizing a machine and checking GPU
+// offload without the real weights.
+func CausalLM14B() Random {
+	return Random{Embd: 5120, Blocks: 40, Heads: 40, HeadsKV: 40, FF: 13696, Vocab: 152064, Type: "q4_0", ContextLength: 8192}
+}
+
+// Params counts r's parameters: embeddings, output, and per block the
+// attention and FFN matrices and two norms.
+func (r Random) Params() uint64 {
+	kv := uint64(r.Embd / max(1, r.Heads) * r.HeadsKV)
+	e, f := uint64(r.Embd), uint64(r.FF)
+	block := 2*e*e + 2*e*kv + 3*e*f + 2*e
+	return 2*uint64(r.Vocab)*e + e + uint64(r.Blocks)*block
+}
+
 // WriteRandom writes the random model r to path.
 func WriteRandom(path string, r Random) error {
 	if r.Embd <= 0 || r.Blocks <= 0 || r.Heads <= 0 || r.HeadsKV <= 0 || r.FF <= 0 {
