@@ -53,14 +53,16 @@ type concurrencyRow struct {
 }
 
 type natsRow struct {
-	Jobs              int     `json:"jobs"`
-	Keywords          int     `json:"keywords"`
-	TokensPerSecond   float64 `json:"tokens_per_second"`
-	EngineTokensPerS  float64 `json:"engine_tokens_per_second"`
-	Ratio             float64 `json:"ratio"`
-	Chunks            int     `json:"chunks"`
-	ChunkLatencyP50us float64 `json:"chunk_latency_p50_us"`
-	ChunkLatencyP99us float64 `json:"chunk_latency_p99_us"`
+	Jobs              int       `json:"jobs"`
+	Keywords          int       `json:"keywords"`
+	Rounds            int       `json:"rounds"` // alternated pairs; the figures are medians
+	RoundRatios       []float64 `json:"round_ratios"`
+	TokensPerSecond   float64   `json:"tokens_per_second"`
+	EngineTokensPerS  float64   `json:"engine_tokens_per_second"`
+	Ratio             float64   `json:"ratio"`
+	Chunks            int       `json:"chunks"`
+	ChunkLatencyP50us float64   `json:"chunk_latency_p50_us"`
+	ChunkLatencyP99us float64   `json:"chunk_latency_p99_us"`
 }
 
 type firstTokenRow struct {
@@ -82,12 +84,13 @@ func runBench(ctx context.Context, e env, args []string) int {
 		random   = fs.String("random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
 		wtype    = fs.String("type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
 		asJSON   = fs.Bool("json", false, "print the report as JSON")
+		rounds   = fs.Int("rounds", 5, "rounds of the NATS comparison: each runs the jobs through NATS and on the engine alone, in alternating order")
 	)
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
-	if *model == "" || fs.NArg() > 0 || *parallel < 1 || *promptN < 1 || *genN < 1 {
-		fmt.Fprintln(e.stderr, "sieve bench: give --model PATH; --parallel, --prompt-tokens and --gen-tokens must be at least 1")
+	if *model == "" || fs.NArg() > 0 || *parallel < 1 || *promptN < 1 || *genN < 1 || *rounds < 1 {
+		fmt.Fprintln(e.stderr, "sieve bench: give --model PATH; --parallel, --prompt-tokens, --gen-tokens and --rounds must be at least 1")
 		return exitUsage
 	}
 	log := newLogger(e, "warn", "text")
@@ -161,31 +164,27 @@ func runBench(ctx context.Context, e env, args []string) int {
 	}
 
 	if *withNATS {
-		progress("measuring %d concurrent job(s) through NATS and the filter…", maxN)
-		row, err := benchNATS(ctx, eng, maxN, *genN, func() []chatml.Message {
-			return []chatml.Message{{Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
-		}, greedy)
+		progress("measuring %d concurrent job(s) through NATS and the filter, and the engine alone, alternated %d times…", maxN, *rounds)
+		// The engine alone runs the same jobs: the prompt the pipeline
+		// makes of the NATS jobs' message and the default system prompt.
+		story := []chatml.Message{{Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
+		p, err := chatml.Tokens(eng, append([]chatml.Message{{Role: chatml.System, Content: config.Default().Generate.System}}, story...))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+			return exitFailure
+		}
+		alone := func() (float64, error) {
+			start := time.Now()
+			tokens, err := generateAll(ctx, maxN, func(int) (engine.Result, error) {
+				return eng.Generate(ctx, engine.Request{Prompt: p, MaxTokens: *genN, Sampling: greedy}, func(string) error { return nil })
+			})
+			return float64(tokens) / time.Since(start).Seconds(), err
+		}
+		row, err := benchNATS(ctx, eng, maxN, *genN, *rounds, story, greedy, alone)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "sieve bench: nats: %v\n", err)
 			return exitFailure
 		}
-		// The engine alone, same jobs, same concurrency, right after.
-		msgs := []chatml.Message{{Role: chatml.System, Content: "You are a helpful assistant."}, {Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
-		p, err := chatml.Tokens(eng, msgs)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
-			return exitFailure
-		}
-		start := time.Now()
-		tokens, err := generateAll(ctx, maxN, func(int) (engine.Result, error) {
-			return eng.Generate(ctx, engine.Request{Prompt: p, MaxTokens: *genN, Sampling: greedy}, func(string) error { return nil })
-		})
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
-			return exitFailure
-		}
-		row.EngineTokensPerS = float64(tokens) / time.Since(start).Seconds()
-		row.Ratio = row.TokensPerSecond / row.EngineTokensPerS
 		rep.NATS = row
 	}
 
@@ -273,7 +272,11 @@ func generateAll(ctx context.Context, n int, gen func(i int) (engine.Result, err
 // benchNATS runs n jobs at once through an embedded NATS server, a worker
 // and a 20,000-keyword output filter, streaming chunks to a subscriber,
 // and times each chunk from just before it is published to its arrival.
-func benchNATS(ctx context.Context, eng engine.Engine, n, gen int, msgs func() []chatml.Message, sampling engine.Sampling) (*natsRow, error) {
+// It does so rounds times, alternating with alone (the same jobs on the
+// engine alone) in both orders, so that the machine's drift hits both
+// sides alike; the row has the medians and the median of the rounds'
+// ratios.
+func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs []chatml.Message, sampling engine.Sampling, alone func() (float64, error)) (*natsRow, error) {
 	cfg := config.Default()
 	cfg.Generate.Temperature = 0
 	cfg.Generate.MaxTokens = gen
@@ -333,26 +336,50 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen int, msgs func() [
 	defer sub.Unsubscribe()
 	subNC.Flush()
 
-	start := time.Now()
-	tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
-		id := fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
-		b, _ := json.Marshal(job.Job{ID: id, Messages: msgs(), MaxTokens: &gen, Seed: &sampling.Seed})
-		res, err := conn.Submit(ctx, id, b, nil)
-		return engine.Result{CompletionTokens: res.Usage.CompletionTokens}, err
-	})
-	if err != nil {
-		return nil, err
+	through := func(round int) (float64, error) {
+		start := time.Now()
+		tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
+			id := fmt.Sprintf("bench-%d-%d-%d", os.Getpid(), round, i)
+			b, _ := json.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Seed: &sampling.Seed})
+			res, err := conn.Submit(ctx, id, b, nil)
+			return engine.Result{CompletionTokens: res.Usage.CompletionTokens}, err
+		})
+		return float64(tokens) / time.Since(start).Seconds(), err
 	}
-	secs := time.Since(start).Seconds()
+	var viaNATS, engineOnly, ratios []float64
+	for r := 0; r < rounds; r++ {
+		var a, b float64
+		if r%2 == 0 {
+			if a, err = through(r); err == nil {
+				b, err = alone()
+			}
+		} else {
+			if b, err = alone(); err == nil {
+				a, err = through(r)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		viaNATS, engineOnly, ratios = append(viaNATS, a), append(engineOnly, b), append(ratios, a/b)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(lat)
-	row := &natsRow{Jobs: n, Keywords: len(words), TokensPerSecond: float64(tokens) / secs, Chunks: len(lat)}
+	row := &natsRow{Jobs: n, Keywords: len(words), Rounds: rounds, TokensPerSecond: median(viaNATS), EngineTokensPerS: median(engineOnly), Ratio: median(ratios), RoundRatios: ratios, Chunks: len(lat)}
 	if len(lat) > 0 {
 		row.ChunkLatencyP50us = lat[len(lat)/2]
 		row.ChunkLatencyP99us = lat[min(len(lat)-1, len(lat)*99/100)]
 	}
 	return row, nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // benchKeywords makes n deterministic keywords, English-like and Chinese,
@@ -443,7 +470,7 @@ func printBench(e env, r benchReport) {
 	}
 	tw.Flush()
 	if n := r.NATS; n != nil {
-		fmt.Fprintf(e.stdout, "\nthrough NATS with a %d-keyword filter, %d jobs: %.1f tokens/s; engine alone %.1f; ratio %.3f\n", n.Keywords, n.Jobs, n.TokensPerSecond, n.EngineTokensPerS, n.Ratio)
+		fmt.Fprintf(e.stdout, "\nthrough NATS with a %d-keyword filter, %d jobs: %.1f tokens/s; engine alone %.1f; ratio %.3f (medians of %d alternated rounds)\n", n.Keywords, n.Jobs, n.TokensPerSecond, n.EngineTokensPerS, n.Ratio, n.Rounds)
 		fmt.Fprintf(e.stdout, "chunk latency (publish → subscriber), %d chunks: median %.0f µs, p99 %.0f µs\n", n.Chunks, n.ChunkLatencyP50us, n.ChunkLatencyP99us)
 	}
 	fmt.Fprintln(e.stdout)
