@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,20 +29,49 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 	if err := CheckID(id); err != nil {
 		return res, err
 	}
-	var mu sync.Mutex // onChunk runs on the subscription's goroutine
+	// Chunks go through a channel that the connection's reader fills and
+	// one goroutine of ours empties into onChunk. Once the result is in,
+	// a flush (a round trip to the server) guarantees every chunk sent
+	// before it is in the channel; then the goroutine empties what is
+	// left and Submit returns only after it, so onChunk never runs late.
 	if onChunk != nil {
-		sub, err := c.NC.Subscribe(c.Subjects.Stream(id), func(m *nats.Msg) {
-			var ch job.Chunk
-			if json.Unmarshal(m.Data, &ch) == nil {
-				mu.Lock()
-				onChunk(ch)
-				mu.Unlock()
-			}
-		})
+		chunks := make(chan *nats.Msg, 1024)
+		sub, err := c.NC.ChanSubscribe(c.Subjects.Stream(id), chunks)
 		if err != nil {
 			return res, err
 		}
-		defer sub.Unsubscribe()
+		resultIn := make(chan struct{})
+		relayed := make(chan struct{})
+		go func() {
+			defer close(relayed)
+			relay := func(m *nats.Msg) {
+				var ch job.Chunk
+				if json.Unmarshal(m.Data, &ch) == nil {
+					onChunk(ch)
+				}
+			}
+			for {
+				select {
+				case m := <-chunks:
+					relay(m)
+				case <-resultIn:
+					for {
+						select {
+						case m := <-chunks:
+							relay(m)
+						default:
+							return
+						}
+					}
+				}
+			}
+		}()
+		defer func() {
+			c.NC.Flush()
+			sub.Unsubscribe()
+			close(resultIn)
+			<-relayed
+		}()
 		if err := c.NC.Flush(); err != nil {
 			return res, err
 		}
@@ -76,10 +104,6 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 		if err := json.Unmarshal(msg.Data(), &res); err != nil {
 			return res, fmt.Errorf("result of %s is not JSON: %w", id, err)
 		}
-		// Let chunks already on the wire reach onChunk before returning.
-		c.NC.Flush()
-		mu.Lock()
-		defer mu.Unlock()
 		return res, nil
 	}
 }
