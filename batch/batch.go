@@ -31,6 +31,12 @@ import (
 
 // Defaults fill in what a line does not say.
 type Defaults struct {
+	// Run names the run, as the path of its output file: ids derived for
+	// lines without one depend on it, so the same command over the same
+	// files gives the same ids (and resumes), while another run gets fresh
+	// ones (ids name jobs for as long as their results are kept).
+	Run           string
+	Limits        job.Limits // as the workers apply them, so lines are judged here as there
 	System        string
 	Policy        string
 	MaxTokens     *int
@@ -81,15 +87,20 @@ func Read(file string, d Defaults) ([]Line, error) {
 }
 
 func parseLine(file string, n int, raw []byte, d Defaults) Line {
-	l := Line{File: file, N: n, ID: StableID(file, n, raw)}
+	l := Line{File: file, N: n, ID: StableID(d.Run, file, n, raw)}
 	fail := func(e *job.Error) Line {
 		e.Message = fmt.Sprintf("%s:%d: %s", filepath.Base(file), n, e.Message)
 		l.Err = e
 		return l
 	}
+	// The line as written: below it is decoded into a map, which would
+	// keep one of two equal names and fold none.
+	if e := job.CheckSyntax(raw, "prompt"); e != nil {
+		return fail(e)
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return fail(&job.Error{Code: "invalid_json", Message: "not a JSON object: " + err.Error()})
+		return fail(&job.Error{Code: job.CodeInvalidJSON, Message: "not a JSON object: " + err.Error()})
 	}
 	if idRaw, ok := obj["id"]; ok {
 		var id string
@@ -100,11 +111,11 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 	obj["id"], _ = json.Marshal(l.ID)
 	if p, ok := obj["prompt"]; ok {
 		if _, has := obj["messages"]; has {
-			return fail(&job.Error{Code: "bad_field", Message: `a line has "prompt" or "messages", not both`})
+			return fail(&job.Error{Code: job.CodeBadField, Message: `a line has "prompt" or "messages", not both`})
 		}
 		var prompt string
 		if err := json.Unmarshal(p, &prompt); err != nil {
-			return fail(&job.Error{Code: "bad_field", Message: `"prompt" must be a string`})
+			return fail(&job.Error{Code: job.CodeBadField, Message: `"prompt" must be a string`})
 		}
 		msgs := []chatml.Message{{Role: chatml.User, Content: prompt}}
 		if d.System != "" {
@@ -129,22 +140,23 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 	set("stop", d.Stop, len(d.Stop) > 0)
 	payload, err := json.Marshal(obj)
 	if err != nil {
-		return fail(&job.Error{Code: "invalid_json", Message: err.Error()})
+		return fail(&job.Error{Code: job.CodeInvalidJSON, Message: err.Error()})
 	}
-	// Validate the shape here, so a bad line is reported with its line
-	// number rather than by a worker.
-	if _, e := job.Parse(payload, maxLine); e != nil {
+	// The workers' verdict, given here, so a bad line is reported with
+	// its line number.
+	if _, e := job.Parse(payload, l.ID, d.Limits); e != nil {
 		return fail(e)
 	}
 	l.Payload = payload
 	return l
 }
 
-// StableID derives an id from where a line is and what it says, so a
-// rerun over the same file gives the same ids and can skip finished jobs.
-func StableID(file string, n int, raw []byte) string {
+// StableID derives an id from the run, where a line is and what it says,
+// so a rerun of the same command gives the same ids and can skip finished
+// jobs.
+func StableID(run, file string, n int, raw []byte) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(file), n)
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", run, filepath.Base(file), n)
 	h.Write(raw)
 	return "b-" + hex.EncodeToString(h.Sum(nil)[:10])
 }
@@ -316,8 +328,8 @@ loop:
 			continue
 		}
 		if prev, dup := seen[l.ID]; dup {
-			l.Err = &job.Error{Code: "duplicate_id", Message: fmt.Sprintf("%s:%d: id %q is also on line %d", filepath.Base(l.File), l.N, l.ID, prev)}
-			l.ID = StableID(l.File, l.N, l.Payload)
+			l.Err = &job.Error{Code: job.CodeDuplicateID, Message: fmt.Sprintf("%s:%d: id %q is also on line %d", filepath.Base(l.File), l.N, l.ID, prev)}
+			l.ID = StableID("duplicate", l.File, l.N, l.Payload)
 		}
 		seen[l.ID] = l.N
 		if l.Err != nil {

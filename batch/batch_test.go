@@ -50,7 +50,7 @@ not json
 	if err := json.Unmarshal(lines[1].Payload, &j); err != nil || j.ID != "mine" || *j.MaxTokens != 3 {
 		t.Fatalf("full job became %+v (the line's own max_tokens wins)", j)
 	}
-	for i, want := range map[int]string{2: "jobs.jsonl:4: ", 3: "jobs.jsonl:5: not a JSON object", 4: "jobs.jsonl:6: ", 5: "jobs.jsonl:7: unknown field"} {
+	for i, want := range map[int]string{2: "jobs.jsonl:4: ", 3: "jobs.jsonl:5: not valid JSON", 4: "jobs.jsonl:6: ", 5: "jobs.jsonl:7: unknown field"} {
 		if lines[i].Err == nil || !strings.HasPrefix(lines[i].Err.Message, want) {
 			t.Errorf("line %d: error %+v, want it to start %q", lines[i].N, lines[i].Err, want)
 		}

@@ -24,7 +24,9 @@ import (
 	"github.com/sieve-project/sieve/config"
 )
 
-// Subjects names every subject and stream under one prefix.
+// Subjects names every subject and stream under one prefix. A job id may
+// span several tokens (tenant-a.42), so the subjects that end in an id
+// are matched with ">".
 type Subjects struct{ Prefix string }
 
 func (s Subjects) Jobs() string            { return s.Prefix + ".jobs.>" }
@@ -34,7 +36,8 @@ func (s Subjects) Check() string           { return s.Prefix + ".check" }
 func (s Subjects) Stream(id string) string { return s.Prefix + ".stream." + id }
 func (s Subjects) Results() string         { return s.Prefix + ".results.>" }
 func (s Subjects) Result(id string) string { return s.Prefix + ".results." + id }
-func (s Subjects) CancelAll() string       { return s.Prefix + ".cancel.*" }
+func (s Subjects) CancelAll() string       { return s.Prefix + ".cancel.>" }
+func (s Subjects) StreamAll() string       { return s.Prefix + ".stream.>" }
 func (s Subjects) Cancel(id string) string { return s.Prefix + ".cancel." + id }
 func (s Subjects) JobsStream() string      { return s.streamBase() + "_JOBS" }
 func (s Subjects) ResultsStream() string   { return s.streamBase() + "_RESULTS" }
@@ -42,33 +45,14 @@ func (s Subjects) Consumer() string        { return s.streamBase() + "_WORKERS" 
 func (s Subjects) IDFromSubject(subj string) string {
 	return strings.TrimPrefix(subj, s.Prefix+".jobs.")
 }
+func (s Subjects) IDFromCancel(subj string) string {
+	return strings.TrimPrefix(subj, s.Prefix+".cancel.")
+}
 
 // streamBase is "SIEVE" for the default prefix, so the streams are named
 // as DESIGN.md says; other prefixes get their own streams.
 func (s Subjects) streamBase() string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Prefix))
-}
-
-// CheckID returns an error a person can act on when id cannot be one
-// token of a subject.
-func CheckID(id string) error {
-	if !ValidID(id) {
-		return fmt.Errorf("id %q: want 1 to 128 printable ASCII characters without spaces, '.', '*' or '>'", id)
-	}
-	return nil
-}
-
-// ValidID reports whether id can be one token of a subject.
-func ValidID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		if r <= ' ' || r == '.' || r == '*' || r == '>' || r > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // Conn is a connection to NATS, and the embedded server when sieve runs
@@ -247,6 +231,12 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue) (jetstream.Consumer, e
 		Storage:     jetstream.FileStorage,
 		Duplicates:  2 * time.Minute,
 		MaxMsgSize:  int32(q.MaxPayload) + 4096, // larger ones are refused by the server, before they are jobs
+		// One job per id in the queue: while a job waits or runs, the
+		// server refuses another published under its id, so no id runs
+		// twice at once, on any worker.
+		MaxMsgsPerSubject:    1,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
 	}); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", s.JobsStream(), err)
 	}

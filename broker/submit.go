@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,17 +18,21 @@ import (
 var ErrNoResult = errors.New("no result before the deadline")
 
 // Submit publishes a job's bytes under id, calls onChunk (when not nil)
-// with each streamed chunk, and returns the job's final result. It finds
-// the result also when it was stored before Submit looked, so a job
-// submitted twice (deduplicated by id) returns the stored result.
+// with each streamed chunk, and returns the job's final result. An id
+// names one job for as long as its result is kept: when a job with this id
+// is queued or running already, or its result stored, Submit returns that
+// job's result.
 //
 // Chunks and the result travel on different subjects: the result is the
 // authority on the text, and onChunk may miss the tail if the caller
 // subscribed late.
 func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk func(job.Chunk)) (job.Result, error) {
 	var res job.Result
-	if err := CheckID(id); err != nil {
-		return res, err
+	if e := job.CheckID(id); e != nil {
+		return res, errors.New(e.Message)
+	}
+	if job.Reserved(id) {
+		return res, fmt.Errorf("id %q: ids starting with \"_\" are sieve's own", id)
 	}
 	// Chunks go through a channel that the connection's reader fills and
 	// one goroutine of ours empties into onChunk. Once the result is in,
@@ -76,7 +81,7 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 			return res, err
 		}
 	}
-	if _, err := c.JS.Publish(ctx, c.Subjects.Job(id), payload, jetstream.WithMsgID(id)); err != nil {
+	if _, err := c.JS.Publish(ctx, c.Subjects.Job(id), payload, jetstream.WithMsgID(id)); err != nil && !alreadyQueued(err) {
 		return res, fmt.Errorf("publish %s: %w", c.Subjects.Job(id), err)
 	}
 	cons, err := c.JS.OrderedConsumer(ctx, c.Subjects.ResultsStream(), jetstream.OrderedConsumerConfig{
@@ -107,3 +112,13 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 		return res, nil
 	}
 }
+
+// alreadyQueued reports whether a publish was refused because a job with
+// its id is in the queue (the jobs stream holds one per subject).
+func alreadyQueued(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject")
+}
+
+// jsStreamStoreFailed is nats-server's JSStreamStoreFailedF.
+const jsStreamStoreFailed = 10077

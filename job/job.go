@@ -23,7 +23,7 @@ const (
 
 // Job is a request to generate.
 type Job struct {
-	ID            string           `json:"id"`
+	ID            string           `json:"id,omitempty"` // optional in a body: the subject names the job
 	Messages      []chatml.Message `json:"messages"`
 	MaxTokens     *int             `json:"max_tokens,omitempty"`
 	Temperature   *float64         `json:"temperature,omitempty"`

@@ -6,75 +6,397 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/sieve-project/sieve/chatml"
 )
 
-// Parse decodes one job strictly: the payload must be at most maxPayload
-// bytes of valid UTF-8 holding one JSON object with only known fields of
-// the right types, and a non-empty id. It validates shape only; limits that
-// depend on the configuration or the model are the pipeline's.
+// Limits are the bounds a job must keep, from the configuration.
+type Limits struct {
+	MaxPayload     int           // bytes of the whole job (queue.max_payload)
+	MaxTokensLimit int           // the most max_tokens a job may ask for (generate.max_tokens_limit)
+	MaxTimeout     time.Duration // the longest deadline (queue.max_timeout): longer ones are cut to it
+}
+
+// Bounds of what a job may carry beyond Limits.
+const (
+	MaxMetadataDepth = 32       // objects and arrays inside metadata
+	MaxMetadataBytes = 16 << 10 // metadata's JSON
+	MaxStops         = 16
+	MaxStopBytes     = 256
+	maxDepth         = MaxMetadataDepth + 2 // the job object and metadata's own
+)
+
+// Parse decides whether data is a valid job with the given id, on every
+// count that does not need the model or the filter lists: size, UTF-8,
+// one JSON object with exactly the known field names, none twice, each of
+// its type; the id; the message roles; max_tokens, the sampling settings,
+// stop strings, timeout_ms and metadata in range. It returns the job with
+// ID set to id and TimeoutMS cut to lim.MaxTimeout, or an Error naming
+// what is wrong.
 //
-// On error it returns what it could read of the job (its id, for the
-// rejected result) and an Error a person can act on.
-func Parse(data []byte, maxPayload int) (Job, *Error) {
+// id is the job's identity, given by the transport: the subject a queued
+// job was published on, or the one sieve gave a request/reply job. A
+// body's "id" is optional; if present it must equal id.
+func Parse(data []byte, id string, lim Limits) (Job, *Error) {
+	j, e := parse(data, id, lim)
+	j.ID = id
+	return j, e
+}
+
+func parse(data []byte, id string, lim Limits) (Job, *Error) {
 	var j Job
-	if len(data) > maxPayload {
-		return j, &Error{Code: "too_large", Message: fmt.Sprintf("job is %d bytes; the limit (queue.max_payload) is %d", len(data), maxPayload)}
+	if lim.MaxPayload > 0 && len(data) > lim.MaxPayload {
+		return j, errorf(CodeTooLarge, "job is %d bytes; the limit (queue.max_payload) is %d", len(data), lim.MaxPayload)
 	}
 	if !utf8.Valid(data) {
-		return j, &Error{Code: "invalid_utf8", Message: "job is not valid UTF-8"}
+		return j, errorf(CodeInvalidUTF8, "job is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			return Job{ID: j.ID}, &Error{Code: "invalid_json", Message: "data after the JSON object: send one job per message"}
-		}
-	} else {
-		// Keep the id if the payload has a readable one, so the rejection
-		// reaches the caller waiting on it.
-		var idOnly struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(data, &idOnly) == nil {
-			j = Job{ID: idOnly.ID}
-		} else {
-			j = Job{}
-		}
-		return j, decodeError(err)
+	bodyID, e := scan(data, nil)
+	if e != nil {
+		return j, e
 	}
-	if j.ID == "" {
-		return j, &Error{Code: "empty_id", Message: `"id" is missing or empty: give each job a unique id`}
+	if err := json.Unmarshal(data, &j); err != nil {
+		return Job{}, decodeError(err)
 	}
-	return j, nil
+	if e := checkJobID(bodyID, id); e != nil {
+		return j, e
+	}
+	return j, check(&j, lim)
+}
+
+// checkJobID checks the body's raw "id" (nil when absent) against id.
+func checkJobID(body json.RawMessage, id string) *Error {
+	if e := CheckID(id); e != nil {
+		return e
+	}
+	if Reserved(id) && !strings.HasPrefix(id, RequestIDPrefix) {
+		return errorf(CodeReservedID, "id %q: ids starting with \"_\" are sieve's own; publish the job under another", id)
+	}
+	if body == nil {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(body, &s) != nil || s == "" {
+		return errorf(CodeBadID, `"id" is %s: give the job's id as a string, or leave "id" out`, body)
+	}
+	if s == id {
+		return nil
+	}
+	if e := CheckID(s); e != nil {
+		return e
+	}
+	if strings.HasPrefix(id, RequestIDPrefix) {
+		return errorf(CodeIDMismatch, `"id" %q: a request/reply job gets its id from sieve (it is in the chunks and the result); leave "id" out`, s)
+	}
+	return errorf(CodeIDMismatch, `"id" %q but the job was published as %q: the subject names the job; leave "id" out or make them equal`, s, id)
+}
+
+// check validates the fields' values and cuts the timeout to the limit.
+func check(j *Job, lim Limits) *Error {
+	if len(j.Messages) == 0 {
+		return errorf(CodeNoMessages, `messages is empty: give at least one {"role": "user", "content": ...}`)
+	}
+	for i, m := range j.Messages {
+		switch m.Role {
+		case chatml.System, chatml.User, chatml.Assistant:
+		default:
+			return errorf(CodeBadRole, "messages[%d].role %q: want system, user or assistant", i, m.Role)
+		}
+	}
+	if v := j.MaxTokens; v != nil {
+		switch {
+		case *v < 1:
+			return errorf(CodeBadMaxTokens, "max_tokens %d: want at least 1", *v)
+		case lim.MaxTokensLimit > 0 && *v > lim.MaxTokensLimit:
+			return errorf(CodeMaxTokensOverLimit, "max_tokens %d: the limit (generate.max_tokens_limit) is %d", *v, lim.MaxTokensLimit)
+		}
+	}
+	bad := func(format string, args ...any) *Error { return errorf(CodeBadSampling, format, args...) }
+	if v := j.Temperature; v != nil && (*v < 0 || *v > 100) {
+		return bad("temperature %g: want 0 to 100", *v)
+	}
+	if v := j.TopK; v != nil && *v < 0 {
+		return bad("top_k %d: want 0 (off) or more", *v)
+	}
+	if v := j.TopP; v != nil && (*v <= 0 || *v > 1) {
+		return bad("top_p %g: want more than 0, at most 1", *v)
+	}
+	if v := j.MinP; v != nil && (*v < 0 || *v > 1) {
+		return bad("min_p %g: want 0 to 1", *v)
+	}
+	if v := j.RepeatPenalty; v != nil && (*v <= 0 || *v > 10) {
+		return bad("repeat_penalty %g: want more than 0, at most 10", *v)
+	}
+	if v := j.Seed; v != nil && *v == math.MaxUint32 {
+		return bad("seed %d is reserved for a random seed; use 0 to %d, or leave it out", *v, uint32(math.MaxUint32-1))
+	}
+	if len(j.Stop) > MaxStops {
+		return errorf(CodeBadStop, "%d stop strings: want at most %d", len(j.Stop), MaxStops)
+	}
+	for i, s := range j.Stop {
+		if s == "" || len(s) > MaxStopBytes {
+			return errorf(CodeBadStop, "stop[%d] is %d bytes: want 1 to %d", i, len(s), MaxStopBytes)
+		}
+	}
+	if v := j.TimeoutMS; v != nil {
+		if *v <= 0 {
+			return errorf(CodeBadTimeout, "timeout_ms %d: want more than 0", *v)
+		}
+		// In milliseconds, where no value overflows.
+		if limit := lim.MaxTimeout.Milliseconds(); limit > 0 && *v > limit {
+			*v = limit
+		}
+	}
+	return nil
+}
+
+// Timeout is the job's deadline after it was queued: timeout_ms, or the
+// limit when the job names none; 0 (no limit, no timeout_ms) is none.
+func (j Job) Timeout(lim Limits) time.Duration {
+	if j.TimeoutMS == nil {
+		return lim.MaxTimeout
+	}
+	return time.Duration(*j.TimeoutMS) * time.Millisecond
+}
+
+// fields are a job's field names, exactly as they must be written.
+var fields = map[string]bool{
+	"id": true, "messages": true, "max_tokens": true, "temperature": true, "top_k": true, "top_p": true,
+	"min_p": true, "repeat_penalty": true, "seed": true, "stop": true, "policy": true, "timeout_ms": true, "metadata": true,
+}
+
+const fieldList = "id, messages, max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed, stop, policy, timeout_ms, metadata"
+
+// scan checks data's structure before it is decoded, where
+// encoding/json is lenient: one JSON object and nothing after it; field
+// names that match exactly (encoding/json folds case, so "Id" would
+// decode as "id"); no name twice in one object (encoding/json keeps the
+// last, so a gateway reading the first and sieve would disagree); and
+// metadata within its depth and size. It returns the raw "id", nil when
+// absent.
+func scan(data []byte, extra []string) (json.RawMessage, *Error) {
+	s := scanner{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	s.dec.UseNumber()
+	tok, err := s.dec.Token()
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errorf(CodeInvalidJSON, "a job is a JSON object, not %s", describe(tok))
+	}
+	var id json.RawMessage
+	seen := map[string]bool{}
+	for s.dec.More() {
+		key, e := s.key(seen, "")
+		if e != nil {
+			return nil, e
+		}
+		if !fields[key] && !slices.Contains(extra, key) {
+			known := fieldList
+			if len(extra) > 0 {
+				known += ", " + strings.Join(extra, ", ")
+			}
+			return nil, errorf(CodeUnknownField, "unknown field %q (known: %s; names match exactly)", key, known)
+		}
+		start := s.dec.InputOffset()
+		switch key {
+		case "messages":
+			e = s.messages()
+		case "metadata":
+			e = s.value(1, "metadata")
+			if e == nil && s.dec.InputOffset()-start > MaxMetadataBytes {
+				e = errorf(CodeBadMetadata, "metadata is %d bytes of JSON: want at most %d", s.dec.InputOffset()-start, MaxMetadataBytes)
+			}
+		default:
+			e = s.value(1, key)
+		}
+		if e != nil {
+			return nil, e
+		}
+		if key == "id" {
+			// The value's text, after the colon.
+			id = bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(data[start:s.dec.InputOffset()]), ":"))
+		}
+	}
+	if _, err := s.dec.Token(); err != nil { // the closing brace
+		return nil, syntaxError(err)
+	}
+	if _, err := s.dec.Token(); err != io.EOF {
+		return nil, errorf(CodeInvalidJSON, "data after the JSON object: send one job per message")
+	}
+	return id, nil
+}
+
+// CheckSyntax checks data as Parse does before it decodes it: one JSON
+// object, exactly named fields, none twice, metadata in bounds. extra
+// allows more top-level names, such as a batch line's "prompt", which
+// becomes messages before the job is parsed.
+func CheckSyntax(data []byte, extra ...string) *Error {
+	if !utf8.Valid(data) {
+		return errorf(CodeInvalidUTF8, "not valid UTF-8")
+	}
+	_, e := scan(data, extra)
+	return e
+}
+
+type scanner struct {
+	dec  *json.Decoder
+	data []byte
+}
+
+// key reads an object key and checks it is not in seen.
+func (s *scanner) key(seen map[string]bool, where string) (string, *Error) {
+	tok, err := s.dec.Token()
+	if err != nil {
+		return "", syntaxError(err)
+	}
+	key, _ := tok.(string)
+	if seen[key] {
+		if where == "" {
+			return "", errorf(CodeDuplicateField, "field %q is given twice: give each field once", key)
+		}
+		return "", errorf(CodeDuplicateField, "%s: field %q is given twice: give each field once", where, key)
+	}
+	seen[key] = true
+	return key, nil
+}
+
+// messages checks the messages array: objects with role and content,
+// exactly named, once each. Wrong types are left to the decoder.
+func (s *scanner) messages() *Error {
+	tok, err := s.dec.Token()
+	if err != nil {
+		return syntaxError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil // not an array: the decoder names the type
+	}
+	for i := 0; s.dec.More(); i++ {
+		where := fmt.Sprintf("messages[%d]", i)
+		tok, err := s.dec.Token()
+		if err != nil {
+			return syntaxError(err)
+		}
+		d, ok := tok.(json.Delim)
+		if !ok {
+			continue
+		}
+		if d != '{' {
+			if e := s.rest(d, 3, where); e != nil {
+				return e
+			}
+			continue
+		}
+		seen := map[string]bool{}
+		for s.dec.More() {
+			key, e := s.key(seen, where)
+			if e != nil {
+				return e
+			}
+			if key != "role" && key != "content" {
+				return errorf(CodeUnknownField, "%s: unknown field %q (known: role, content; names match exactly)", where, key)
+			}
+			if e := s.value(3, where); e != nil {
+				return e
+			}
+		}
+		if _, err := s.dec.Token(); err != nil {
+			return syntaxError(err)
+		}
+	}
+	_, err = s.dec.Token()
+	return syntaxError(err)
+}
+
+// value reads one value at the given depth, checking every object in it
+// for duplicate names.
+func (s *scanner) value(depth int, where string) *Error {
+	tok, err := s.dec.Token()
+	if err != nil {
+		return syntaxError(err)
+	}
+	if d, ok := tok.(json.Delim); ok {
+		return s.rest(d, depth+1, where)
+	}
+	return nil
+}
+
+// rest reads the rest of the object or array opened by d.
+func (s *scanner) rest(d json.Delim, depth int, where string) *Error {
+	// Depth 2 is metadata's own object.
+	if where == "metadata" && depth > MaxMetadataDepth+1 {
+		return errorf(CodeBadMetadata, "metadata nests deeper than %d levels", MaxMetadataDepth)
+	}
+	if depth > maxDepth {
+		return errorf(CodeInvalidJSON, "%s nests deeper than %d levels", where, maxDepth)
+	}
+	seen := map[string]bool{}
+	for s.dec.More() {
+		if d == '{' {
+			if _, e := s.key(seen, where); e != nil {
+				return e
+			}
+		}
+		if e := s.value(depth, where); e != nil {
+			return e
+		}
+	}
+	_, err := s.dec.Token()
+	return syntaxError(err)
+}
+
+func syntaxError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn):
+		return errorf(CodeInvalidJSON, "not valid JSON at byte %d: %v", syn.Offset, syn)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(CodeInvalidJSON, "job is empty or cut short")
+	}
+	return errorf(CodeInvalidJSON, "not valid JSON: %v", err)
+}
+
+func describe(tok json.Token) string {
+	switch v := tok.(type) {
+	case nil:
+		return "null"
+	case json.Delim:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return fmt.Sprint(v)
+	}
+	return "a number"
 }
 
 func decodeError(err error) *Error {
-	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return &Error{Code: "invalid_json", Message: fmt.Sprintf("not valid JSON at byte %d: %v", syn.Offset, syn)}
-	case errors.As(err, &typ):
+	if errors.As(err, &typ) {
 		field := typ.Field
 		if field == "" {
-			return &Error{Code: "invalid_json", Message: fmt.Sprintf("a job is a JSON object, not %s", typ.Value)}
+			return errorf(CodeInvalidJSON, "a job is a JSON object, not %s", typ.Value)
 		}
-		return &Error{Code: "bad_field", Message: fmt.Sprintf("field %q: got %s, want %s", field, typ.Value, jsonType(typ.Type.String()))}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return &Error{Code: "unknown_field", Message: fmt.Sprintf("unknown field %s (known: id, messages, max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed, stop, policy, timeout_ms, metadata)", strings.TrimPrefix(err.Error(), "json: unknown field "))}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{Code: "invalid_json", Message: "job is empty or cut short"}
+		return errorf(CodeBadField, "field %q: got %s, want %s", field, typ.Value, jsonType(typ.Type.String()))
 	}
-	return &Error{Code: "invalid_json", Message: err.Error()}
+	return syntaxError(err)
 }
 
 // jsonType names a Go type the way a JSON writer thinks of it.
 func jsonType(goType string) string {
 	switch {
+	case strings.Contains(goType, "uint"):
+		return "a non-negative integer in range"
 	case strings.Contains(goType, "int"):
-		return "an integer"
+		return "an integer in range"
 	case strings.Contains(goType, "float"):
 		return "a number"
 	case goType == "string":
@@ -83,4 +405,8 @@ func jsonType(goType string) string {
 		return "an array"
 	}
 	return "an object"
+}
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/sieve-project/sieve/chatml"
 	"github.com/sieve-project/sieve/config"
@@ -27,66 +28,127 @@ type Runner struct {
 	Engine   engine.Engine
 	Filters  *Filters
 	Defaults config.Generate
+	Limits   job.Limits
 	Log      *slog.Logger // nil: discard
+}
+
+// Limits are the job limits of a configuration.
+func Limits(g config.Generate, q config.Queue) job.Limits {
+	return job.Limits{MaxPayload: q.MaxPayload, MaxTokensLimit: g.MaxTokensLimit, MaxTimeout: q.MaxTimeout.Duration}
 }
 
 // errBlocked ends generation when a block rule fires.
 var errBlocked = errors.New("blocked by the output filter")
 
-// Run generates j, calling chunk with each piece of moderated text as it
-// is released, and returns the final result. chunk's text concatenated is
-// the result's text. An error from chunk ends generation with status
-// failed.
-func (r *Runner) Run(ctx context.Context, j job.Job, chunk func(text string) error) job.Result {
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("job", j.ID)
-	res := job.Result{ID: j.ID, Metadata: j.Metadata, Filter: job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}}}
-	reject := func(code, format string, args ...any) job.Result {
-		res.Status, res.FinishReason = job.Rejected, string(engine.FinishError)
-		res.Error = &job.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-		log.Info("job rejected", "code", code, "reason", res.Error.Message)
-		return res
-	}
+// Admitted is a job that passed every check, ready to generate.
+type Admitted struct {
+	Job     job.Job
+	Timeout time.Duration // the job's deadline, counted from when it was queued
+	req     engine.Request
+	flt     *filter.Filter
+	inHits  []job.Hit
+}
 
-	req, msgs, e := r.request(j)
+// Admit decides a job's verdict, the same for every way a job arrives:
+// queued on JetStream, request/reply, a batch line, the command line. It
+// parses data as the job id (job.Parse: shape, field names, id, ranges,
+// timeout), then checks what needs the configuration and the model: the
+// policy, the input screen, and that the prompt fits a slot. It returns
+// the admitted job, or the rejected result.
+func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
+	j, e := job.Parse(data, id, r.Limits)
 	if e != nil {
-		return reject(e.Code, "%s", e.Message)
+		return nil, r.reject(j, nil, e)
+	}
+	msgs, err := chatml.Prepare(append([]chatml.Message(nil), j.Messages...), r.Defaults.System)
+	if err != nil { // Parse has checked what Prepare checks
+		return nil, r.reject(j, nil, &job.Error{Code: job.CodeBadRole, Message: err.Error()})
 	}
 	flt, err := r.Filters.Policy(j.Policy)
 	if err != nil {
-		return reject("unknown_policy", "%v", err)
+		return nil, r.reject(j, nil, &job.Error{Code: job.CodeUnknownPolicy, Message: err.Error()})
 	}
+	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), flt: flt, inHits: []job.Hit{}}
 
 	// Screen the input: block rejects, redact rewrites what the model
 	// sees, flag reports.
 	for i, m := range msgs {
 		c := flt.Check(filter.Input, m.Content)
 		for _, h := range c.Hits {
-			res.Filter.Input = append(res.Filter.Input, job.Hit{Message: &i, List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword})
+			a.inHits = append(a.inHits, job.Hit{Message: &i, List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword})
 		}
 		if c.Blocked {
 			last := c.Hits[len(c.Hits)-1]
-			return reject("input_blocked", "message %d matches list %q (keyword %q), whose action is block", i, last.List, last.Keyword)
+			return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodeInputBlocked,
+				Message: fmt.Sprintf("message %d matches list %q (keyword %q), whose action is block", i, last.List, last.Keyword)})
 		}
 		msgs[i].Content = c.Text
 	}
-
 	prompt, err := chatml.Tokens(r.Engine, msgs)
 	if err != nil {
-		// Tokenizing fails only when the engine does (or the model is not
-		// a ChatML model): not the job's fault, so it may be retried.
+		// Tokenizing fails only when the engine does (or the model is
+		// not a ChatML model): not the job's fault, so it may be retried.
+		res := r.result(j, a.inHits)
 		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
-		res.Error = &job.Error{Code: "engine_error", Message: fmt.Sprintf("render prompt: %v", err)}
-		log.Error("render prompt failed", "err", err)
-		return res
+		res.Error = &job.Error{Code: job.CodeEngineError, Message: fmt.Sprintf("render prompt: %v", err)}
+		r.log(j.ID).Error("render prompt failed", "err", err)
+		return nil, &res
 	}
-	req.Prompt = prompt
-	log.Debug("prompt", "text", chatml.Text(msgs))
+	if slot := r.Engine.Info().SlotContext; len(prompt) >= slot {
+		info := r.Engine.Info()
+		return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodePromptTooLong,
+			Message: fmt.Sprintf("the prompt is %d tokens, and a slot holds %d (model.context %d / model.parallel %d)", len(prompt), slot, slot*info.Parallel, info.Parallel)})
+	}
+	a.req.Prompt = prompt
+	r.log(j.ID).Debug("prompt", "text", chatml.Text(msgs))
+	return a, nil
+}
 
-	out := flt.NewStream(filter.Output, nil)
+func (r *Runner) log(id string) *slog.Logger {
+	l := r.Log
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return l.With("job", id)
+}
+
+// result starts j's result.
+func (r *Runner) result(j job.Job, inHits []job.Hit) job.Result {
+	if inHits == nil {
+		inHits = []job.Hit{}
+	}
+	return job.Result{ID: j.ID, Metadata: j.Metadata, Filter: job.FilterReport{Input: inHits, Output: []job.Hit{}}}
+}
+
+func (r *Runner) reject(j job.Job, inHits []job.Hit, e *job.Error) *job.Result {
+	res := r.result(j, inHits)
+	res.Status, res.FinishReason, res.Error = job.Rejected, string(engine.FinishError), e
+	r.log(j.ID).Info("job rejected", "code", e.Code, "reason", e.Message)
+	return &res
+}
+
+// Run admits data as job id and generates it: Admit, then Generate.
+func (r *Runner) Run(ctx context.Context, data []byte, id string, chunk func(text string) error) job.Result {
+	a, rej := r.Admit(data, id)
+	if rej != nil {
+		return *rej
+	}
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		defer cancel()
+	}
+	return r.Generate(ctx, a, chunk)
+}
+
+// Generate generates an admitted job, calling chunk with each piece of
+// moderated text as it is released, and returns the final result.
+// chunk's text concatenated is the result's text. An error from chunk
+// ends generation with status failed. The caller sets the deadline.
+func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text string) error) job.Result {
+	log := r.log(a.Job.ID)
+	res := r.result(a.Job, a.inHits)
+	out := a.flt.NewStream(filter.Output, nil)
 	var (
 		text    []byte
 		chunkEr error
@@ -107,7 +169,7 @@ func (r *Runner) Run(ctx context.Context, j job.Job, chunk func(text string) err
 		}
 		return nil
 	}
-	gen, err := r.Engine.Generate(ctx, req, func(piece string) error {
+	gen, err := r.Engine.Generate(ctx, a.req, func(piece string) error {
 		return release(out.Write([]byte(piece)))
 	})
 	if err == nil {
@@ -122,16 +184,14 @@ func (r *Runner) Run(ctx context.Context, j job.Job, chunk func(text string) err
 	switch {
 	case errors.Is(err, errBlocked):
 		res.Status, res.FinishReason = job.Filtered, "filtered"
-	case errors.Is(err, engine.ErrPromptTooLong):
-		return reject("prompt_too_long", "%v", err)
-	case errors.Is(err, engine.ErrBadRequest):
-		return reject("bad_request", "%v", err)
 	case chunkEr != nil:
 		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
-		res.Error = &job.Error{Code: "publish_failed", Message: chunkEr.Error()}
+		res.Error = &job.Error{Code: job.CodePublishFailed, Message: chunkEr.Error()}
 	case err != nil:
+		// Admit checked the request; what the engine refuses now is its
+		// failure, to be retried.
 		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
-		res.Error = &job.Error{Code: "engine_error", Message: err.Error()}
+		res.Error = &job.Error{Code: job.CodeEngineError, Message: err.Error()}
 	case gen.FinishReason == engine.FinishCancelled:
 		res.Status = job.Cancelled
 	case gen.FinishReason == engine.FinishDeadline && gen.CompletionTokens == 0 && gen.PromptTime == 0:
@@ -156,24 +216,10 @@ func timings(g engine.Result) job.Timings {
 	return t
 }
 
-// request validates j against the defaults and limits and returns the
-// engine request (without its prompt) and the prepared messages.
-func (r *Runner) request(j job.Job) (engine.Request, []chatml.Message, *job.Error) {
+// request is the engine request for j, with the defaults where j names
+// nothing; job.Parse has checked the ranges.
+func (r *Runner) request(j job.Job) engine.Request {
 	d := r.Defaults
-	bad := func(code, format string, args ...any) (engine.Request, []chatml.Message, *job.Error) {
-		return engine.Request{}, nil, &job.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-	}
-	msgs, err := chatml.Prepare(append([]chatml.Message(nil), j.Messages...), d.System)
-	switch {
-	case errors.Is(err, chatml.ErrNoMessages):
-		return bad("no_messages", "messages is empty: give at least one {\"role\": \"user\", \"content\": ...}")
-	case errors.Is(err, chatml.ErrBadRole):
-		return bad("bad_role", "%v", err)
-	case errors.Is(err, chatml.ErrInvalidUTF8):
-		return bad("invalid_utf8", "%v", err)
-	case err != nil:
-		return bad("bad_messages", "%v", err)
-	}
 	req := engine.Request{MaxTokens: d.MaxTokens, Stop: j.Stop, Sampling: engine.Sampling{
 		Temperature:   float32(d.Temperature),
 		TopK:          d.TopK,
@@ -183,52 +229,26 @@ func (r *Runner) request(j job.Job) (engine.Request, []chatml.Message, *job.Erro
 		Seed:          engine.RandomSeed,
 	}}
 	if j.MaxTokens != nil {
-		if *j.MaxTokens < 1 || *j.MaxTokens > d.MaxTokensLimit {
-			return bad("max_tokens_over_limit", "max_tokens %d: want 1 to %d", *j.MaxTokens, d.MaxTokensLimit)
-		}
 		req.MaxTokens = *j.MaxTokens
 	}
 	s := &req.Sampling
 	if v := j.Temperature; v != nil {
-		if *v < 0 || *v > 100 {
-			return bad("bad_sampling", "temperature %g: want 0 to 100", *v)
-		}
 		s.Temperature = float32(*v)
 	}
 	if v := j.TopK; v != nil {
-		if *v < 0 {
-			return bad("bad_sampling", "top_k %d: want 0 or more", *v)
-		}
 		s.TopK = *v
 	}
 	if v := j.TopP; v != nil {
-		if *v <= 0 || *v > 1 {
-			return bad("bad_sampling", "top_p %g: want more than 0, at most 1", *v)
-		}
 		s.TopP = float32(*v)
 	}
 	if v := j.MinP; v != nil {
-		if *v < 0 || *v > 1 {
-			return bad("bad_sampling", "min_p %g: want 0 to 1", *v)
-		}
 		s.MinP = float32(*v)
 	}
 	if v := j.RepeatPenalty; v != nil {
-		if *v <= 0 || *v > 10 {
-			return bad("bad_sampling", "repeat_penalty %g: want more than 0, at most 10", *v)
-		}
 		s.RepeatPenalty = float32(*v)
 	}
-	if j.Seed != nil {
-		if *j.Seed == engine.RandomSeed {
-			return bad("bad_sampling", "seed %d is reserved for random; use 0 to %d", *j.Seed, engine.RandomSeed-1)
-		}
-		s.Seed = *j.Seed
+	if v := j.Seed; v != nil {
+		s.Seed = *v
 	}
-	for i, st := range j.Stop {
-		if st == "" {
-			return bad("bad_stop", "stop[%d] is empty", i)
-		}
-	}
-	return req, msgs, nil
+	return req
 }

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -45,16 +46,33 @@ func runnerCtx(t *testing.T, pieces []string, loop bool, ctx int) *pipeline.Runn
 	}
 	d := config.Default().Generate
 	d.Temperature = 0
-	return &pipeline.Runner{Engine: e, Filters: pipeline.StaticFilters(f), Defaults: d}
+	return &pipeline.Runner{Engine: e, Filters: pipeline.StaticFilters(f), Defaults: d, Limits: pipeline.Limits(d, config.Default().Queue)}
 }
 
 func user(s string) []chatml.Message { return []chatml.Message{{Role: chatml.User, Content: s}} }
 
+// body is j as it travels: its id is the transport's, not the body's.
+func body(j job.Job) ([]byte, string) {
+	id := j.ID
+	j.ID = ""
+	b, err := json.Marshal(j)
+	if err != nil {
+		panic(err)
+	}
+	return b, id
+}
+
 // run collects the chunks and checks they add up to the result's text.
 func run(t *testing.T, r *pipeline.Runner, ctx context.Context, j job.Job) (job.Result, []string) {
 	t.Helper()
+	data, id := body(j)
+	return runData(t, r, ctx, data, id)
+}
+
+func runData(t *testing.T, r *pipeline.Runner, ctx context.Context, data []byte, id string) (job.Result, []string) {
+	t.Helper()
 	var chunks []string
-	res := r.Run(ctx, j, func(s string) error { chunks = append(chunks, s); return nil })
+	res := r.Run(ctx, data, id, func(s string) error { chunks = append(chunks, s); return nil })
 	if got := strings.Join(chunks, ""); got != res.Text {
 		t.Fatalf("chunks %q join to %q, result text %q", chunks, got, res.Text)
 	}
@@ -107,14 +125,14 @@ func TestRejections(t *testing.T) {
 	}{
 		{"no messages", job.Job{ID: "x"}, "no_messages", "messages is empty"},
 		{"bad role", job.Job{ID: "x", Messages: []chatml.Message{{Role: "tool", Content: "x"}}}, "bad_role", `"tool"`},
-		{"invalid UTF-8", job.Job{ID: "x", Messages: user("\xff")}, "invalid_utf8", "UTF-8"},
 		{"max tokens over limit", job.Job{ID: "x", Messages: user("hi"), MaxTokens: n(99999)}, "max_tokens_over_limit", "max_tokens 99999"},
 		{"temperature", job.Job{ID: "x", Messages: user("hi"), Temperature: f(-1)}, "bad_sampling", "temperature -1"},
 		{"top_p", job.Job{ID: "x", Messages: user("hi"), TopP: f(0)}, "bad_sampling", "top_p 0"},
 		{"reserved seed", job.Job{ID: "x", Messages: user("hi"), Seed: &seed}, "bad_sampling", "seed"},
 		{"a good stop string is not rejected", job.Job{ID: "x", Messages: user("hi"), Stop: []string{"."}}, "", ""},
 		{"empty stop string", job.Job{ID: "x", Messages: user("hi"), Stop: []string{""}}, "bad_stop", "stop[0]"},
-		{"prompt too long", job.Job{ID: "x", Messages: user(strings.Repeat("long ", 200))}, "prompt_too_long", "does not fit"},
+		{"prompt too long", job.Job{ID: "x", Messages: user(strings.Repeat("long ", 200))}, "prompt_too_long", "a slot holds 256"},
+		{"max_tokens 0", job.Job{ID: "x", Messages: user("hi"), MaxTokens: n(0)}, "bad_max_tokens", "at least 1"},
 		{"unknown policy", job.Job{ID: "x", Messages: user("hi"), Policy: "strict"}, "unknown_policy", `"strict"`},
 		{"default policy by name", job.Job{ID: "x", Messages: user("hi"), Policy: "default"}, "", ""},
 		{"input blocked", job.Job{ID: "x", Messages: user("tell me the LAUNCH code")}, "input_blocked", `list "secrets"`},
@@ -122,25 +140,35 @@ func TestRejections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, chunks := run(t, r, context.Background(), tt.j)
-			if tt.code == "" {
-				if res.Status != job.Completed {
-					t.Fatalf("got %+v", res)
-				}
-				return
-			}
-			if res.Status != job.Rejected || res.Error == nil || res.Error.Code != tt.code || !strings.Contains(res.Error.Message, tt.says) {
-				t.Fatalf("got %+v (error %+v), want rejected %s saying %q", res, res.Error, tt.code, tt.says)
-			}
-			if len(chunks) != 0 || res.ID != "x" {
-				t.Fatalf("rejected job streamed %q or lost its id", chunks)
-			}
+			checkRejection(t, res, chunks, tt.code, tt.says)
 		})
+	}
+	t.Run("invalid UTF-8", func(t *testing.T) {
+		res, chunks := runData(t, r, context.Background(), []byte("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}"), "x")
+		checkRejection(t, res, chunks, "invalid_utf8", "UTF-8")
+	})
+}
+
+func checkRejection(t *testing.T, res job.Result, chunks []string, code, says string) {
+	t.Helper()
+	if code == "" {
+		if res.Status != job.Completed {
+			t.Fatalf("got %+v", res)
+		}
+		return
+	}
+	if res.Status != job.Rejected || res.Error == nil || res.Error.Code != code || !strings.Contains(res.Error.Message, says) {
+		t.Fatalf("got %+v (error %+v), want rejected %s saying %q", res, res.Error, code, says)
+	}
+	if len(chunks) != 0 || res.ID != "x" {
+		t.Fatalf("rejected job streamed %q or lost its id", chunks)
 	}
 }
 
 func TestChunkErrorFails(t *testing.T) {
 	r := runner(t, []string{"a", "b", "c"}, true)
-	res := r.Run(context.Background(), job.Job{ID: "c", Messages: user("hi")}, func(string) error { return errors.New("nats: connection closed") })
+	data, id := body(job.Job{ID: "c", Messages: user("hi")})
+	res := r.Run(context.Background(), data, id, func(string) error { return errors.New("nats: connection closed") })
 	if res.Status != job.Failed || res.Error == nil || res.Error.Code != "publish_failed" {
 		t.Fatalf("got %+v", res)
 	}
@@ -150,7 +178,8 @@ func TestCancelled(t *testing.T) {
 	r := runnerCtx(t, []string{"a", "b", "c"}, true, 8192)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	res := r.Run(ctx, job.Job{ID: "d", Messages: user("hi")}, func(string) error {
+	data, id := body(job.Job{ID: "d", Messages: user("hi")})
+	res := r.Run(ctx, data, id, func(string) error {
 		if n++; n == 3 {
 			cancel()
 		}

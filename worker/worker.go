@@ -205,6 +205,11 @@ func (w *Worker) pull() {
 }
 
 // handle runs one job message to its end. It holds a slot, taken by pull.
+//
+// The subject names the job: a job published on <prefix>.jobs.<id> is job
+// <id>, and its one result goes to <prefix>.results.<id>, whatever the
+// body says. An id names one job for as long as its result is kept: a job
+// whose id has a stored result is acked and not run again.
 func (w *Worker) handle(msg jetstream.Msg) {
 	defer w.jobs.Done()
 	defer func() { <-w.slots }()
@@ -215,28 +220,17 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	if meta, err := msg.Metadata(); err == nil {
 		attempt, published = int(meta.NumDelivered), meta.Timestamp
 	}
-	j, perr := job.Parse(msg.Data(), w.cfg.Queue.MaxPayload)
-	id := j.ID
-	if !broker.ValidID(id) {
-		// The result subject needs an id it can carry; fall back to the
-		// one the job was published under.
-		fallback := strings.ReplaceAll(w.subj.IDFromSubject(msg.Subject()), ".", "_")
-		if perr == nil {
-			perr = &job.Error{Code: "bad_id", Message: broker.CheckID(id).Error()}
-		}
-		id = fallback
-	}
+	id := w.subj.IDFromSubject(msg.Subject())
 	log := w.log.With("job", id, "attempt", attempt)
-	if perr != nil {
-		res := job.Result{ID: id, Status: job.Rejected, FinishReason: "error", Error: perr, Filter: job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}}}
-		log.Info("job rejected", "code", perr.Code, "reason", perr.Message)
-		w.finish(msg, log, res, attempt, start, published)
-		return
-	}
 
-	if attempt > 1 && w.resultStored(id, published) {
-		// The last worker stored the result but its ack was lost.
-		log.Info("result already stored; acking the redelivery")
+	if stored, err := w.resultStored(id); err != nil {
+		log.Warn("cannot tell whether a result is stored; job left for redelivery", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
+		return
+	} else if stored {
+		// A redelivery whose ack was lost, or the id used again: either
+		// way the stored result is the job's.
+		log.Info("a result for this id is stored already; acked without running")
 		if err := msg.Ack(); err != nil {
 			log.Warn("ack failed", "err", err)
 		}
@@ -244,38 +238,34 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	}
 	ctx, cancel, ok := w.register(id)
 	if !ok {
-		res := rejected(j, "duplicate_id", fmt.Sprintf("a job with id %q is already running", id))
-		log.Info("job rejected", "code", "duplicate_id")
-		// Its own message id: the running job's result must not be
-		// taken for a duplicate of this one.
-		seq := uint64(0)
-		if meta, err := msg.Metadata(); err == nil {
-			seq = meta.Sequence.Stream
-		}
-		w.store(msg, log, res, attempt, start, published, fmt.Sprintf("result:%s:dup:%d", id, seq))
+		// The stream holds one job per id, so this is the same message,
+		// redelivered while it still runs here: leave it to the run.
+		log.Warn("a job with this id is running here; its redelivery waits")
+		msg.NakWithDelay(w.backoff(attempt))
 		return
 	}
 	defer w.unregister(id, cancel)
+	a, rej := w.cfg.Runner.Admit(msg.Data(), id)
+	if rej != nil {
+		w.conclude(msg, log, *rej, attempt, start, published)
+		return
+	}
+	j := a.Job
 	if w.takeCancelled(id) {
 		cancel(errCancelRequested)
 	}
-	timeout := w.cfg.Queue.MaxTimeout.Duration
-	if j.TimeoutMS != nil {
-		if *j.TimeoutMS <= 0 {
-			w.finish(msg, log, rejected(j, "bad_timeout", fmt.Sprintf("timeout_ms %d: want more than 0", *j.TimeoutMS)), attempt, start, published)
+	if a.Timeout > 0 {
+		deadline := published.Add(a.Timeout)
+		if ctx.Err() == nil && time.Now().After(deadline) {
+			res := ended(j, job.Expired, "deadline")
+			log.Info("job expired before it started", "waited", time.Since(published))
+			w.finish(msg, log, res, attempt, start, published)
 			return
 		}
-		timeout = min(timeout, time.Duration(*j.TimeoutMS)*time.Millisecond)
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadline(ctx, deadline)
+		defer cancelDeadline()
 	}
-	deadline := published.Add(timeout)
-	if ctx.Err() == nil && time.Now().After(deadline) {
-		res := ended(j, job.Expired, "deadline")
-		log.Info("job expired before it started", "waited", time.Since(published))
-		w.finish(msg, log, res, attempt, start, published)
-		return
-	}
-	ctx, cancelDeadline := context.WithDeadline(ctx, deadline)
-	defer cancelDeadline()
 
 	// Tell JetStream the job is alive well within ack_wait, so a long
 	// generation is never redelivered to another worker.
@@ -297,7 +287,7 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		}
 	}()
 	seq := 0
-	res := w.cfg.Runner.Run(ctx, j, func(text string) error {
+	res := w.cfg.Runner.Generate(ctx, a, func(text string) error {
 		seq++
 		b, err := json.Marshal(job.Chunk{ID: id, Seq: seq, Text: text})
 		if err != nil {
@@ -311,22 +301,29 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	close(stopBeat)
 	<-beatDone
 
-	switch cause := context.Cause(ctx); {
-	case errors.Is(cause, errDraining) && res.Status != job.Rejected:
+	if errors.Is(context.Cause(ctx), errDraining) && res.Status != job.Rejected {
 		// Cut short by shutdown: another worker does it again, whole.
 		log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
 		if err := msg.Nak(); err != nil {
 			log.Warn("nak failed", "err", err)
 		}
 		return
-	case res.Status == job.Failed && res.Error != nil && res.Error.Code == "engine_error" && attempt < w.cfg.Queue.MaxDeliver:
-		delay := w.backoff(attempt)
-		log.Warn("job failed, will retry", "err", res.Error.Message, "retry_in", delay)
-		if err := msg.NakWithDelay(delay); err != nil {
-			log.Warn("nak failed", "err", err)
+	}
+	w.conclude(msg, log, res, attempt, start, published)
+}
+
+// conclude retries a job the engine failed, while deliveries remain, and
+// otherwise finishes it with res.
+func (w *Worker) conclude(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+	if res.Status == job.Failed && res.Error != nil && res.Error.Code == job.CodeEngineError {
+		if attempt < w.cfg.Queue.MaxDeliver {
+			delay := w.backoff(attempt)
+			log.Warn("job failed, will retry", "err", res.Error.Message, "retry_in", delay)
+			if err := msg.NakWithDelay(delay); err != nil {
+				log.Warn("nak failed", "err", err)
+			}
+			return
 		}
-		return
-	case res.Status == job.Failed:
 		res.Error.Message = fmt.Sprintf("%s (after %d of %d deliveries)", res.Error.Message, attempt, w.cfg.Queue.MaxDeliver)
 	}
 	w.finish(msg, log, res, attempt, start, published)
@@ -334,51 +331,62 @@ func (w *Worker) handle(msg jetstream.Msg) {
 
 // finish stores the result, then acks (or terminates) the job: the ack
 // comes only after JetStream confirmed the result, so a crash between the
-// two redelivers the job rather than losing it, and the result stream's
-// duplicate window keeps that redelivery from storing a second result.
+// two redelivers the job rather than losing it, and the redelivery finds
+// the result stored.
+//
+// The result is stored only if the id has none yet (JetStream checks the
+// subject's last sequence atomically): a result, once stored, is the
+// job's for as long as it is kept, and no later run can replace it.
 func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
-	w.store(msg, log, res, attempt, start, published, "result:"+res.ID)
-}
-
-func (w *Worker) store(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time, msgID string) {
 	res.Worker, res.Attempt = w.cfg.Name, attempt
 	res.Timings.QueuedMS = start.Sub(published).Milliseconds()
 	b, err := json.Marshal(res)
 	if err != nil {
 		log.Error("encode result", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.jobsCtx), 10*time.Second)
 	defer cancel()
-	if _, err := w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b, jetstream.WithMsgID(msgID)); err != nil {
+	_, err = w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b,
+		jetstream.WithMsgID("result:"+res.ID), jetstream.WithExpectLastSequencePerSubject(0))
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		log.Warn("a result for this id was stored meanwhile; it stands, this one is dropped", "status", res.Status)
+		err = msg.Ack()
+	case err != nil:
 		// Not stored: leave the job to be redelivered.
 		log.Error("store result failed; job left for redelivery", "err", err)
 		msg.NakWithDelay(w.backoff(attempt))
 		return
-	}
-	w.cfg.Metrics.Result(res)
-	switch res.Status {
-	case job.Rejected, job.Failed:
-		err = msg.Term()
 	default:
-		err = msg.DoubleAck(ctx)
+		w.cfg.Metrics.Result(res)
+		switch res.Status {
+		case job.Rejected, job.Failed:
+			err = msg.Term()
+		default:
+			err = msg.DoubleAck(ctx)
+		}
 	}
 	if err != nil {
 		log.Warn("ack failed", "err", err)
 	}
 }
 
-// resultStored reports whether a result for id was stored after the job
-// was published.
-func (w *Worker) resultStored(id string, published time.Time) bool {
+// resultStored reports whether a result for id is stored.
+func (w *Worker) resultStored(id string) (bool, error) {
 	ctx, cancel := context.WithTimeout(w.jobsCtx, 5*time.Second)
 	defer cancel()
 	s, err := w.cfg.Conn.JS.Stream(ctx, w.subj.ResultsStream())
 	if err != nil {
-		return false
+		return false, err
 	}
-	m, err := s.GetLastMsgForSubject(ctx, w.subj.Result(id))
-	return err == nil && !m.Time.Before(published)
+	_, err = s.GetLastMsgForSubject(ctx, w.subj.Result(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (w *Worker) backoff(attempt int) time.Duration {
@@ -431,7 +439,7 @@ func (w *Worker) takeCancelled(id string) bool {
 // started yet (every worker hears every cancel; the one that has the job
 // acts on it).
 func (w *Worker) onCancel(m *nats.Msg) {
-	id := strings.TrimPrefix(m.Subject, w.subj.Prefix+".cancel.")
+	id := w.subj.IDFromCancel(m.Subject)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if cancel, ok := w.running[id]; ok {
@@ -487,35 +495,29 @@ func (w *Worker) generate(req micro.Request) {
 			w.log.Warn("reply failed", "job", res.ID, "err", err)
 		}
 	}
-	j, perr := job.Parse(req.Data(), w.cfg.Queue.MaxPayload)
-	if perr != nil && perr.Code == "empty_id" {
-		j.ID, perr = nats.NewInbox()[len(nats.InboxPrefix):], nil // request/reply needs no id from the caller
-	}
-	if perr == nil {
-		if err := broker.CheckID(j.ID); err != nil {
-			perr = &job.Error{Code: "bad_id", Message: err.Error()}
-		}
-	}
-	if perr != nil {
-		res := ended(j, job.Rejected, "error")
-		res.Error = perr
-		reply(res)
+	// Request/reply jobs take ids from sieve's own namespace, which
+	// queued jobs cannot use: one can never touch the other's results.
+	id := job.NewRequestID()
+	a, rej := w.cfg.Runner.Admit(req.Data(), id)
+	if rej != nil {
+		rej.Worker, rej.Attempt = w.cfg.Name, 1
+		reply(*rej)
 		return
 	}
+	j := a.Job
 	ctx, cancel, ok := w.register(j.ID)
-	if !ok {
-		reply(rejected(j, "duplicate_id", fmt.Sprintf("a job with id %q is already running", j.ID)))
+	if !ok { // a fresh random id: cannot happen
+		reply(rejected(j, job.CodeBadID, fmt.Sprintf("id %q is in use", j.ID)))
 		return
 	}
 	defer w.unregister(j.ID, cancel)
-	timeout := w.cfg.Queue.MaxTimeout.Duration
-	if j.TimeoutMS != nil && *j.TimeoutMS > 0 {
-		timeout = min(timeout, time.Duration(*j.TimeoutMS)*time.Millisecond)
+	if a.Timeout > 0 {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithTimeout(ctx, a.Timeout)
+		defer cancelDeadline()
 	}
-	ctx, cancelDeadline := context.WithTimeout(ctx, timeout)
-	defer cancelDeadline()
 	seq := 0
-	res := w.cfg.Runner.Run(ctx, j, func(text string) error {
+	res := w.cfg.Runner.Generate(ctx, a, func(text string) error {
 		if !stream {
 			return nil
 		}
@@ -528,7 +530,7 @@ func (w *Worker) generate(req micro.Request) {
 	})
 	if errors.Is(context.Cause(ctx), errDraining) {
 		res.Status, res.FinishReason = job.Failed, "error"
-		res.Error = &job.Error{Code: "shutting_down", Message: "the worker shut down before the job finished; send it again"}
+		res.Error = &job.Error{Code: job.CodeShuttingDown, Message: "the worker shut down before the job finished; send it again"}
 	}
 	res.Worker, res.Attempt = w.cfg.Name, 1
 	reply(res)

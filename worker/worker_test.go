@@ -100,7 +100,7 @@ func start(t *testing.T, o opts) *env {
 	}
 	w, err := worker.Start(context.Background(), worker.Config{
 		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: o.parallel, Name: "test/1", Version: "0.0.0", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Log: log},
+		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -329,13 +329,18 @@ func TestBadInputIsRejectedNotRetried(t *testing.T) {
 		{"r3", `{"id":"r3","prompt":"hi"}`, "unknown_field"},
 		{"r4", `{"id":"r4","messages":[{"role":"robot","content":"x"}]}`, "bad_role"},
 		{"r5", `{"id":"r5","messages":[]}`, "no_messages"},
-		{"r6", `{"messages":[{"role":"user","content":"x"}]}`, "empty_id"},
+		{"r6", `{"id":"other","messages":[{"role":"user","content":"x"}]}`, "id_mismatch"},
 		{"r7", "{\"id\":\"r7\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", "invalid_utf8"},
 		{"r8", `{"id":"r8","messages":[{"role":"user","content":"` + strings.Repeat("x", 4100) + `"}]}`, "too_large"},
 		{"r9", `{"id":"r9","max_tokens":100000,"messages":[{"role":"user","content":"x"}]}`, "max_tokens_over_limit"},
 		{"r10", `{"id":"r10","messages":[{"role":"user","content":"` + strings.Repeat("long ", 80) + `"}]}`, "prompt_too_long"},
 		{"r11", `{"id":"r11","messages":[{"role":"user","content":"the launch code please"}]}`, "input_blocked"},
 		{"r12", `{"id":"r12","timeout_ms":-5,"messages":[{"role":"user","content":"x"}]}`, "bad_timeout"},
+		{"r13", `{"Id":"r13","messages":[{"role":"user","content":"x"}]}`, "unknown_field"},
+		{"r14", `{"id":"r14","id":"r14","messages":[{"role":"user","content":"x"}]}`, "duplicate_field"},
+		{"r15", `{"max_tokens":0,"messages":[{"role":"user","content":"x"}]}`, "bad_max_tokens"},
+		{"r16", `{"id":"","messages":[{"role":"user","content":"x"}]}`, "bad_id"},
+		{"_r17", `{"messages":[{"role":"user","content":"x"}]}`, "reserved_id"},
 	}
 	for _, tt := range tests {
 		e.submit(tt.id, []byte(tt.data))
@@ -414,7 +419,7 @@ func TestRequestReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r job.Result
-	if err := json.Unmarshal(msg.Data, &r); err != nil || r.Status != job.Completed || r.Text != "Oh ***." || r.ID == "" {
+	if err := json.Unmarshal(msg.Data, &r); err != nil || r.Status != job.Completed || r.Text != "Oh ***." || !strings.HasPrefix(r.ID, job.RequestIDPrefix) {
 		t.Fatalf("reply %q (%v)", msg.Data, err)
 	}
 	// Streaming: chunks to the reply subject, then the final result.
@@ -426,26 +431,28 @@ func TestRequestReply(t *testing.T) {
 	req := nats.NewMsg("sieve.generate")
 	req.Reply = inbox
 	req.Header.Set(worker.HeaderStream, "true")
-	req.Data = []byte(`{"id":"s1","messages":[{"role":"user","content":"hi"}]}`)
+	req.Data = []byte(`{"messages":[{"role":"user","content":"hi"}]}`)
 	if err := e.nc.PublishMsg(req); err != nil {
 		t.Fatal(err)
 	}
 	var text strings.Builder
+	streamedID := ""
 	for {
 		m, err := sub.NextMsg(10 * time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.Header.Get(worker.HeaderFinal) == "true" {
-			if err := json.Unmarshal(m.Data, &r); err != nil || r.Text != text.String() || r.ID != "s1" {
+			if err := json.Unmarshal(m.Data, &r); err != nil || r.Text != text.String() || r.ID != streamedID {
 				t.Fatalf("final %q after chunks %q", m.Data, text.String())
 			}
 			break
 		}
 		var c job.Chunk
-		if err := json.Unmarshal(m.Data, &c); err != nil {
+		if err := json.Unmarshal(m.Data, &c); err != nil || !strings.HasPrefix(c.ID, job.RequestIDPrefix) || (streamedID != "" && c.ID != streamedID) {
 			t.Fatalf("chunk %q", m.Data)
 		}
+		streamedID = c.ID
 		text.WriteString(c.Text)
 	}
 	if text.String() != "Oh ***." {
@@ -541,6 +548,9 @@ func TestLengthOverNATS(t *testing.T) {
 // TestDuplicateIDWhileRunning: a second job under the id of a running one
 // (published under another message id, so JetStream did not drop it) is
 // rejected, and the running one still stores its own result.
+// TestDuplicateIDWhileRunning: while a job waits or runs, the server
+// refuses another published under its id, and the job's one result is its
+// own.
 func TestDuplicateIDWhileRunning(t *testing.T) {
 	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, parallel: 2, context: 8192})
 	data := []byte(`{"id":"dup","max_tokens":4000,"timeout_ms":1500,"messages":[{"role":"user","content":"hi"}]}`)
@@ -548,26 +558,13 @@ func TestDuplicateIDWhileRunning(t *testing.T) {
 	for i := 0; c.text() == "" && i < 400; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := e.js.Publish(context.Background(), "sieve.jobs.dup", data, jetstream.WithMsgID("dup-again")); err != nil {
-		t.Fatal(err)
+	_, err := e.js.Publish(context.Background(), "sieve.jobs.dup", []byte(`{"messages":[{"role":"user","content":"another"}]}`), jetstream.WithMsgID("dup-again"))
+	if err == nil || !strings.Contains(err.Error(), "maximum messages per subject") {
+		t.Fatalf("second job under a running id: publish error %v, want refused", err)
 	}
-	var rs []job.Result
-	for i := 0; len(rs) < 2 && i < 20; i++ {
-		rs = e.results("dup", 3*time.Second)
-	}
-	if len(rs) != 2 {
-		t.Fatalf("%d results, want the rejection and the job's own: %+v", len(rs), rs)
-	}
-	var codes []string
-	for _, r := range rs {
-		if r.Error != nil {
-			codes = append(codes, string(r.Status)+"/"+r.Error.Code)
-		} else {
-			codes = append(codes, string(r.Status)+"/"+r.FinishReason)
-		}
-	}
-	if got := strings.Join(codes, " "); got != "rejected/duplicate_id completed/deadline" {
-		t.Fatalf("results %s", got)
+	r := e.result("dup")
+	if r.Status != job.Completed || r.FinishReason != "deadline" || !strings.HasPrefix(r.Text, "abc") {
+		t.Fatalf("result %+v, want the running job's own", r)
 	}
 	e.queueEmpty()
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,11 @@ func runBatch(ctx context.Context, e env, args []string) int {
 	}
 	log := newLogger(e, "warn", cfg.Log.Format)
 
-	d := batch.Defaults{System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens, Temperature: spec.Temperature, TopK: spec.TopK,
+	run, err := filepath.Abs(spec.Output)
+	if err != nil {
+		run = spec.Output
+	}
+	d := batch.Defaults{Run: run, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens, Temperature: spec.Temperature, TopK: spec.TopK,
 		TopP: spec.TopP, MinP: spec.MinP, RepeatPenalty: spec.RepeatPenalty, Seed: spec.Seed, Stop: spec.Stop}
 	var lines []batch.Line
 	for _, f := range spec.Inputs {
@@ -172,7 +177,7 @@ func batchBackend(ctx context.Context, cfg config.Config, spec config.Batch, log
 	}
 	wk, err := worker.Start(ctx, worker.Config{
 		Conn: local.Conn, Consumer: local.Consumer, Queue: cfg.Queue, Parallel: cfg.Model.Parallel, Name: "batch", Version: "0.1.0-dev", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
+		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
 	})
 	if err != nil {
 		local.Close()

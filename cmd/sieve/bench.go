@@ -297,7 +297,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 	var lat []float64
 	w, err := worker.Start(ctx, worker.Config{
 		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: n, Name: "bench", Version: "0.1.0-dev", Log: l,
-		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Log: l},
+		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: l},
 		BeforeChunk: func(id string, seq int) {
 			mu.Lock()
 			sent[id+"/"+strconv.Itoa(seq)] = time.Now()
@@ -318,7 +318,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		return nil, err
 	}
 	defer subNC.Close()
-	sub, err := subNC.Subscribe(conn.Subjects.Stream("*"), func(m *nats.Msg) {
+	sub, err := subNC.Subscribe(conn.Subjects.StreamAll(), func(m *nats.Msg) {
 		now := time.Now()
 		var c job.Chunk
 		if json.Unmarshal(m.Data, &c) != nil {

@@ -143,7 +143,7 @@ func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consu
 	defer eng.Close()
 	w, err := worker.Start(ctx, worker.Config{
 		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: 1, Name: "demo", Version: "0.1.0-dev", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: holder, Defaults: cfg.Generate, Log: log},
+		Runner: &pipeline.Runner{Engine: eng, Filters: holder, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
 	})
 	if err != nil {
 		return job.Result{}, err

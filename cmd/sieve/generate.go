@@ -80,13 +80,20 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 	}
 	defer eng.Close()
 
-	r := pipeline.Runner{Engine: eng, Filters: filters, Defaults: g, Log: log}
-	j := job.Job{ID: "cli", Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}, Stop: stops}
+	r := pipeline.Runner{Engine: eng, Filters: filters, Defaults: g, Limits: pipeline.Limits(g, cfg.Queue), Log: log}
+	j := job.Job{Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}, Stop: stops}
 	if *seed != -1 {
 		s := uint32(*seed)
 		j.Seed = &s
 	}
-	res := r.Run(ctx, j, func(s string) error {
+	// The same verdict as a job from NATS gets: the job as bytes, through
+	// the one parser.
+	data, err := json.Marshal(j)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
+		return exitFailure
+	}
+	res := r.Run(ctx, data, "cli", func(s string) error {
 		if *asJSON {
 			return nil
 		}

@@ -156,7 +156,7 @@ func TestErrors(t *testing.T) {
 		{"not a model", []string{"generate", "--model", notModel, "hi"}, 1, []string{"not a GGUF file", "x.gguf"}, "", false},
 		{"bad flag", []string{"generate", "--frob", "hi"}, 2, []string{"flag provided but not defined"}, "", true},
 		{"max tokens over limit", []string{"generate", "--model", model, "--max-tokens", "99999", "hi"}, 2, []string{"--max-tokens 99999"}, "", false},
-		{"prompt too long", []string{"generate", "--model", model, "--config", good, strings.Repeat("long ", 300)}, 2, []string{"prompt does not fit"}, "", false},
+		{"prompt too long", []string{"generate", "--model", model, "--config", good, strings.Repeat("long ", 300)}, 2, []string{"the prompt is", "a slot holds 1024"}, "", false},
 		{"config check bad", []string{"config", "check", bad}, 2, []string{"bad.toml:2: model.context", "bad.toml:3: model.bogus: unknown key"}, "", true},
 		{"config check good", []string{"config", "check", good}, 0, nil, "good.toml: ok", false},
 		{"version", []string{"version"}, 0, nil, "llama.cpp de4c07f", false},

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 		Metrics:  m,
 		Conn:     conn,
 		Consumer: cons,
-		Runner:   &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Log: log},
+		Runner:   &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
 		Queue:    cfg.Queue,
 		Parallel: cfg.Model.Parallel,
 		Name:     name,

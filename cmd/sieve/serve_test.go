@@ -101,7 +101,7 @@ files = ["words.txt"]
 	}
 
 	// A raw request/reply through the micro service.
-	msg, err := nc.Request("sieve.generate", []byte(`{"id":"e2e-2","messages":[{"role":"user","content":"hi"}]}`), 10*time.Second)
+	msg, err := nc.Request("sieve.generate", []byte(`{"messages":[{"role":"user","content":"hi"}]}`), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,8 +142,8 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 	}
 	fileID, _ := obj["id"].(string)
 	if id == "" && fileID != "" {
-		if err := broker.CheckID(fileID); err != nil {
-			return nil, "", err
+		if e := job.CheckID(fileID); e != nil {
+			return nil, "", errors.New(e.Message)
 		}
 		return data, fileID, nil // the caller's bytes, untouched
 	}
@@ -155,8 +155,8 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 		got = newID()
 		obj["id"] = got
 	}
-	if err := broker.CheckID(got); err != nil {
-		return nil, "", err
+	if e := job.CheckID(got); e != nil {
+		return nil, "", errors.New(e.Message)
 	}
 	b, err := json.Marshal(obj)
 	return b, got, err
