@@ -55,10 +55,14 @@ not json
 			t.Errorf("line %d: error %+v, want it to start %q", lines[i].N, lines[i].Err, want)
 		}
 	}
-	// Ids are stable across reads.
+	// Ids are stable across reads of one run, fresh in another.
 	again, _ := Read(in, Defaults{System: "sys", MaxTokens: &mt})
 	if again[0].ID != lines[0].ID || again[3].ID != lines[3].ID {
 		t.Fatal("ids changed between reads")
+	}
+	other, _ := Read(in, Defaults{Run: "/elsewhere/out.jsonl", System: "sys", MaxTokens: &mt})
+	if other[0].ID == lines[0].ID || other[1].ID != "mine" {
+		t.Fatalf("another run: derived id %q (was %q), the line's own %q", other[0].ID, lines[0].ID, other[1].ID)
 	}
 }
 

@@ -140,6 +140,30 @@ func TestBodyCannotClaimAnotherID(t *testing.T) {
 	}
 }
 
+// TestSubmitTwiceGetsTheOneResult: a caller that submits while a job with
+// its id is queued or running gets that job's result, not an error.
+func TestSubmitTwiceGetsTheOneResult(t *testing.T) {
+	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, parallel: 2, context: 8192})
+	body := []byte(`{"max_tokens":300,` + hi("go")[1:])
+	results := make(chan job.Result, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			r, err := e.conn.Submit(context.Background(), "twice", body, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- r
+		}()
+	}
+	a, b := <-results, <-results
+	if a.Status != job.Completed || a.Text != b.Text || a.Usage != b.Usage || a.Worker != b.Worker {
+		t.Fatalf("two submissions, two answers:\n%+v\n%+v", a, b)
+	}
+	if rs := e.results("twice", 300*time.Millisecond); len(rs) != 1 {
+		t.Fatalf("%d results stored, want 1", len(rs))
+	}
+}
+
 // TestOneVerdictEveryPath sends each body of a hostile corpus as a queued
 // job (under a fresh id) and as a request/reply job, and wants the same
 // status and error code from both.
