@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -63,6 +65,7 @@ type Conn struct {
 	Subjects Subjects
 	embedded *server.Server
 	log      *slog.Logger
+	perm     atomic.Pointer[permDenied] // the last permissions violation (errors.go)
 }
 
 // ErrEmbedded wraps a failure to start the embedded server.
@@ -95,6 +98,7 @@ func Connect(ctx context.Context, c config.NATS, dataDir string, name string, lo
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			conn.notePermission(err)
 			subj := ""
 			if sub != nil {
 				subj = sub.Subject
@@ -109,9 +113,9 @@ func Connect(ctx context.Context, c config.NATS, dataDir string, name string, lo
 			return nil, err
 		}
 		opts = append(opts, auth...)
-		// Keep trying at start too: a worker started before its cluster
-		// should wait for it, not exit.
-		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
 	}
 	if conn.embedded != nil {
 		// Our own connection to our own server skips the loopback TCP
@@ -122,9 +126,20 @@ func Connect(ctx context.Context, c config.NATS, dataDir string, name string, lo
 		opts = append(opts, nats.InProcessServer(conn.embedded))
 	}
 	nc, err := nats.Connect(url, opts...)
+	if err != nil && c.URL != "" {
+		if d := diagnose(err, c); d != nil {
+			// Credentials and TLS that are wrong do not come right by
+			// waiting: say what to fix, now.
+			conn.Close()
+			return nil, fmt.Errorf("connect to NATS at %s: %w", config.RedactURL(url), d)
+		}
+		// No server there yet: keep trying, as a worker started before
+		// its cluster must.
+		nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
+	}
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", config.RedactURL(url), err)
 	}
 	conn.NC = nc
 	js, err := jetstream.New(nc)
@@ -219,16 +234,25 @@ func (c *Conn) Close() {
 	}
 }
 
-// Setup creates or updates the streams and the shared durable consumer.
-// It is idempotent: every worker runs it at start.
-func (c *Conn) Setup(ctx context.Context, q config.Queue) (jetstream.Consumer, error) {
+// Setup makes sure the streams and the shared durable consumer exist. It
+// creates what is missing, with replicas copies of each stream. An
+// existing stream is left as it is, since an operator may have tuned it
+// (replicas, limits, placement), except that sieve refuses to start,
+// naming the setting, where the stream cannot serve it: retention,
+// subjects, and on the jobs stream one message per subject (the job
+// contract's one job per id). Other differences are logged. The consumer
+// takes queue.ack_wait and queue.max_deliver from the configuration. It
+// is idempotent: every worker runs it at start.
+func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstream.Consumer, error) {
 	s := c.Subjects
-	if _, err := c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	replicas = max(replicas, 1)
+	jobs := jetstream.StreamConfig{
 		Name:        s.JobsStream(),
 		Description: "sieve jobs (work queue)",
 		Subjects:    []string{s.Jobs()},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 		Duplicates:  2 * time.Minute,
 		MaxMsgSize:  int32(q.MaxPayload) + 4096, // larger ones are refused by the server, before they are jobs
 		// One job per id in the queue: while a job waits or runs, the
@@ -237,19 +261,44 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue) (jetstream.Consumer, e
 		MaxMsgsPerSubject:    1,
 		Discard:              jetstream.DiscardNew,
 		DiscardNewPerSubject: true,
-	}); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", s.JobsStream(), err)
 	}
-	if _, err := c.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if err := c.ensureStream(ctx, jobs, func(have jetstream.StreamConfig) []string {
+		var bad []string
+		if have.Retention != jetstream.WorkQueuePolicy {
+			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs workqueue", have.Retention))
+		}
+		if !slices.Contains(have.Subjects, s.Jobs()) {
+			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Jobs()))
+		}
+		if have.MaxMsgsPerSubject != 1 || have.Discard != jetstream.DiscardNew || !have.DiscardNewPerSubject {
+			bad = append(bad, fmt.Sprintf("max_msgs_per_subject %d, discard %s, discard_new_per_subject %v; sieve needs 1, new, true, so that one job per id waits or runs (nats stream edit %s --max-msgs-per-subject 1 --discard new --discard-per-subject)",
+				have.MaxMsgsPerSubject, have.Discard, have.DiscardNewPerSubject, have.Name))
+		}
+		return bad
+	}); err != nil {
+		return nil, err
+	}
+	results := jetstream.StreamConfig{
 		Name:        s.ResultsStream(),
 		Description: "sieve final results",
 		Subjects:    []string{s.Results()},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 		MaxAge:      q.ResultsMaxAge.Duration,
 		Duplicates:  2 * time.Minute,
+	}
+	if err := c.ensureStream(ctx, results, func(have jetstream.StreamConfig) []string {
+		var bad []string
+		if have.Retention != jetstream.LimitsPolicy {
+			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs limits, so results stay for late callers", have.Retention))
+		}
+		if !slices.Contains(have.Subjects, s.Results()) {
+			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Results()))
+		}
+		return bad
 	}); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", s.ResultsStream(), err)
+		return nil, err
 	}
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, s.JobsStream(), jetstream.ConsumerConfig{
 		Durable:       s.Consumer(),
@@ -260,10 +309,49 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue) (jetstream.Consumer, e
 		MaxAckPending: -1,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", s.Consumer(), err)
+		return nil, fmt.Errorf("consumer %s: %w", s.Consumer(), c.explain(err))
 	}
 	return cons, nil
 }
+
+// ensureStream creates want if no stream has its name. Otherwise it keeps
+// the stream as it is: refuses it when problems finds any, and logs where
+// it differs from want in what sieve would have chosen.
+func (c *Conn) ensureStream(ctx context.Context, want jetstream.StreamConfig, problems func(jetstream.StreamConfig) []string) error {
+	st, err := c.JS.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := c.JS.CreateStream(ctx, want); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("create stream %s: %w", want.Name, c.explain(err))
+		}
+		c.log.Info("stream created", "stream", want.Name, "replicas", want.Replicas)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", want.Name, c.explain(err))
+	}
+	have := st.CachedInfo().Config
+	if bad := problems(have); len(bad) > 0 {
+		return fmt.Errorf("%w: stream %s: %s", ErrStream, want.Name, strings.Join(bad, "; "))
+	}
+	for _, d := range []struct {
+		key        string
+		have, want any
+	}{
+		{"replicas", have.Replicas, want.Replicas},
+		{"storage", have.Storage, want.Storage},
+		{"max_age", have.MaxAge, want.MaxAge},
+		{"max_msg_size", have.MaxMsgSize, want.MaxMsgSize},
+		{"duplicate_window", have.Duplicates, want.Duplicates},
+	} {
+		if d.have != d.want {
+			c.log.Info("stream setting left as found", "stream", want.Name, "setting", d.key, "found", d.have, "sieve_default", d.want)
+		}
+	}
+	return nil
+}
+
+// ErrStream wraps an existing stream sieve cannot work with.
+var ErrStream = errors.New("unusable stream")
 
 // Local is a private embedded server on a free loopback port with its
 // store in a temporary folder, for commands that run their own worker
@@ -287,7 +375,7 @@ func StartLocal(ctx context.Context, c config.NATS, q config.Queue, name string,
 		return nil, err
 	}
 	l := &Local{Conn: conn, store: store}
-	if l.Consumer, err = conn.Setup(ctx, q); err != nil {
+	if l.Consumer, err = conn.Setup(ctx, q, 1); err != nil {
 		l.Close()
 		return nil, err
 	}

@@ -59,11 +59,11 @@ func TestConnectWithCredentials(t *testing.T) {
 				t.Fatalf("connected %v (err %v), want %v", connected, err, tt.ok)
 			}
 			if connected {
-				if _, err := c.Setup(context.Background(), config.Default().Queue); err != nil {
+				if _, err := c.Setup(context.Background(), config.Default().Queue, 1); err != nil {
 					t.Fatal(err)
 				}
 				// Setup is idempotent: every worker runs it.
-				if _, err := c.Setup(context.Background(), config.Default().Queue); err != nil {
+				if _, err := c.Setup(context.Background(), config.Default().Queue, 1); err != nil {
 					t.Fatalf("second setup: %v", err)
 				}
 			}

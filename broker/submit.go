@@ -28,6 +28,7 @@ var ErrNoResult = errors.New("no result before the deadline")
 // subscribed late.
 func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk func(job.Chunk)) (job.Result, error) {
 	var res job.Result
+	start := time.Now()
 	if e := job.CheckID(id); e != nil {
 		return res, errors.New(e.Message)
 	}
@@ -43,7 +44,7 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 		chunks := make(chan *nats.Msg, 1024)
 		sub, err := c.NC.ChanSubscribe(c.Subjects.Stream(id), chunks)
 		if err != nil {
-			return res, err
+			return res, c.explainSince(err, start)
 		}
 		resultIn := make(chan struct{})
 		relayed := make(chan struct{})
@@ -78,18 +79,18 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 			<-relayed
 		}()
 		if err := c.NC.Flush(); err != nil {
-			return res, err
+			return res, c.explainSince(err, start)
 		}
 	}
 	if _, err := c.JS.Publish(ctx, c.Subjects.Job(id), payload, jetstream.WithMsgID(id)); err != nil && !alreadyQueued(err) {
-		return res, fmt.Errorf("publish %s: %w", c.Subjects.Job(id), err)
+		return res, fmt.Errorf("publish %s: %w", c.Subjects.Job(id), c.explainSince(err, start))
 	}
 	cons, err := c.JS.OrderedConsumer(ctx, c.Subjects.ResultsStream(), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{c.Subjects.Result(id)},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("read %s: %w", c.Subjects.Result(id), c.explainSince(err, start))
 	}
 	for {
 		wait := 30 * time.Second
@@ -97,14 +98,17 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 			wait = min(wait, time.Until(d))
 		}
 		if wait <= 0 || ctx.Err() != nil {
-			return res, ErrNoResult
+			return res, c.explainSince(ErrNoResult, start)
 		}
 		msg, err := cons.Next(jetstream.FetchMaxWait(wait))
 		if err != nil {
 			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
+				if p := c.explainSince(err, start); errors.Is(p, ErrPermission) {
+					return res, p
+				}
 				continue
 			}
-			return res, err
+			return res, c.explainSince(err, start)
 		}
 		if err := json.Unmarshal(msg.Data(), &res); err != nil {
 			return res, fmt.Errorf("result of %s is not JSON: %w", id, err)

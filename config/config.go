@@ -80,6 +80,12 @@ type NATS struct {
 	TLSCA        string `toml:"tls_ca"`
 	TLSCert      string `toml:"tls_cert"`
 	TLSKey       string `toml:"tls_key"`
+	// InboxPrefix replaces "_INBOX" in the subjects this process gets
+	// replies on, so its credentials can be limited to <prefix>.> there.
+	InboxPrefix string `toml:"inbox_prefix"`
+	// Replicas is how many copies of each stream sieve creates; an
+	// existing stream keeps its own.
+	Replicas int `toml:"replicas"`
 }
 
 // Queue holds the job queue's delivery settings.
@@ -117,6 +123,10 @@ type List struct {
 	Match       string   `toml:"match"`    // substring | word
 	Words       []string `toml:"words"`
 	Files       []string `toml:"files"`
+	// Reveal lets results, logs and errors name the keyword that matched;
+	// unset, it is false for block lists (lists of secrets) and true for
+	// the others.
+	Reveal *bool `toml:"reveal"`
 
 	// Source is "file:line" of the list's [[filter.lists]] header.
 	Source string `toml:"-"`
@@ -163,7 +173,7 @@ func Default() Config {
 			MinP:           0.05,
 			RepeatPenalty:  1.1,
 		},
-		NATS: NATS{Listen: "127.0.0.1:4222", DataDir: "data", Prefix: "sieve"},
+		NATS: NATS{Listen: "127.0.0.1:4222", DataDir: "data", Prefix: "sieve", Replicas: 1},
 		Queue: Queue{
 			AckWait:       Duration{30 * time.Second},
 			MaxDeliver:    5,
@@ -341,7 +351,7 @@ func (c Config) validate() []Problem {
 		for _, u := range strings.Split(n.URL, ",") {
 			pu, err := url.Parse(strings.TrimSpace(u))
 			if err != nil || pu.Host == "" || !validScheme[pu.Scheme] {
-				bad("nats.url", "%q: want nats://host:port (or tls://, ws://, wss://), comma-separated for a cluster", u)
+				bad("nats.url", "%q: want nats://host:port (or tls://, ws://, wss://), comma-separated for a cluster", RedactURL(u))
 			}
 		}
 	}
@@ -350,6 +360,15 @@ func (c Config) validate() []Problem {
 	}
 	if !subjectTokens.MatchString(n.Prefix) {
 		bad("nats.prefix", "%q: want subject tokens such as \"sieve\" or \"team.sieve\" (no spaces or wildcards)", n.Prefix)
+	}
+	if n.InboxPrefix != "" && !subjectTokens.MatchString(n.InboxPrefix) {
+		bad("nats.inbox_prefix", "%q: want subject tokens such as \"_INBOX_sieve\" (no spaces or wildcards)", n.InboxPrefix)
+	}
+	switch {
+	case n.Replicas < 1 || n.Replicas > 5:
+		bad("nats.replicas", "%d: want 1 to 5", n.Replicas)
+	case n.Replicas > 1 && n.URL == "":
+		bad("nats.replicas", "%d: copies need a cluster; the embedded server is one node (set nats.url, or replicas = 1)", n.Replicas)
 	}
 	auth := 0
 	for _, set := range []bool{n.User != "" || n.Password != "", n.Token != "", n.NkeySeedFile != "", n.CredsFile != ""} {
@@ -527,4 +546,27 @@ func (idx lineIndex) header(i int) int {
 		return hs[i]
 	}
 	return 0
+}
+
+// RedactURL returns the NATS URL (or comma-separated list of them) with
+// any password in it replaced, for logs and messages: nats://user:pw@host
+// becomes nats://user:xxxxx@host, and a lone token (nats://t0ken@host)
+// nats://xxxxx@host.
+func RedactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		at := strings.LastIndex(p, "@")
+		scheme := strings.Index(p, "://")
+		if at < 0 || scheme < 0 || at < scheme {
+			continue
+		}
+		info := p[scheme+3 : at]
+		if user, _, ok := strings.Cut(info, ":"); ok {
+			info = user + ":xxxxx"
+		} else {
+			info = "xxxxx"
+		}
+		parts[i] = p[:scheme+3] + info + p[at:]
+	}
+	return strings.Join(parts, ",")
 }

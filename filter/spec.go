@@ -54,6 +54,11 @@ type ListSpec struct {
 	Match       Mode    // empty: substring
 	Words       []string
 	Files       []string // one entry a line; '#' starts a comment line
+	// Hide keeps the list's entries secret: its hits carry no keyword,
+	// and Compile's errors name an entry's place, not its text. For lists
+	// of secrets (a code name, a credential pattern), so that results,
+	// logs and error messages never repeat what the list keeps out.
+	Hide bool
 	// Source locates the list in the config for error messages, e.g.
 	// "sieve.toml:42". May be empty.
 	Source string
@@ -236,6 +241,13 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 		}
 		f.lists = append(f.lists, listInfo{name: spec.Name, action: spec.Action, replacement: stripString(repl)})
 
+		// shown is what hits and errors may say of an entry.
+		shown := func(raw string) string {
+			if spec.Hide {
+				return ""
+			}
+			return raw
+		}
 		// Entries, merged by normalized form within the list.
 		byNorm := map[string]bool{}
 		var ents []entry
@@ -245,16 +257,16 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 				fail(pos, "", ErrEmptyEntry)
 				return
 			case !utf8.ValidString(raw):
-				fail(pos, strings.ToValidUTF8(raw, "\uFFFD"), ErrInvalidUTF8)
+				fail(pos, shown(strings.ToValidUTF8(raw, "\uFFFD")), ErrInvalidUTF8)
 				return
 			}
 			n := f.normalize(raw)
 			switch {
 			case n == "":
-				fail(pos, raw, ErrNormalizesEmpty)
+				fail(pos, shown(raw), ErrNormalizesEmpty)
 				return
 			case utf8.RuneCountInString(n) > maxEntryRunes:
-				fail(pos, raw[:min(len(raw), 40)]+"…", ErrEntryTooLong)
+				fail(pos, shown(raw[:min(len(raw), 40)]+"…"), ErrEntryTooLong)
 				return
 			case byNorm[n]:
 				return
@@ -267,7 +279,7 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 				rank:      actionRank(spec.Action)*int32(len(specs)) + int32(li),
 				needStart: mode == Word && isWordRune(first),
 				needEnd:   mode == Word && isWordRune(last),
-				entry:     raw,
+				entry:     shown(raw),
 			}})
 		}
 		for i, w := range spec.Words {

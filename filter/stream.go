@@ -16,7 +16,7 @@ type Hit struct {
 	Action  Action `json:"action"`
 	Start   int    `json:"start"`
 	End     int    `json:"end"`
-	Keyword string `json:"keyword"` // the list entry as written
+	Keyword string `json:"keyword,omitempty"` // the list entry as written; empty for a hidden list (ListSpec.Hide)
 }
 
 // Result is what one Stream.Write or Stream.Close releases. Text and Hits

@@ -141,6 +141,15 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
+// reveal says whether a list's keywords may be named: as configured, or
+// by default for every list but a block list.
+func reveal(l config.List) bool {
+	if l.Reveal != nil {
+		return *l.Reveal
+	}
+	return filter.Action(l.Action) != filter.Block
+}
+
 // FilterSpecs turns the configuration's lists into the filter's specs;
 // list files are relative to the configuration file's folder.
 func FilterSpecs(c config.Config) ([]filter.ListSpec, filter.Options) {
@@ -154,6 +163,7 @@ func FilterSpecs(c config.Config) ([]filter.ListSpec, filter.Options) {
 			Words:       l.Words,
 			Files:       l.Files,
 			Source:      l.Source,
+			Hide:        !reveal(l),
 		}
 		for _, w := range l.ApplyTo {
 			s.ApplyTo = append(s.ApplyTo, filter.Where(w))

@@ -79,8 +79,12 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 		}
 		if c.Blocked {
 			last := c.Hits[len(c.Hits)-1]
+			what := fmt.Sprintf("keyword %q", last.Keyword)
+			if last.Keyword == "" { // a hidden list: its place, not its text
+				what = fmt.Sprintf("at bytes %d-%d", last.Start, last.End)
+			}
 			return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodeInputBlocked,
-				Message: fmt.Sprintf("message %d matches list %q (keyword %q), whose action is block", i, last.List, last.Keyword)})
+				Message: fmt.Sprintf("message %d matches list %q (%s), whose action is block", i, last.List, what)})
 		}
 		msgs[i].Content = c.Text
 	}

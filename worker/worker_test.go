@@ -94,7 +94,7 @@ func start(t *testing.T, o opts) *env {
 		}
 		t.Cleanup(conn.Close)
 	}
-	cons, err := conn.Setup(context.Background(), cfg.Queue)
+	cons, err := conn.Setup(context.Background(), cfg.Queue, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

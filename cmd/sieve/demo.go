@@ -47,7 +47,7 @@ var demoReplies = []demoReply{
 var demoLists = []filter.ListSpec{
 	{Name: "profanity", Action: filter.Redact, Replacement: "****", Match: filter.Word, Words: []string{"darn", "heck"}, Source: "demo"},
 	{Name: "confidential", Action: filter.Redact, Replacement: "[机密]", Words: []string{"机密"}, Source: "demo"},
-	{Name: "secrets", Action: filter.Block, Words: []string{"launch code"}, Source: "demo"},
+	{Name: "secrets", Action: filter.Block, Words: []string{"launch code"}, Source: "demo", Hide: true}, // a block list keeps its words secret, as in a config
 }
 
 func runDemo(ctx context.Context, e env, args []string) int {
@@ -110,7 +110,11 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "\n    status %s, finish %s", res.Status, res.FinishReason)
 		for _, h := range res.Filter.Output {
-			fmt.Fprintf(e.stdout, "; %s %s %q at %d–%d", h.List, h.Action, h.Keyword, h.Start, h.End)
+			if h.Keyword == "" { // a hidden list
+				fmt.Fprintf(e.stdout, "; %s %s at %d–%d", h.List, h.Action, h.Start, h.End)
+			} else {
+				fmt.Fprintf(e.stdout, "; %s %s %q at %d–%d", h.List, h.Action, h.Keyword, h.Start, h.End)
+			}
 		}
 		fmt.Fprintln(e.stdout)
 		counts[res.Status]++

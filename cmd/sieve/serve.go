@@ -57,7 +57,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer conn.Close()
-	cons, err := conn.Setup(ctx, cfg.Queue)
+	cons, err := conn.Setup(ctx, cfg.Queue, cfg.NATS.Replicas)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
 		return exitFailure
@@ -110,7 +110,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if u := conn.ClientURL(); u != "" {
 		log.Info("serving", "nats", u, "prefix", cfg.NATS.Prefix)
 	} else {
-		log.Info("serving", "nats", cfg.NATS.URL, "prefix", cfg.NATS.Prefix)
+		log.Info("serving", "nats", config.RedactURL(cfg.NATS.URL), "prefix", cfg.NATS.Prefix)
 	}
 
 	hup := make(chan os.Signal, 1)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sieve-project/sieve/broker"
 	"github.com/sieve-project/sieve/chatml"
+	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -66,7 +67,7 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if !conn.NC.IsConnected() {
-			fmt.Fprintf(e.stderr, "sieve submit: no NATS server at %s (is sieve serve running?)\n", nc.URL)
+			fmt.Fprintf(e.stderr, "sieve submit: no NATS server at %s (is sieve serve running?)\n", config.RedactURL(nc.URL))
 			return exitFailure
 		}
 	}
