@@ -59,6 +59,9 @@ func TestProblems(t *testing.T) {
 			[]string{"f.toml:3: filter.lists[0].action: \"kill\"", "f.toml:5: filter.lists[1].words: the list has neither", "f.toml:6: filter.lists[1].name: \"a\" names two lists", "f.toml:7: filter.lists[1].match"}},
 		{"unknown key in a list", "[[filter.lists]]\nname = \"a\"\naction = \"flag\"\nwords = [\"x\"]\nwrods = 1\n", []string{"f.toml:5: filter.lists.wrods: unknown key"}},
 		{"log", "[log]\nlevel = \"loud\"\n", []string{"f.toml:2: log.level"}},
+		{"replicas", "[nats]\nreplicas = 3\ninbox_prefix = \"_IN BOX\"\n", []string{"f.toml:2: nats.replicas: 3: copies need a cluster", "f.toml:3: nats.inbox_prefix"}},
+		{"replicas range", "[nats]\nurl = \"nats://a:4222\"\nreplicas = 7\n", []string{"f.toml:3: nats.replicas: 7: want 1 to 5"}},
+		{"password in a bad URL", "[nats]\nurl = \"nats://u:hunter2@h:port\"\n", []string{"f.toml:2: nats.url", "u:xxxxx@h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,5 +103,20 @@ func TestExampleParses(t *testing.T) {
 	}
 	if len(c.Filter.Lists) != 2 || len(c.Filter.Policies["lenient"]) != 1 {
 		t.Fatalf("lists %+v policies %+v", c.Filter.Lists, c.Filter.Policies)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://u:pw@h:4222":                   "nats://u:xxxxx@h:4222",
+		"nats://t0ken@h:4222":                  "nats://xxxxx@h:4222",
+		"nats://h:4222":                        "nats://h:4222",
+		"tls://a:b@h1:4222,nats://c:d@h2:4222": "tls://a:xxxxx@h1:4222,nats://c:xxxxx@h2:4222",
+		"nats://u:p@ss@h:4222":                 "nats://u:xxxxx@h:4222",
+		"":                                     "",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

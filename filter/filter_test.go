@@ -491,3 +491,27 @@ func TestConcurrentStreams(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestHiddenLists: a hidden list's hits and compile errors name the list
+// and the place, never the entry.
+func TestHiddenLists(t *testing.T) {
+	f, err := Compile([]ListSpec{
+		{Name: "codes", Action: Block, Words: []string{"bluebird"}, ApplyTo: []Where{Input, Output}, Hide: true},
+		{Name: "words", Action: Redact, Words: []string{"darn"}},
+	}, Options{Normalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.Check(Output, "darn, BLUEBIRD")
+	if len(res.Hits) != 2 || res.Hits[0].Keyword != "darn" || res.Hits[1].Keyword != "" || !res.Blocked {
+		t.Fatalf("hits %+v", res.Hits)
+	}
+	b, _ := json.Marshal(res)
+	if strings.Contains(strings.ToLower(string(b)), "bluebird") {
+		t.Fatalf("a hidden list's entry in %s", b)
+	}
+	_, err = Compile([]ListSpec{{Name: "codes", Action: Block, Words: []string{"bluebird" + strings.Repeat("x", 300), "\u200b"}, Hide: true}}, Options{Normalize: true})
+	if err == nil || !strings.Contains(err.Error(), "words[0]") || !strings.Contains(err.Error(), "words[1]") || strings.Contains(err.Error(), "bluebird") {
+		t.Fatalf("compile error %v: want the places, not the entries", err)
+	}
+}
