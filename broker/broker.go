@@ -265,7 +265,7 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 	if err := c.ensureStream(ctx, jobs, func(have jetstream.StreamConfig) []string {
 		var bad []string
 		if have.Retention != jetstream.WorkQueuePolicy {
-			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs workqueue", have.Retention))
+			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs %s", have.Retention, jetstream.WorkQueuePolicy))
 		}
 		if !slices.Contains(have.Subjects, s.Jobs()) {
 			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Jobs()))
@@ -291,7 +291,7 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 	if err := c.ensureStream(ctx, results, func(have jetstream.StreamConfig) []string {
 		var bad []string
 		if have.Retention != jetstream.LimitsPolicy {
-			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs limits, so results stay for late callers", have.Retention))
+			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs %s, so results stay for late callers", have.Retention, jetstream.LimitsPolicy))
 		}
 		if !slices.Contains(have.Subjects, s.Results()) {
 			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Results()))
@@ -319,12 +319,28 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 // it differs from want in what sieve would have chosen.
 func (c *Conn) ensureStream(ctx context.Context, want jetstream.StreamConfig, problems func(jetstream.StreamConfig) []string) error {
 	st, err := c.JS.Stream(ctx, want.Name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if _, err := c.JS.CreateStream(ctx, want); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("create stream %s: %w", want.Name, c.explain(err))
+	giveUp := time.Now().Add(time.Minute)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			_, err = c.JS.CreateStream(ctx, want)
+			if err == nil || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				c.log.Info("stream created", "stream", want.Name, "replicas", want.Replicas)
+				return nil
+			}
 		}
-		c.log.Info("stream created", "stream", want.Name, "replicas", want.Replicas)
-		return nil
+		if !clusterStarting(err) || time.Now().After(giveUp) {
+			break
+		}
+		// A cluster that is still forming: peers not yet known, no
+		// leader yet. A worker started with its cluster waits for it, a
+		// minute at most.
+		c.log.Warn("JetStream not ready; retrying", "stream", want.Name, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream %s: %w", want.Name, c.explain(err))
+		case <-time.After(wait):
+		}
+		st, err = c.JS.Stream(ctx, want.Name)
 	}
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", want.Name, c.explain(err))
@@ -348,6 +364,19 @@ func (c *Conn) ensureStream(ctx context.Context, want jetstream.StreamConfig, pr
 		}
 	}
 	return nil
+}
+
+// clusterStarting reports whether err is JetStream saying it is not ready
+// yet: no peers for the replicas, the system unavailable, no answer.
+func clusterStarting(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10004, 10005, 10008: // cluster incomplete, no suitable peers, temporarily unavailable
+			return true
+		}
+	}
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders)
 }
 
 // ErrStream wraps an existing stream sieve cannot work with.

@@ -2,11 +2,14 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sieve-project/sieve/config"
 )
@@ -84,5 +87,65 @@ func TestSubjects(t *testing.T) {
 	}
 	if id := s.IDFromCancel(s.Cancel("tenant-a.42")); id != "tenant-a.42" {
 		t.Fatalf("IDFromCancel gave %q", id)
+	}
+}
+
+// TestSetupKeepsWhatOperatorsSet: Setup creates what is missing, leaves an
+// existing stream's tuning as it finds it, and refuses a stream it cannot
+// work with, naming the setting.
+func TestSetupKeepsWhatOperatorsSet(t *testing.T) {
+	url := external(t, &server.Options{})
+	c, err := Connect(context.Background(), config.NATS{URL: url, Prefix: "sieve"}, "", "test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	q := config.Default().Queue
+	if _, err := c.Setup(ctx, q, 1); err != nil {
+		t.Fatal(err)
+	}
+	// An operator tunes the results stream.
+	st, err := c.JS.Stream(ctx, "SIEVE_RESULTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tuned := st.CachedInfo().Config
+	tuned.MaxAge = 72 * time.Hour
+	tuned.MaxBytes = 1 << 30
+	if _, err := c.JS.UpdateStream(ctx, tuned); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Setup(ctx, q, 1); err != nil {
+		t.Fatalf("setup over a tuned stream: %v", err)
+	}
+	st, _ = c.JS.Stream(ctx, "SIEVE_RESULTS")
+	if got := st.CachedInfo().Config; got.MaxAge != 72*time.Hour || got.MaxBytes != 1<<30 {
+		t.Fatalf("setup rewrote the operator's settings: max_age %v max_bytes %d", got.MaxAge, got.MaxBytes)
+	}
+
+	// Streams sieve cannot work with.
+	for _, tt := range []struct {
+		name string
+		cfg  jetstream.StreamConfig
+		says string
+	}{
+		{"jobs that are not a work queue", jetstream.StreamConfig{Name: "T1_JOBS", Subjects: []string{"t1.jobs.>"}, Retention: jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: 1, Discard: jetstream.DiscardNew, DiscardNewPerSubject: true}, "retention is Limits; sieve needs WorkQueue"},
+		{"jobs without one per id", jetstream.StreamConfig{Name: "T2_JOBS", Subjects: []string{"t2.jobs.>"}, Retention: jetstream.WorkQueuePolicy}, "max_msgs_per_subject"},
+		{"jobs on other subjects", jetstream.StreamConfig{Name: "T3_JOBS", Subjects: []string{"elsewhere.>"}, Retention: jetstream.WorkQueuePolicy,
+			MaxMsgsPerSubject: 1, Discard: jetstream.DiscardNew, DiscardNewPerSubject: true}, `"t3.jobs.>"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := c.JS.CreateStream(ctx, tt.cfg); err != nil {
+				t.Fatal(err)
+			}
+			prefix := strings.ToLower(strings.TrimSuffix(tt.cfg.Name, "_JOBS"))
+			other := &Conn{NC: c.NC, JS: c.JS, Subjects: Subjects{Prefix: prefix}, log: c.log}
+			_, err := other.Setup(ctx, q, 1)
+			if !errors.Is(err, ErrStream) || !strings.Contains(err.Error(), tt.says) || !strings.Contains(err.Error(), tt.cfg.Name) {
+				t.Fatalf("err %v, want the stream and %q named", err, tt.says)
+			}
+		})
 	}
 }
