@@ -112,12 +112,20 @@ type Filter struct {
 	// Policies name sets of lists a job may choose with its "policy"
 	// field. The "default" policy, unless given here, holds every list.
 	Policies map[string][]string `toml:"policies"`
+	// AvoidMaxRewinds bounds the times one job goes back to avoid a
+	// keyword of an avoid list; AvoidMaxTries the times at one token.
+	AvoidMaxRewinds int `toml:"avoid_max_rewinds"`
+	AvoidMaxTries   int `toml:"avoid_max_tries"`
 }
 
 // List is one keyword list.
 type List struct {
 	Name        string   `toml:"name"`
-	Action      string   `toml:"action"` // redact | block | flag
+	Action      string   `toml:"action"` // redact | block | flag | avoid
+	// Fallback is what an avoid list does when avoiding runs out of
+	// tries (filter.avoid_max_rewinds, filter.avoid_max_tries): redact
+	// (the default), block or flag.
+	Fallback string `toml:"fallback"`
 	Replacement string   `toml:"replacement"`
 	ApplyTo     []string `toml:"apply_to"` // input, output
 	Match       string   `toml:"match"`    // substring | word
@@ -183,7 +191,7 @@ func Default() Config {
 			MaxTimeout:    Duration{10 * time.Minute},
 			ResultsMaxAge: Duration{24 * time.Hour},
 		},
-		Filter: Filter{Normalize: true},
+		Filter: Filter{Normalize: true, AvoidMaxRewinds: 16, AvoidMaxTries: 4},
 		Log:    Log{Level: "info", Format: "text"},
 	}
 }
@@ -425,9 +433,15 @@ func (c Config) validate() []Problem {
 		}
 		names[l.Name] = true
 		switch l.Action {
-		case "redact", "block", "flag":
+		case "redact", "block", "flag", "avoid":
 		default:
-			bad(key("action"), "%q: want redact, block or flag", l.Action)
+			bad(key("action"), "%q: want redact, block, flag or avoid", l.Action)
+		}
+		switch {
+		case l.Fallback != "" && l.Action != "avoid":
+			bad(key("fallback"), "only an avoid list has a fallback")
+		case l.Fallback != "" && l.Fallback != "redact" && l.Fallback != "block" && l.Fallback != "flag":
+			bad(key("fallback"), "%q: want redact, block or flag", l.Fallback)
 		}
 		switch l.Match {
 		case "", "substring", "word":
@@ -442,6 +456,13 @@ func (c Config) validate() []Problem {
 		if len(l.Words) == 0 && len(l.Files) == 0 {
 			bad(key("words"), "the list has neither words nor files")
 		}
+	}
+
+	if c.Filter.AvoidMaxRewinds < 0 || c.Filter.AvoidMaxRewinds > 1000 {
+		bad("filter.avoid_max_rewinds", "%d: want 0 to 1000", c.Filter.AvoidMaxRewinds)
+	}
+	if c.Filter.AvoidMaxTries < 1 || c.Filter.AvoidMaxTries > 100 {
+		bad("filter.avoid_max_tries", "%d: want 1 to 100", c.Filter.AvoidMaxTries)
 	}
 
 	for name, members := range c.Filter.Policies {

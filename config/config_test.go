@@ -59,6 +59,8 @@ func TestProblems(t *testing.T) {
 			[]string{"f.toml:3: filter.lists[0].action: \"kill\"", "f.toml:5: filter.lists[1].words: the list has neither", "f.toml:6: filter.lists[1].name: \"a\" names two lists", "f.toml:7: filter.lists[1].match"}},
 		{"unknown key in a list", "[[filter.lists]]\nname = \"a\"\naction = \"flag\"\nwords = [\"x\"]\nwrods = 1\n", []string{"f.toml:5: filter.lists.wrods: unknown key"}},
 		{"log", "[log]\nlevel = \"loud\"\n", []string{"f.toml:2: log.level"}},
+		{"avoid", "[filter]\navoid_max_tries = 0\n[[filter.lists]]\nname = \"a\"\naction = \"avoid\"\nfallback = \"avoid\"\nwords = [\"x\"]\n[[filter.lists]]\nname = \"b\"\naction = \"redact\"\nfallback = \"block\"\nwords = [\"y\"]\n",
+			[]string{"f.toml:2: filter.avoid_max_tries", "f.toml:6: filter.lists[0].fallback: \"avoid\"", "f.toml:11: filter.lists[1].fallback: only an avoid list"}},
 		{"replicas", "[nats]\nreplicas = 3\ninbox_prefix = \"_IN BOX\"\n", []string{"f.toml:2: nats.replicas: 3: copies need a cluster", "f.toml:3: nats.inbox_prefix"}},
 		{"replicas range", "[nats]\nurl = \"nats://a:4222\"\nreplicas = 7\n", []string{"f.toml:3: nats.replicas: 7: want 1 to 5"}},
 		{"password in a bad URL", "[nats]\nurl = \"nats://u:hunter2@h:port\"\n", []string{"f.toml:2: nats.url", "u:xxxxx@h"}},
@@ -101,7 +103,10 @@ func TestExampleParses(t *testing.T) {
 		c.Queue.MaxTimeout != d.Queue.MaxTimeout || c.Queue.ResultsMaxAge != d.Queue.ResultsMaxAge || c.Metrics != d.Metrics || c.Log != d.Log {
 		t.Fatalf("example drifted from the defaults:\n%+v\n%+v", c, d)
 	}
-	if len(c.Filter.Lists) != 2 || len(c.Filter.Policies["lenient"]) != 1 {
+	if c.Filter.AvoidMaxRewinds != d.Filter.AvoidMaxRewinds || c.Filter.AvoidMaxTries != d.Filter.AvoidMaxTries {
+		t.Fatalf("example drifted from the defaults: %+v", c.Filter)
+	}
+	if len(c.Filter.Lists) != 3 || len(c.Filter.Policies["lenient"]) != 1 {
 		t.Fatalf("lists %+v policies %+v", c.Filter.Lists, c.Filter.Policies)
 	}
 }

@@ -111,6 +111,11 @@ type Request struct {
 	MaxTokens int   // > 0
 	Sampling  Sampling
 	Stop      []string // generation ends before the first of these
+	// Guard, if set, may veto text as it is generated (see Guard);
+	// MaxRewinds and MaxTries bound what it may undo (0: the defaults).
+	Guard      Guard
+	MaxRewinds int
+	MaxTries   int
 }
 
 // Result is what a finished generation returns.
@@ -122,6 +127,7 @@ type Result struct {
 	QueueTime        time.Duration // waiting for a free slot
 	PromptTime       time.Duration // slot admitted → first token sampled
 	GenerateTime     time.Duration // first token → end
+	Rewinds          []Rewind      // the Guard's vetoes
 }
 
 // ModelInfo describes the loaded model.

@@ -17,12 +17,15 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 		return res, err
 	}
 	s := &seq{
-		ctx:       ctx,
-		prompt:    req.Prompt,
-		maxTokens: req.MaxTokens,
-		sampling:  req.Sampling,
-		quit:      make(chan struct{}),
-		out:       make(chan event, req.MaxTokens+2),
+		ctx:        ctx,
+		prompt:     req.Prompt,
+		maxTokens:  req.MaxTokens,
+		sampling:   req.Sampling,
+		quit:       make(chan struct{}),
+		out:        make(chan event, req.MaxTokens+2),
+		guard:      req.Guard,
+		maxRewinds: req.MaxRewinds,
+		maxTries:   req.MaxTries,
 	}
 	if s.sampling.RepeatLastN == 0 {
 		s.sampling.RepeatLastN = 64
@@ -68,6 +71,7 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 		switch {
 		case ev.final:
 			loopErr = ev.err
+			res.Rewinds = ev.rewinds
 			if reason == "" { // a stop string seen here outranks why the loop ended
 				reason = ev.reason
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,12 +39,14 @@ type engine struct {
 // seq is one request while it holds a slot. Fields below "loop-owned" are
 // touched only by the loop goroutine.
 type seq struct {
-	ctx       context.Context
-	prompt    []int
-	maxTokens int
-	sampling  Sampling
-	quit      chan struct{} // closed by Generate to end early (stop string, emit error)
-	out       chan event    // loop → Generate; room for every event, so sends never block
+	ctx                  context.Context
+	prompt               []int
+	maxTokens            int
+	sampling             Sampling
+	quit                 chan struct{} // closed by Generate to end early (stop string, emit error)
+	guard                Guard
+	maxRewinds, maxTries int
+	out                  chan event // loop → Generate; room for every event, so sends never block
 
 	// loop-owned
 	slot     int
@@ -52,16 +55,34 @@ type seq struct {
 	pos      int // next KV position
 	last     int // last sampled token, to decode next
 	produced int
-	idx      int // index of its logits in the current batch, -1 for none
+	idx      int      // index of its logits in the current batch, -1 for none
+	g        *guarded // nil unless the request has a Guard
+}
+
+// guarded is the loop's record of a guarded sequence: every token it
+// generated and kept, and the guard's state before each one not yet
+// released.
+type guarded struct {
+	guard                Guard
+	maxRewinds, maxTries int
+	gen                  []int32      // tokens kept
+	offs                 []int        // byte offset of each in the generated text
+	text                 int          // bytes generated (and kept)
+	released             int          // tokens sent to the requester
+	marks                []GuardState // the guard's state before gen[released+i]
+	bans                 map[int][]int32
+	tries                map[int]int
+	rewinds              []Rewind
 }
 
 // event is a sampled token, or the end of the sequence.
 type event struct {
-	token  int
-	at     time.Time
-	final  bool
-	reason FinishReason
-	err    error
+	token   int
+	at      time.Time
+	final   bool
+	reason  FinishReason
+	err     error
+	rewinds []Rewind // final: a guarded sequence's record
 }
 
 func (e *engine) loop() {
@@ -167,6 +188,10 @@ func (e *engine) admit(slots []*seq, s *seq) {
 		return
 	}
 	s.slot, s.sampler = i, sampler
+	if s.guard != nil {
+		s.g = &guarded{guard: s.guard, maxRewinds: cmp.Or(s.maxRewinds, DefaultMaxRewinds), maxTries: cmp.Or(s.maxTries, DefaultMaxTries),
+			bans: map[int][]int32{}, tries: map[int]int{}}
+	}
 	// A slot's cells may hold a previous request's tail if a decode
 	// failed midway; start clean.
 	e.lctx.KvCacheSeqRm(i, -1, -1)
@@ -198,6 +223,15 @@ func (e *engine) step(slots []*seq) {
 			continue
 		}
 		if s.pos >= e.info.SlotContext {
+			if s.g != nil {
+				if e.endGuarded(slots, s, FinishLength, time.Now()); slots[s.slot] == s {
+					s.idx = b.NumTokens() // sent back: it decodes again
+					b.Add(s.last, nil, s.pos, true, s.slot)
+					s.pos++
+					room--
+				}
+				continue
+			}
 			e.finish(slots, s, FinishLength, nil)
 			continue
 		}
@@ -241,12 +275,20 @@ func (e *engine) step(slots []*seq) {
 		if s == nil || s.idx < 0 {
 			continue
 		}
-		tok := s.sampler.sample(e.lctx, s.idx)
+		var banned []int32
+		if s.g != nil {
+			banned = s.g.bans[len(s.g.gen)]
+		}
+		tok := s.sampler.sample(e.lctx, s.idx, banned)
 		if tok < 0 {
 			e.finish(slots, s, FinishError, fmt.Errorf("%w: no logits for the sequence", ErrDecode))
 			continue
 		}
 		s.sampler.accept(tok)
+		if s.g != nil {
+			e.guardedToken(slots, s, tok, now)
+			continue
+		}
 		if e.eog[tok] {
 			e.finish(slots, s, FinishStop, nil)
 			continue
@@ -258,6 +300,104 @@ func (e *engine) step(slots []*seq) {
 			e.finish(slots, s, FinishLength, nil)
 		}
 	}
+}
+
+// guardedToken takes a guarded sequence's next token: it holds the token
+// back, lets the guard see its text, goes back if the guard vetoes, and
+// releases what no veto can reach any more. At the end (an end token, the
+// token limit) the guard has a last word before the sequence finishes.
+func (e *engine) guardedToken(slots []*seq, s *seq, tok int, now time.Time) {
+	g := s.g
+	end := e.eog[tok]
+	if !end {
+		g.marks = append(g.marks, g.guard.Mark())
+		g.offs = append(g.offs, g.text)
+		g.gen = append(g.gen, int32(tok))
+		piece := e.pieces[tok]
+		g.text += len(piece)
+		s.last = tok
+		s.produced++
+		safe, veto := g.guard.Write([]byte(piece))
+		if veto != nil && e.rewind(s, veto) {
+			return
+		}
+		for g.released < len(g.gen) && g.offs[g.released]+len(e.pieces[g.gen[g.released]]) <= safe {
+			s.out <- event{token: int(g.gen[g.released]), at: now}
+			g.released++
+			g.marks = g.marks[1:]
+		}
+		if s.produced < s.maxTokens {
+			return
+		}
+	}
+	reason := FinishLength
+	if end {
+		reason = FinishStop
+	}
+	e.endGuarded(slots, s, reason, now)
+}
+
+// endGuarded ends a guarded sequence that ran out of room or tokens, or
+// said its end token: the guard has a last word, which may send it back,
+// and otherwise the held tokens are released and the sequence finishes.
+func (e *engine) endGuarded(slots []*seq, s *seq, reason FinishReason, now time.Time) {
+	g := s.g
+	if veto := g.guard.End(); veto != nil && e.rewind(s, veto) {
+		return
+	}
+	for ; g.released < len(g.gen); g.released++ {
+		s.out <- event{token: int(g.gen[g.released]), at: now}
+	}
+	e.finish(slots, s, reason, nil)
+}
+
+// rewind acts on a veto: it takes s back to the token where the vetoed
+// text starts, bans that token there, and has the next step sample again
+// there. It returns false, and records that the text stood, when the
+// bounds have run out.
+//
+// The token is always one held back, never one released: a guard reports
+// as safe only text no veto can reach, and a token is released only when
+// all of its text is safe; the vetoed text was unsafe until the veto, so
+// the token it starts in is still held.
+func (e *engine) rewind(s *seq, v *Veto) bool {
+	g := s.g
+	j := g.released
+	for j+1 < len(g.gen) && g.offs[j+1] <= v.Start {
+		j++
+	}
+	r := Rewind{Tag: v.Tag, Token: j, Offset: g.offs[j], Tries: g.tries[j] + 1, Discarded: len(g.gen) - j}
+	if v.Start < g.offs[g.released] || len(g.rewinds) >= g.maxRewinds || g.tries[j] >= g.maxTries {
+		r.Stood, r.Tries, r.Discarded = true, g.tries[j], 0
+		g.rewinds = append(g.rewinds, r)
+		return false
+	}
+	g.rewinds = append(g.rewinds, r)
+	g.tries[j]++
+	g.bans[j] = append(g.bans[j], g.gen[j])
+	for p := range g.bans {
+		if p > j {
+			delete(g.bans, p)
+			delete(g.tries, p)
+		}
+	}
+	g.guard.Restore(g.marks[j-g.released])
+	g.marks = g.marks[:j-g.released]
+	g.text = g.offs[j]
+	g.gen, g.offs = g.gen[:j], g.offs[:j]
+	// Decode the last kept token (or the prompt's last) again, for the
+	// logits of position j.
+	p := len(s.prompt)
+	e.lctx.KvCacheSeqRm(s.slot, p+j-1, -1)
+	s.pos = p + j - 1
+	if j > 0 {
+		s.last = int(g.gen[j-1])
+	} else {
+		s.last = s.prompt[p-1]
+	}
+	s.produced = j
+	s.sampler.history(g.gen[max(0, j-s.sampling.RepeatLastN):])
+	return true
 }
 
 // stopped reports whether the requester ended the sequence, and why.
@@ -283,6 +423,10 @@ func (e *engine) finish(slots []*seq, s *seq, r FinishReason, err error) {
 	slots[s.slot] = nil
 	s.sampler.free()
 	s.sampler = nil
-	s.out <- event{final: true, reason: r, err: err, at: time.Now()}
+	ev := event{final: true, reason: r, err: err, at: time.Now()}
+	if s.g != nil {
+		ev.rewinds = s.g.rewinds
+	}
+	s.out <- ev
 	close(s.out)
 }

@@ -108,6 +108,12 @@ struct penalties {
 
 	bool off() const { return last_n <= 0 || repeat == 1.0f; }
 
+	void clear() {
+		ring.clear();
+		head = 0;
+		count.clear();
+	}
+
 	void accept(int32_t tok) {
 		if (last_n <= 0) return;
 		count[tok]++;
@@ -404,7 +410,7 @@ extern "C" struct sieve_sampler *sieve_sampler_new(const struct llama_model *mod
 	return s;
 }
 
-extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx) {
+extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx, const int32_t *banned, size_t nb) {
 	const float *logits = llama_get_logits_ith(ctx, idx);
 	if (!logits) return -1;
 	const size_t n = (size_t)s->n_vocab;
@@ -412,11 +418,17 @@ extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_co
 		tail *t = s->t;
 		t->l.resize((n + 3) & ~(size_t)3);
 		std::memcpy(t->l.data(), logits, n * sizeof(float));
+		for (size_t i = 0; i < nb; i++) {
+			if (banned[i] >= 0 && (size_t)banned[i] < n) t->l[banned[i]] = -INFINITY;
+		}
 		s->pen->apply(t->l.data(), n);
 		return t->sample(n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		s->cur[i] = llama_token_data{(llama_token)i, logits[i], 0.0f};
+	}
+	for (size_t i = 0; i < nb; i++) {
+		if (banned[i] >= 0 && (size_t)banned[i] < n) s->cur[banned[i]].logit = -INFINITY;
 	}
 	llama_token_data_array arr = {s->cur.data(), n, -1, false};
 	llama_sampler_apply(s->chain, &arr);
@@ -430,6 +442,12 @@ extern "C" void sieve_sampler_accept(struct sieve_sampler *s, int32_t token) {
 	} else {
 		s->pen->accept(token);
 	}
+}
+
+extern "C" void sieve_sampler_history(struct sieve_sampler *s, const int32_t *tokens, size_t n) {
+	if (!s->pen) return; // llama.cpp's own penalty (common mode): tests only
+	s->pen->clear();
+	for (size_t i = 0; i < n; i++) s->pen->accept(tokens[i]);
 }
 
 extern "C" void sieve_sampler_free(struct sieve_sampler *s) { delete s; }

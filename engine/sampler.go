@@ -56,9 +56,26 @@ func newSampler(m *llama.Model, sp Sampling, common bool) (*sampler, error) {
 }
 
 // sample draws the next token from the logits of output idx of the last
-// decode; -1 if there are none.
-func (s *sampler) sample(ctx *llama.Context, idx int) int {
-	return int(C.sieve_sampler_sample(s.c, contextPtr(ctx), C.int32_t(idx)))
+// decode, never one of banned; -1 if there are none.
+func (s *sampler) sample(ctx *llama.Context, idx int, banned []int32) int {
+	var p *C.int32_t
+	if len(banned) > 0 {
+		p = (*C.int32_t)(unsafe.Pointer(&banned[0]))
+	}
+	tok := int(C.sieve_sampler_sample(s.c, contextPtr(ctx), C.int32_t(idx), p, C.size_t(len(banned))))
+	runtime.KeepAlive(banned)
+	return tok
+}
+
+// history makes the repeat penalty remember tokens (oldest first) and
+// nothing else.
+func (s *sampler) history(tokens []int32) {
+	var p *C.int32_t
+	if len(tokens) > 0 {
+		p = (*C.int32_t)(unsafe.Pointer(&tokens[0]))
+	}
+	C.sieve_sampler_history(s.c, p, C.size_t(len(tokens)))
+	runtime.KeepAlive(tokens)
 }
 
 // accept records tok for the repeat penalty.

@@ -7,6 +7,7 @@
 #define SIEVE_SAMPLER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -31,9 +32,14 @@ struct sieve_sampling {
 // sieve_sampler_new returns NULL when llama.cpp refuses (out of memory).
 struct sieve_sampler *sieve_sampler_new(const struct llama_model *model, struct sieve_sampling p);
 // sieve_sampler_sample samples a token from the logits of output idx of
-// the last decode, or returns -1 when ctx has none there.
-int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx);
+// the last decode, never one of the n banned tokens, or returns -1 when
+// ctx has no logits there.
+int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx, const int32_t *banned, size_t n);
 void sieve_sampler_accept(struct sieve_sampler *s, int32_t token);
+// sieve_sampler_history replaces the tokens the repeat penalty remembers
+// with the n given, oldest first: generation went back to an earlier
+// token.
+void sieve_sampler_history(struct sieve_sampler *s, const int32_t *tokens, size_t n);
 void sieve_sampler_free(struct sieve_sampler *s);
 
 #ifdef __cplusplus

@@ -178,7 +178,7 @@ func TestChainMatchesCommonSampler(t *testing.T) {
 		}
 		var seq []int
 		for i := 0; i < 200; i++ {
-			a, b := ours.sample(c, out), theirs.Sample(c, out)
+			a, b := ours.sample(c, out, nil), theirs.Sample(c, out)
 			if a != b {
 				t.Fatalf("%+v: draw %d: sieve %d, llama.cpp %d (after %v)", sp, i, a, b, seq)
 			}
@@ -207,7 +207,7 @@ func TestTailDraws(t *testing.T) {
 		defer s.free()
 		draws := make([]int, n)
 		for i := range draws {
-			draws[i] = s.sample(c, out) // no accept: the same distribution each time
+			draws[i] = s.sample(c, out, nil) // no accept: the same distribution each time
 		}
 		return draws
 	}
@@ -275,7 +275,7 @@ func TestTailDraws(t *testing.T) {
 	}
 	defer s.free()
 	s.accept(top)
-	if id := s.sample(c, out); id == top {
+	if id := s.sample(c, out, nil); id == top {
 		t.Fatalf("greedy with token %d penalized drew it again", top)
 	}
 }
@@ -341,7 +341,7 @@ func BenchmarkSample(b *testing.B) {
 				}
 				start := time.Now()
 				for b.Loop() {
-					s.accept(s.sample(c, out))
+					s.accept(s.sample(c, out, nil))
 				}
 				b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/token")
 			})

@@ -426,3 +426,14 @@ func (f *Filter) MemoryBytes() int {
 func (m *matcher) bytes() int {
 	return m.d.bytes() + len(m.codes.vals)*2 + len(m.codes.idx)*2 + len(m.heads)*int(unsafe.Sizeof(patHead{}))
 }
+
+// Action returns the action of the named list, or "" if f has none of
+// that name.
+func (f *Filter) Action(list string) Action {
+	for _, l := range f.lists {
+		if l.name == list {
+			return l.action
+		}
+	}
+	return ""
+}

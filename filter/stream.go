@@ -95,6 +95,7 @@ type Stream struct {
 	out    []byte
 	outLen int // bytes released so far, all calls together
 	hits   []Hit
+	srcs   []int // where each hit starts in the text written (HitSources)
 
 	blocked, stopped, closed bool
 }
@@ -785,7 +786,11 @@ func (s *Stream) emit(c *cand) {
 		}
 		s.release(oEnd)
 	}
+	if len(s.hits) == 0 { // the first of this call's (hits is emptied by each)
+		s.srcs = s.srcs[:0]
+	}
 	s.hits = append(s.hits, Hit{List: l.name, Action: l.action, Start: start, End: s.outLen, Keyword: o.entry})
+	s.srcs = append(s.srcs, oStart)
 }
 
 // holdPoint returns the first rec that must stay held and the original
@@ -872,3 +877,27 @@ func (s *Stream) compact(h int) {
 		s.base = s.rel
 	}
 }
+
+// Clone returns a copy of s that goes on independently: writes to one do
+// not reach the other. A caller that may want to return to this point of
+// the text keeps the copy (package pipeline's avoid lists do).
+func (s *Stream) Clone() *Stream {
+	c := *s
+	c.buf = slices.Clone(s.buf)
+	c.dirty = slices.Clone(s.dirty)
+	c.recs = slices.Clone(s.recs)
+	c.pending = slices.Clone(s.pending)
+	c.out = slices.Clone(s.out)
+	c.hits = slices.Clone(s.hits)
+	c.srcs = slices.Clone(s.srcs)
+	return &c
+}
+
+// Settled is how many bytes of the text written to s it has released or
+// replaced: no match can start before there any more.
+func (s *Stream) Settled() int { return s.rel }
+
+// HitSources says, for each hit of the last Write or Close, where its
+// match starts in the text written to s (the hits' Start is in the
+// released text, which replacements and stripped characters shift).
+func (s *Stream) HitSources() []int { return s.srcs[:len(s.hits)] }

@@ -75,6 +75,15 @@ type Hit struct {
 	Start   int    `json:"start"`
 	End     int    `json:"end"`
 	Keyword string `json:"keyword,omitempty"`
+	// Avoid hits: the generated token generation went back to, the tries
+	// at it so far, the tokens thrown away, and, when the tries ran out
+	// and the match stood, the list's fallback action (whose own hit
+	// follows). Start and End are both the byte offset of that token in
+	// the generated text, before the output lists' replacements.
+	Token     *int   `json:"token,omitempty"`
+	Tries     int    `json:"tries,omitempty"`
+	Discarded int    `json:"discarded,omitempty"`
+	Fallback  string `json:"fallback,omitempty"`
 }
 
 // FilterReport lists the keyword hits on the way in and out.

@@ -34,6 +34,8 @@ type Metrics struct {
 	busy       prometheus.Gauge
 	slots      prometheus.Gauge
 	backend    *prometheus.GaugeVec
+	rewinds    *prometheus.CounterVec
+	discarded  *prometheus.CounterVec
 }
 
 // New makes the collectors; slots is the number of generation slots.
@@ -70,12 +72,18 @@ func New(slots int) *Metrics {
 		slots: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sieve_slots", Help: "Generation slots.",
 		}),
+		rewinds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sieve_avoid_rewinds_total", Help: "Times generation went back to avoid a keyword of an avoid list, by list.",
+		}, []string{"list"}),
+		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sieve_avoid_discarded_tokens_total", Help: "Tokens generated and thrown away to avoid a keyword, by list.",
+		}, []string{"list"}),
 		backend: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sieve_backend_info", Help: "A llama.cpp backend device the model runs on (always 1): CPU variant or GPU, the library it came from, what it was built for.",
 		}, []string{"device", "type", "variant", "library", "features"}),
 	}
 	m.slots.Set(float64(slots))
-	m.reg.MustRegister(m.jobs, m.tokens, m.promptToks, m.queueWait, m.firstToken, m.tokRate, m.hits, m.busy, m.slots, m.backend,
+	m.reg.MustRegister(m.jobs, m.tokens, m.promptToks, m.queueWait, m.firstToken, m.tokRate, m.hits, m.busy, m.slots, m.backend, m.rewinds, m.discarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -116,6 +124,10 @@ func (m *Metrics) Result(r job.Result) {
 	}
 	for _, h := range r.Filter.Output {
 		m.hits.WithLabelValues(h.List, h.Action, "output").Inc()
+		if h.Action == "avoid" && h.Fallback == "" {
+			m.rewinds.WithLabelValues(h.List).Inc()
+			m.discarded.WithLabelValues(h.List).Add(float64(h.Discarded))
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -23,7 +24,16 @@ var ErrUnknownPolicy = errors.New("unknown policy")
 // once on reload. A job takes its policy's Filter when it starts and keeps
 // it, so a reload never changes a text half way. Safe for concurrent use.
 type Filters struct {
-	cur atomic.Pointer[map[string]*filter.Filter]
+	cur atomic.Pointer[map[string]*policy]
+}
+
+// policy is what one policy's jobs are filtered with.
+type policy struct {
+	f *filter.Filter // every list; an avoid list as its fallback action
+	// avoid holds the avoid lists of the output side, as flag lists: a
+	// match of one is what the engine goes back to avoid. nil if none.
+	avoid                *filter.Filter
+	maxRewinds, maxTries int
 }
 
 // LoadFilters compiles the configuration's policies.
@@ -40,7 +50,7 @@ func LoadFilters(c config.Config) (*Filters, error) {
 // StaticFilters serves one compiled filter as the default policy.
 func StaticFilters(flt *filter.Filter) *Filters {
 	f := &Filters{}
-	set := map[string]*filter.Filter{DefaultPolicy: flt}
+	set := map[string]*policy{DefaultPolicy: {f: flt}}
 	f.cur.Store(&set)
 	return f
 }
@@ -58,15 +68,23 @@ func (f *Filters) Reload(c config.Config) error {
 
 // Policy returns the filter of the named policy; "" is the default.
 func (f *Filters) Policy(name string) (*filter.Filter, error) {
+	p, err := f.policy(name)
+	if err != nil {
+		return nil, err
+	}
+	return p.f, nil
+}
+
+func (f *Filters) policy(name string) (*policy, error) {
 	if name == "" {
 		name = DefaultPolicy
 	}
 	set := *f.cur.Load()
-	flt, ok := set[name]
+	p, ok := set[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (defined: %v)", ErrUnknownPolicy, name, f.Policies())
 	}
-	return flt, nil
+	return p, nil
 }
 
 // Policies lists the policy names in force.
@@ -82,8 +100,14 @@ func (f *Filters) Policies() []string {
 
 // compilePolicies compiles each policy's lists; the default policy, unless
 // the configuration defines it, holds every list.
-func compilePolicies(c config.Config) (map[string]*filter.Filter, error) {
+func compilePolicies(c config.Config) (map[string]*policy, error) {
 	specs, opts := FilterSpecs(c)
+	avoid := map[string]bool{}
+	for _, l := range c.Filter.Lists {
+		if l.Action == "avoid" {
+			avoid[l.Name] = true
+		}
+	}
 	policies := map[string][]string{}
 	for name, lists := range c.Filter.Policies {
 		policies[name] = lists
@@ -95,21 +119,31 @@ func compilePolicies(c config.Config) (map[string]*filter.Filter, error) {
 		}
 		policies[DefaultPolicy] = all
 	}
-	set := make(map[string]*filter.Filter, len(policies))
+	set := make(map[string]*policy, len(policies))
 	var errs []error
 	for name, lists := range policies {
-		var sub []filter.ListSpec
+		var sub, av []filter.ListSpec
 		for _, s := range specs {
-			if slices.Contains(lists, s.Name) {
-				sub = append(sub, s)
+			if !slices.Contains(lists, s.Name) {
+				continue
+			}
+			sub = append(sub, s)
+			if avoid[s.Name] && (len(s.ApplyTo) == 0 || slices.Contains(s.ApplyTo, filter.Output)) {
+				a := s
+				a.Action, a.ApplyTo = filter.Flag, []filter.Where{filter.Output}
+				av = append(av, a)
 			}
 		}
-		flt, err := filter.Compile(sub, opts)
+		p := &policy{maxRewinds: c.Filter.AvoidMaxRewinds, maxTries: c.Filter.AvoidMaxTries}
+		var err error
+		if p.f, err = filter.Compile(sub, opts); err == nil && len(av) > 0 {
+			p.avoid, err = filter.Compile(av, opts)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		set[name] = flt
+		set[name] = p
 	}
 	if len(errs) > 0 {
 		// The same list in several policies reports the same errors:
@@ -155,9 +189,13 @@ func reveal(l config.List) bool {
 func FilterSpecs(c config.Config) ([]filter.ListSpec, filter.Options) {
 	specs := make([]filter.ListSpec, 0, len(c.Filter.Lists))
 	for _, l := range c.Filter.Lists {
+		action := filter.Action(l.Action)
+		if l.Action == "avoid" { // the guard avoids; the filter has the fallback
+			action = filter.Action(cmp.Or(l.Fallback, string(filter.Redact)))
+		}
 		s := filter.ListSpec{
 			Name:        l.Name,
-			Action:      filter.Action(l.Action),
+			Action:      action,
 			Replacement: l.Replacement,
 			Match:       filter.Mode(l.Match),
 			Words:       l.Words,

@@ -46,6 +46,7 @@ type Admitted struct {
 	Timeout time.Duration // the job's deadline, counted from when it was queued
 	req     engine.Request
 	flt     *filter.Filter
+	avoid   *filter.Filter // the policy's avoid lists; nil if none
 	inHits  []job.Hit
 }
 
@@ -64,11 +65,13 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 	if err != nil { // Parse has checked what Prepare checks
 		return nil, r.reject(j, nil, &job.Error{Code: job.CodeBadRole, Message: err.Error()})
 	}
-	flt, err := r.Filters.Policy(j.Policy)
+	pol, err := r.Filters.policy(j.Policy)
 	if err != nil {
 		return nil, r.reject(j, nil, &job.Error{Code: job.CodeUnknownPolicy, Message: err.Error()})
 	}
-	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), flt: flt, inHits: []job.Hit{}}
+	flt := pol.f
+	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), flt: flt, avoid: pol.avoid, inHits: []job.Hit{}}
+	a.req.MaxRewinds, a.req.MaxTries = pol.maxRewinds, pol.maxTries
 
 	// Screen the input: block rejects, redact rewrites what the model
 	// sees, flag reports.
@@ -173,7 +176,14 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 		}
 		return nil
 	}
-	gen, err := r.Engine.Generate(ctx, a.req, func(piece string) error {
+	req := a.req
+	if a.avoid != nil {
+		req.Guard = newAvoidGuard(a.avoid)
+		if req.MaxRewinds == 0 && req.MaxTries == 0 { // a Runner built without a configuration
+			req.MaxRewinds, req.MaxTries = engine.DefaultMaxRewinds, engine.DefaultMaxTries
+		}
+	}
+	gen, err := r.Engine.Generate(ctx, req, func(piece string) error {
 		return release(out.Write([]byte(piece)))
 	})
 	if err == nil {
@@ -181,6 +191,13 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 	}
 
 	res.Text = string(text)
+	for _, rw := range gen.Rewinds {
+		h := job.Hit{List: rw.Tag, Action: "avoid", Start: rw.Offset, End: rw.Offset, Token: &rw.Token, Tries: rw.Tries, Discarded: rw.Discarded}
+		if rw.Stood {
+			h.Fallback = string(a.flt.Action(rw.Tag))
+		}
+		res.Filter.Output = append(res.Filter.Output, h)
+	}
 	res.FinishReason = string(gen.FinishReason)
 	res.Usage = job.Usage{PromptTokens: gen.PromptTokens, CompletionTokens: gen.CompletionTokens}
 	res.Timings = timings(gen)

@@ -11,7 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/pipeline"
 )
 
 // The job contract: an id names one job, its one result is its own, and a
@@ -305,4 +307,50 @@ func hostileCorpus() []string {
 	}
 	c = append(c, `{"id":5,`+m+`}`, `{"id":["a"],`+m+`}`, `{"id":{"a":1},`+m+`}`)
 	return c
+}
+
+// TestAvoidLeaksNothing: under an avoid list, queued and request/reply
+// jobs (streamed) come back fluent without the keyword, and a wildcard
+// subscriber to every chunk sees no byte of it, nor of any text taken
+// back.
+func TestAvoidLeaksNothing(t *testing.T) {
+	cfg := config.Default()
+	cfg.Filter.Lists = []config.List{{Name: "polite", Action: "avoid", Match: "word", Words: []string{"darn"}}}
+	filters, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, opts{
+		pieces:  []string{"Oh", " ｄａ", "rn", " it", "."},
+		alts:    map[string][]string{"Oh": {" gosh"}},
+		then:    map[string]string{" gosh": " it"},
+		filters: filters,
+	})
+	all := e.watch("sieve.stream.>")
+	results := e.watch("sieve.results.>")
+	e.publishRaw("sieve.jobs.polite1", hi("hi"))
+	queued := e.result("polite1")
+	msg, err := e.nc.Request("sieve.generate", []byte(hi("hi")), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var direct job.Result
+	if err := json.Unmarshal(msg.Data, &direct); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []job.Result{queued, direct} {
+		if r.Status != job.Completed || r.Text != "Oh gosh it." || len(r.Filter.Output) != 1 || r.Filter.Output[0].Action != "avoid" {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	seen := append(all(), results()...)
+	seen = append(seen, string(msg.Data))
+	if len(seen) < 5 {
+		t.Fatalf("saw only %q", seen)
+	}
+	for _, s := range seen {
+		if strings.Contains(s, "ｄ") || strings.Contains(s, "ａ") || strings.Contains(s, `"rn"`) || strings.Contains(strings.ToLower(s), "darn") {
+			t.Fatalf("a subscriber saw %q", s)
+		}
+	}
 }

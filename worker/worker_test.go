@@ -49,7 +49,10 @@ type opts struct {
 	parallel int
 	context  int // per slot; 0 = 256
 	queue    func(*config.Queue)
-	conn     *broker.Conn // join an existing server (a second worker)
+	conn     *broker.Conn        // join an existing server (a second worker)
+	alts     map[string][]string // the scripted model's runner-ups (testmodel.Scripted)
+	then     map[string]string
+	filters  *pipeline.Filters // instead of the lists above
 }
 
 func start(t *testing.T, o opts) *env {
@@ -64,7 +67,7 @@ func start(t *testing.T, o opts) *env {
 		o.context = 256
 	}
 	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: o.pieces, Loop: o.loop}); err != nil {
+	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, Alternatives: o.alts, Then: o.then}); err != nil {
 		t.Fatal(err)
 	}
 	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: o.context * o.parallel, Batch: 64, Threads: 1, Parallel: o.parallel})
@@ -98,9 +101,13 @@ func start(t *testing.T, o opts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	filters := pipeline.StaticFilters(flt)
+	if o.filters != nil {
+		filters = o.filters
+	}
 	w, err := worker.Start(context.Background(), worker.Config{
 		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: o.parallel, Name: "test/1", Version: "0.0.0", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
+		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
 	})
 	if err != nil {
 		t.Fatal(err)

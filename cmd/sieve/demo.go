@@ -19,7 +19,6 @@ import (
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
 	"github.com/sieve-project/sieve/engine/testmodel"
-	"github.com/sieve-project/sieve/filter"
 	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/pipeline"
 	"github.com/sieve-project/sieve/worker"
@@ -31,23 +30,29 @@ type demoReply struct {
 	prompt string
 	pieces []string
 	shows  string
+	alts   map[string][]string // the model's runner-up pieces (testmodel.Scripted)
+	then   map[string]string
 }
 
 var demoReplies = []demoReply{
 	{"How was your day?", []string{"Well", ", ", "dar", "n it", ": the printer", " jammed", " again", ". What", " the", " he", "ck", "!"},
-		`"darn" split over two tokens, redacted`},
+		`"darn" split over two tokens, redacted`, nil, nil},
 	{"Say it louder.", []string{"Fine", ": ", "ＤＡ", "ＲＮ", " —", " full-width", " letters", " fool", " nobody", "."},
-		"full-width letters, folded before matching"},
+		"full-width letters, folded before matching", nil, nil},
 	{"这份文件是什么？", []string{"这是", "一份", "\xe6\x9c", "\xba", "密", "文件", "，", "请", "勿", "外传", "。"},
-		"a Chinese keyword, one character split over two byte tokens"},
+		"a Chinese keyword, one character split over two byte tokens", nil, nil},
 	{"What is the launch code?", []string{"Sure", ", the", " launch", " co", "de is", " 0000", "."},
-		"a block rule: the reply stops, nothing of the match is published"},
+		"a block rule: the reply stops, nothing of the match is published", nil, nil},
+	{"How is my code?", []string{"Honestly", ", it", " is", " stu", "pid", " and", " slow", "."},
+		"an avoid rule: the model goes back and says something else", map[string][]string{" is": {" clumsy"}}, map[string]string{" clumsy": " and"}},
 }
 
-var demoLists = []filter.ListSpec{
-	{Name: "profanity", Action: filter.Redact, Replacement: "****", Match: filter.Word, Words: []string{"darn", "heck"}, Source: "demo"},
-	{Name: "confidential", Action: filter.Redact, Replacement: "[机密]", Words: []string{"机密"}, Source: "demo"},
-	{Name: "secrets", Action: filter.Block, Words: []string{"launch code"}, Source: "demo", Hide: true}, // a block list keeps its words secret, as in a config
+// demoLists are the demo's keyword lists, as a configuration has them.
+var demoLists = []config.List{
+	{Name: "profanity", Action: "redact", Replacement: "****", Match: "word", Words: []string{"darn", "heck"}},
+	{Name: "confidential", Action: "redact", Replacement: "[机密]", Words: []string{"机密"}},
+	{Name: "secrets", Action: "block", Words: []string{"launch code"}}, // a block list keeps its words secret
+	{Name: "tone", Action: "avoid", Match: "word", Words: []string{"stupid"}},
 }
 
 func runDemo(ctx context.Context, e env, args []string) int {
@@ -79,16 +84,15 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		return fail(err)
 	}
 	log := newLogger(e, "warn", "text")
-	flt, err := filter.Compile(demoLists, filter.Options{Normalize: true})
-	if err != nil {
-		return fail(err)
-	}
-	holder := pipeline.StaticFilters(flt)
-
 	// The system a user runs, in one process: an embedded NATS server with
 	// JetStream on a free port, a worker, and a client that submits jobs.
 	cfg := config.Default()
 	cfg.Generate.Temperature = 0
+	cfg.Filter.Lists = demoLists
+	holder, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		return fail(err)
+	}
 	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve demo", log)
 	if err != nil {
 		return fail(err)
@@ -100,7 +104,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	fmt.Fprintln(e.stdout, "Each reply comes from a built-in toy model (a few MB, in "+dir+")")
 	fmt.Fprintln(e.stdout, "run by real llama.cpp; jobs go through JetStream, and every piece passes the keyword")
 	fmt.Fprintln(e.stdout, "filter before it is published. Lists: profanity (redact, whole words),")
-	fmt.Fprintln(e.stdout, "confidential (redact), secrets (block).")
+	fmt.Fprintln(e.stdout, "confidential (redact), secrets (block), tone (avoid: the model says something else).")
 	counts := map[job.Status]int{}
 	hits := 0
 	for i, d := range demoReplies {
@@ -110,9 +114,12 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "\n    status %s, finish %s", res.Status, res.FinishReason)
 		for _, h := range res.Filter.Output {
-			if h.Keyword == "" { // a hidden list
+			switch {
+			case h.Action == "avoid" && h.Token != nil:
+				fmt.Fprintf(e.stdout, "; %s avoided: back to token %d (try %d, %d tokens taken back)", h.List, *h.Token, h.Tries, h.Discarded)
+			case h.Keyword == "": // a hidden list
 				fmt.Fprintf(e.stdout, "; %s %s at %d–%d", h.List, h.Action, h.Start, h.End)
-			} else {
+			default:
 				fmt.Fprintf(e.stdout, "; %s %s %q at %d–%d", h.List, h.Action, h.Keyword, h.Start, h.End)
 			}
 		}
@@ -136,7 +143,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 // over NATS, the chunks shown as they arrive.
 func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consumer, holder *pipeline.Filters,
 	cfg config.Config, log *slog.Logger, dir string, i int, d demoReply, pace time.Duration) (job.Result, error) {
-	path, err := demoModel(dir, d.pieces)
+	path, err := demoModel(dir, d)
 	if err != nil {
 		return job.Result{}, err
 	}
@@ -187,14 +194,19 @@ func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consu
 }
 
 // demoModel writes the toy model for pieces once; later runs reuse it.
-func demoModel(dir string, pieces []string) (string, error) {
-	sum := sha256.Sum256([]byte(strings.Join(pieces, "\x00")))
+func demoModel(dir string, d demoReply) (string, error) {
+	s := testmodel.Scripted{Pieces: d.pieces, Alternatives: d.alts, Then: d.then}
+	key, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(key)
 	path := filepath.Join(dir, "toy-"+hex.EncodeToString(sum[:6])+".gguf")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
 	tmp := path + ".tmp"
-	if err := testmodel.WriteScripted(tmp, testmodel.Scripted{Pieces: pieces}); err != nil {
+	if err := testmodel.WriteScripted(tmp, s); err != nil {
 		return "", err
 	}
 	return path, os.Rename(tmp, path)

@@ -190,13 +190,14 @@ func TestDemo(t *testing.T) {
 	}
 	for _, w := range []string{
 		"Well, **** it", "What the ****!", "Fine: **** —", "这是一份[机密]文件", "Sure, the \n", "status filtered",
-		"3 completed, 1 filtered", "embedded NATS server", "sieve serve --config",
+		"Honestly, it is clumsy and slow.", "tone avoided: back to token 3",
+		"4 completed, 1 filtered", "embedded NATS server", "sieve serve --config",
 	} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("demo output lacks %q:\n%s", w, r.stdout)
 		}
 	}
-	for _, leak := range []string{"darn", "ＤＡ", "机密文件", "launch code is", "0000"} {
+	for _, leak := range []string{"darn", "ＤＡ", "机密文件", "launch code is", "0000", "stu", "pid"} {
 		if strings.Contains(afterReplies(r.stdout), leak) {
 			t.Errorf("demo replies leak %q:\n%s", leak, r.stdout)
 		}
@@ -326,5 +327,31 @@ func TestBench(t *testing.T) {
 	}
 	if r := sieve(t, "", "bench"); r.code != 2 {
 		t.Fatalf("bench without a model: exit %d", r.code)
+	}
+}
+
+// TestGenerateAvoids: sieve generate applies avoid lists as the daemon
+// does: the reply goes on without the keyword.
+func TestGenerateAvoids(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.WriteScripted(filepath.Join(dir, "m.gguf"), testmodel.Scripted{
+		Pieces:       []string{"It", " is", " stu", "pid", "."},
+		Alternatives: map[string][]string{" is": {" odd"}},
+		Then:         map[string]string{" odd": "."},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "sieve.toml")
+	if err := os.WriteFile(cfg, []byte("[model]\npath = \"m.gguf\"\nthreads = 1\ncontext = 512\n[generate]\ntemperature = 0\n"+
+		"[[filter.lists]]\nname = \"tone\"\naction = \"avoid\"\nmatch = \"word\"\nwords = [\"stupid\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := sieve(t, "", "generate", "--config", cfg, "how is it?")
+	if r.code != 0 || r.stdout != "It is odd.\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = sieve(t, "", "generate", "--json", "--config", cfg, "how is it?")
+	if r.code != 0 || !strings.Contains(r.stdout, `"action": "avoid"`) || !strings.Contains(r.stdout, `"tries": 1`) || strings.Contains(r.stdout, "stu") {
+		t.Fatalf("json: exit %d stdout %s", r.code, r.stdout)
 	}
 }

@@ -132,6 +132,15 @@ type Scripted struct {
 	// Loop makes the model go back to the first piece instead of saying
 	// <|im_end|> after the last one, so it never stops by itself.
 	Loop bool
+	// Alternatives gives a piece runner-up next pieces, most likely
+	// first, after its scripted next one: a sampler that bans the
+	// scripted token there (sieve's avoid lists do) gets the first
+	// alternative not banned. The key "" is the end of the header,
+	// before the first piece.
+	Alternatives map[string][]string
+	// Then gives the next piece of a piece that is not in Pieces (an
+	// alternative); without one such a piece ends the turn.
+	Then map[string]string
 	// ContextLength is written as llama.context_length; 0 means 4096.
 	ContextLength int
 	// EOS names the token written as tokenizer.ggml.eos_token_id;
@@ -163,6 +172,46 @@ func WriteScripted(path string, s Scripted) error {
 		walk = append(walk, id)
 	}
 	imEnd := v.ids[ImEnd]
+	// Alternatives and what follows them join the vocabulary.
+	extra := func(p string) (int, error) {
+		if p == "" || p == "\n" {
+			return 0, fmt.Errorf("testmodel: alternative piece %q", p)
+		}
+		return v.addBytes([]byte(p)), nil
+	}
+	idOf := func(p string) (int, error) {
+		if p == "" {
+			return nl, nil
+		}
+		return extra(p)
+	}
+	type alt struct{ from, to, rank int }
+	var alts []alt
+	for from, tos := range s.Alternatives {
+		f, err := idOf(from)
+		if err != nil {
+			return err
+		}
+		for k, to := range tos {
+			t, err := extra(to)
+			if err != nil {
+				return err
+			}
+			alts = append(alts, alt{f, t, k + 1})
+		}
+	}
+	then := map[int]int{}
+	for from, to := range s.Then {
+		f, err := extra(from)
+		if err != nil {
+			return err
+		}
+		t, err := extra(to)
+		if err != nil {
+			return err
+		}
+		then[f] = t
+	}
 	nVocab := len(v.tokens)
 	next := make([]int, nVocab)
 	for i := range next {
@@ -177,6 +226,11 @@ func WriteScripted(path string, s Scripted) error {
 	} else {
 		next[walk[len(walk)-1]] = imEnd
 	}
+	for f, t := range then {
+		if !seen[f] {
+			next[f] = t
+		}
+	}
 
 	// One-hot embeddings need n_embd ≥ n_vocab; two heads of an even size
 	// keep llama.cpp's rope kernel happy.
@@ -187,6 +241,9 @@ func WriteScripted(path string, s Scripted) error {
 	for i := 0; i < nVocab; i++ {
 		emb[i*nEmbd+i] = 1
 		out[next[i]*nEmbd+i] = 1
+	}
+	for _, a := range alts {
+		out[a.to*nEmbd+a.from] = 1 - 0.1*float32(a.rank) // below the scripted next, in order
 	}
 	ones := make([]float32, nEmbd)
 	for i := range ones {
