@@ -120,12 +120,12 @@ type Filter struct {
 
 // List is one keyword list.
 type List struct {
-	Name        string   `toml:"name"`
-	Action      string   `toml:"action"` // redact | block | flag | avoid
+	Name   string `toml:"name"`
+	Action string `toml:"action"` // redact | block | flag | avoid
 	// Fallback is what an avoid list does when avoiding runs out of
 	// tries (filter.avoid_max_rewinds, filter.avoid_max_tries): redact
 	// (the default), block or flag.
-	Fallback string `toml:"fallback"`
+	Fallback    string   `toml:"fallback"`
 	Replacement string   `toml:"replacement"`
 	ApplyTo     []string `toml:"apply_to"` // input, output
 	Match       string   `toml:"match"`    // substring | word

@@ -92,7 +92,7 @@ func TestAvoidFallsBack(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, fallback, text string
-		status              job.Status
+		status               job.Status
 	}{
 		{"redact", "", "Oh ***.", job.Completed},
 		{"block", "block", "Oh ", job.Filtered},
