@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -152,4 +153,77 @@ func writeRandom(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// everyGuard vetoes the token at every nth position once (the first time
+// it is there), holding back one token: what a rewind costs, whatever the
+// text. With n 0 it never vetoes: what a guard costs.
+type everyGuard struct {
+	n      int
+	lens   []int // bytes of each token kept
+	vetoed map[int]bool
+}
+
+func (g *everyGuard) Write(b []byte) (int, *engine.Veto) {
+	g.lens = append(g.lens, len(b))
+	total := 0
+	for _, l := range g.lens {
+		total += l
+	}
+	i := len(g.lens) - 1
+	if g.n > 0 && i > 0 && i%g.n == 0 && !g.vetoed[i] {
+		g.vetoed[i] = true
+		return total - len(b), &engine.Veto{Start: total - len(b), Tag: "every"}
+	}
+	return total - len(b), nil // the last token stays held
+}
+
+func (g *everyGuard) End() *engine.Veto            { return nil }
+func (g *everyGuard) Mark() engine.GuardState      { return len(g.lens) }
+func (g *everyGuard) Restore(st engine.GuardState) { g.lens = g.lens[:st.(int)] }
+
+// BenchmarkRewind times 128 tokens of the realistic-shape model without a
+// guard, with one that never vetoes, and with one that sends generation
+// back at every 8th token; the third's extra time over the first, per
+// token thrown away, is what a rewound token costs.
+//
+//	go test -run '^$' -bench BenchmarkRewind -benchtime 6x -count 3 ./engine/
+func BenchmarkRewind(b *testing.B) {
+	path := benchModel(b, "q4_0")
+	e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 1024, Batch: 512, Threads: runtime.NumCPU(), Parallel: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	prompt, err := e.Tokenize("<|im_start|>user\nTell me a long story about a lighthouse keeper.<|im_end|>\n<|im_start|>assistant\n", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		n    int // 0 none, -1 a guard that never vetoes
+	}{{"no_guard", 0}, {"guard_never_vetoes", -1}, {"rewind_every_8", 8}} {
+		b.Run(tt.name, func(b *testing.B) {
+			tokens, discarded := 0, 0
+			start := time.Now()
+			for b.Loop() {
+				req := engine.Request{Prompt: prompt, MaxTokens: benchTokens, Sampling: benchSampling, MaxRewinds: 1000}
+				if tt.n != 0 {
+					req.Guard = &everyGuard{n: max(tt.n, 0), vetoed: map[int]bool{}}
+				}
+				res, err := e.Generate(context.Background(), req, func(string) error { return nil })
+				if err != nil {
+					b.Fatal(err)
+				}
+				tokens += res.CompletionTokens
+				for _, r := range res.Rewinds {
+					discarded += r.Discarded
+				}
+			}
+			secs := time.Since(start).Seconds()
+			b.ReportMetric(float64(tokens)/secs, "tok/s")
+			b.ReportMetric(float64(discarded)/float64(b.N), "discarded/op")
+			b.ReportMetric(secs*1000/float64(b.N), "ms/op")
+		})
+	}
 }
