@@ -14,7 +14,8 @@ import (
 	"github.com/sieve-project/sieve/job"
 )
 
-// ErrNoResult is returned by Submit when ctx ends before the result.
+// ErrNoResult is returned by Submit when ctx ends (its deadline or a
+// cancel) before the result.
 var ErrNoResult = errors.New("no result before the deadline")
 
 // Submit publishes a job's bytes under id, calls onChunk (when not nil)
@@ -93,15 +94,18 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 		return res, fmt.Errorf("read %s: %w", c.Subjects.Result(id), c.explainSince(err, start))
 	}
 	for {
-		wait := 30 * time.Second
-		if d, ok := ctx.Deadline(); ok {
-			wait = min(wait, time.Until(d))
-		}
-		if wait <= 0 || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return res, c.explainSince(ErrNoResult, start)
 		}
-		msg, err := cons.Next(jetstream.FetchMaxWait(wait))
+		// Each pull asks for at most 30 s, so a lost pull request costs
+		// no more than that; ctx's end stops the wait at once.
+		pull, cancel := context.WithTimeout(ctx, 30*time.Second)
+		msg, err := cons.Next(jetstream.FetchContext(pull))
+		cancel()
 		if err != nil {
+			if ctx.Err() != nil {
+				return res, c.explainSince(ErrNoResult, start)
+			}
 			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
 				if p := c.explainSince(err, start); errors.Is(p, ErrPermission) {
 					return res, p
@@ -126,3 +130,13 @@ func alreadyQueued(err error) bool {
 
 // jsStreamStoreFailed is nats-server's JSStreamStoreFailedF.
 const jsStreamStoreFailed = 10077
+
+// Cancel asks the workers to stop job id: a running job ends with status
+// cancelled within one token, and a queued one is cancelled when a worker
+// takes it. It does not wait for the job's result.
+func (c *Conn) Cancel(id string) error {
+	if err := c.NC.Publish(c.Subjects.Cancel(id), nil); err != nil {
+		return c.explain(err)
+	}
+	return c.NC.Flush()
+}

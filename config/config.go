@@ -33,6 +33,7 @@ type Config struct {
 	Queue    Queue    `toml:"queue"`
 	Filter   Filter   `toml:"filter"`
 	Metrics  Metrics  `toml:"metrics"`
+	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
 
 	// File is the path the configuration was read from, if any; relative
@@ -143,6 +144,28 @@ type List struct {
 // Metrics says where to serve Prometheus metrics and health.
 type Metrics struct {
 	Listen string `toml:"listen"`
+}
+
+// HTTP is the OpenAI-compatible front door (package gateway).
+type HTTP struct {
+	Listen string `toml:"listen"` // host:port; empty = off
+	// Model is the name clients send as "model"; empty = the model
+	// file's name without ".gguf" (or "sieve" where there is no file).
+	Model string `toml:"model"`
+	// Timeout is the deadline of a job whose request sends no timeout
+	// header; zero = queue.max_timeout.
+	Timeout Duration `toml:"timeout"`
+	// APIKeys and the keys in APIKeysFile (one per line: KEY
+	// [policy=NAME] [tenant=PREFIX]) may call; with none, anyone may.
+	APIKeys     []APIKey `toml:"api_keys"`
+	APIKeysFile string   `toml:"api_keys_file"`
+}
+
+// APIKey is one bearer key of the HTTP door.
+type APIKey struct {
+	Key    string `toml:"key"`
+	Policy string `toml:"policy"` // every request of this key runs under it
+	Tenant string `toml:"tenant"` // the first token of its jobs' ids
 }
 
 // Log says how to log.
@@ -474,6 +497,27 @@ func (c Config) validate() []Problem {
 			if !names[m] {
 				bad(key, "list %q is not defined in [[filter.lists]]", m)
 			}
+		}
+	}
+
+	if h := c.HTTP; h.Listen != "" {
+		if _, _, err := net.SplitHostPort(h.Listen); err != nil {
+			bad("http.listen", "%q: want host:port, or empty for off", h.Listen)
+		}
+	}
+	if c.HTTP.Timeout.Duration != 0 && c.HTTP.Timeout.Duration < time.Second {
+		bad("http.timeout", "%s: want at least 1s, or 0 for queue.max_timeout", c.HTTP.Timeout)
+	}
+	for i, k := range c.HTTP.APIKeys {
+		key := func(k string) string { return fmt.Sprintf("http.api_keys[%d].%s", i, k) }
+		if len(k.Key) < 16 || strings.ContainsAny(k.Key, " \t\r\n") {
+			bad(key("key"), "want at least 16 characters and no spaces")
+		}
+		if k.Policy != "" && (!subjectTokens.MatchString(k.Policy) || strings.Contains(k.Policy, ".")) {
+			bad(key("policy"), "%q: a policy name is letters, digits, '_' and '-'", k.Policy)
+		}
+		if k.Tenant != "" && (!subjectTokens.MatchString(k.Tenant) || strings.Contains(k.Tenant, ".") || strings.HasPrefix(k.Tenant, "_") || len(k.Tenant) > 64) {
+			bad(key("tenant"), "%q: want one id token of up to 64 letters, digits, '_' and '-', not starting with '_'", k.Tenant)
 		}
 	}
 

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"batch":    {"run a file of jobs to a file of results, resumably", runBatch},
 		"bench":    {"measure a model's speed: concurrency, NATS end to end, first token, memory", runBench},
 		"serve":    {"serve jobs from NATS (embedded server unless nats.url is set)", runServe},
+		"gateway":  {"serve the OpenAI-compatible HTTP door in front of remote workers", runGateway},
 		"submit":   {"submit a job to a running sieve and print its result", runSubmit},
 		"demo":     {"show sieve at work on a built-in toy model", runDemo},
 		"config":   {"check a configuration file (config check FILE), or print an example (config example)", runConfig},

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sieve-project/sieve/broker"
 	"github.com/sieve-project/sieve/config"
 	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/gateway"
 	"github.com/sieve-project/sieve/metrics"
 	"github.com/sieve-project/sieve/pipeline"
 	"github.com/sieve-project/sieve/worker"
@@ -70,6 +73,19 @@ func runServe(ctx context.Context, e env, args []string) int {
 			m.Backend(d.Name, string(d.Type), d.Variant, d.Library, d.Features)
 		}
 	}
+	// The door binds before the worker takes jobs, so a taken address
+	// stops the start rather than a running worker.
+	var (
+		door   *gateway.Gateway
+		doorLn net.Listener
+	)
+	policies := func(name string) error { _, err := filters.Policy(name); return err }
+	if cfg.HTTP.Listen != "" {
+		if door, doorLn, err = openDoor(cfg, conn, policies, log); err != nil {
+			fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
+			return exitUsage
+		}
+	}
 	w, err := worker.Start(ctx, worker.Config{
 		Metrics:  m,
 		Conn:     conn,
@@ -107,6 +123,10 @@ func runServe(ctx context.Context, e env, args []string) int {
 		}
 		log.Info("metrics", "url", "http://"+cfg.Metrics.Listen+"/metrics")
 	}
+	if door != nil {
+		door.Start(doorLn)
+		log.Info("http", "url", "http://"+doorLn.Addr().String()+"/v1", "model", modelName(cfg))
+	}
 	if u := conn.ClientURL(); u != "" {
 		log.Info("serving", "nats", u, "prefix", cfg.NATS.Prefix)
 	} else {
@@ -122,6 +142,9 @@ func runServe(ctx context.Context, e env, args []string) int {
 			done = true
 		case <-hup:
 			reloadLists(cfg, filters, log)
+			if door != nil {
+				reloadKeys(cfg, door, policies, log)
+			}
 		}
 	}
 
@@ -138,7 +161,21 @@ func runServe(ctx context.Context, e env, args []string) int {
 	}()
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
 	defer cancel()
+	// The door waits for its requests' results while the worker
+	// finishes their jobs; once the worker is done, what still waits
+	// (jobs no worker here will take) is cut short a moment later.
+	dctx, cutDoor := context.WithCancel(drainCtx)
+	defer cutDoor()
+	doorDone := make(chan struct{})
+	go func() {
+		defer close(doorDone)
+		if door != nil {
+			door.Shutdown(dctx)
+		}
+	}()
 	w.Shutdown(drainCtx)
+	time.AfterFunc(time.Second, cutDoor) // results stored in the last moment still reach their clients
+	<-doorDone
 	log.Info("stopped")
 	return exitOK
 }

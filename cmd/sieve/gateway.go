@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/sieve-project/sieve/broker"
+	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/gateway"
+)
+
+func runGateway(ctx context.Context, e env, args []string) int {
+	fs := newFlagSet(e, "gateway", "[flags]")
+	var (
+		cfgPath = fs.String("config", "", "configuration `file` ([http], [nats], queue.max_payload)")
+		server  = fs.String("server", "", "NATS `URL` of the workers (default nats.url, or nats://nats.listen)")
+		listen  = fs.String("listen", "", "HTTP `address` (default http.listen, or 127.0.0.1:8080)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	switch {
+	case *listen != "":
+		cfg.HTTP.Listen = *listen
+	case cfg.HTTP.Listen == "":
+		cfg.HTTP.Listen = "127.0.0.1:8080"
+	}
+	switch {
+	case *server != "":
+		cfg.NATS.URL = *server
+	case cfg.NATS.URL == "":
+		cfg.NATS.URL = "nats://" + cfg.NATS.Listen
+	}
+	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
+	conn, err := broker.Connect(ctx, cfg.NATS, "", "sieve gateway", log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve gateway: %v\n", err)
+		return exitFailure
+	}
+	defer conn.Close()
+	door, ln, err := openDoor(cfg, conn, nil, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve gateway: %v\n", err)
+		return exitUsage
+	}
+	door.Start(ln)
+	log.Info("gateway", "url", "http://"+ln.Addr().String()+"/v1", "nats", config.RedactURL(cfg.NATS.URL), "prefix", cfg.NATS.Prefix)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			reloadKeys(cfg, door, nil, log)
+		}
+	}
+	log.Info("draining", "timeout", cfg.Queue.DrainTimeout.Duration)
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
+	defer cancel()
+	door.Shutdown(drainCtx)
+	log.Info("stopped")
+	return exitOK
+}
+
+// openDoor builds the HTTP door of cfg on conn and binds its address;
+// the caller starts it once the rest is up. policies, when not nil,
+// checks that each key's policy exists.
+func openDoor(cfg config.Config, conn *broker.Conn, policies func(string) error, log *slog.Logger) (*gateway.Gateway, net.Listener, error) {
+	keys, err := httpKeys(cfg, policies)
+	if err != nil {
+		return nil, nil, err
+	}
+	timeout := cfg.HTTP.Timeout.Duration
+	if timeout == 0 {
+		timeout = cfg.Queue.MaxTimeout.Duration
+	}
+	door, err := gateway.New(gateway.Config{Conn: conn, Model: modelName(cfg)},
+		gateway.WithKeys(keys), gateway.WithTimeout(timeout), gateway.WithMaxBody(cfg.Queue.MaxPayload), gateway.WithLogger(log))
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("http.listen: %w", err)
+	}
+	return door, ln, nil
+}
+
+// httpKeys gathers the keys of [[http.api_keys]] and http.api_keys_file.
+func httpKeys(cfg config.Config, policies func(string) error) ([]gateway.Key, error) {
+	var keys []gateway.Key
+	for i, k := range cfg.HTTP.APIKeys {
+		keys = append(keys, gateway.Key{Secret: k.Key, Policy: k.Policy, Tenant: k.Tenant, Source: fmt.Sprintf("%s: http.api_keys[%d]", cfg.File, i)})
+	}
+	if f := cfg.HTTP.APIKeysFile; f != "" {
+		more, err := gateway.LoadKeys(cfg.Resolve(f))
+		if err != nil {
+			return nil, fmt.Errorf("http.api_keys_file: %w", err)
+		}
+		keys = append(keys, more...)
+	}
+	var errs []error
+	for _, k := range keys {
+		if k.Policy == "" || policies == nil {
+			continue
+		}
+		if err := policies(k.Policy); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k.Source, err))
+		}
+	}
+	return keys, errors.Join(errs...)
+}
+
+// reloadKeys rereads the keys from the configuration file; a failed
+// reload keeps the old ones.
+func reloadKeys(cfg config.Config, door *gateway.Gateway, policies func(string) error, log *slog.Logger) {
+	if cfg.File == "" {
+		return
+	}
+	fresh, err := config.Load(cfg.File)
+	var keys []gateway.Key
+	if err == nil {
+		keys, err = httpKeys(fresh, policies)
+	}
+	if err == nil {
+		err = door.SetKeys(keys)
+	}
+	if err != nil {
+		log.Error("key reload failed; the old keys stay in force", "err", err)
+		return
+	}
+	log.Info("API keys reloaded", "keys", len(keys))
+}
+
+// modelName is the name the door serves the model under.
+func modelName(cfg config.Config) string {
+	switch {
+	case cfg.HTTP.Model != "":
+		return cfg.HTTP.Model
+	case cfg.Model.Path != "":
+		return strings.TrimSuffix(filepath.Base(cfg.Model.Path), ".gguf")
+	}
+	return "sieve"
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/sieve-project/sieve/engine/testmodel"
+)
+
+// TestHTTPDoorEndToEnd runs sieve serve with its HTTP door, and sieve
+// gateway as a process of its own in front of it, and calls both as
+// OpenAI clients do: a raw streaming request (what curl sends) and the
+// official SDK.
+func TestHTTPDoorEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"Oh", " dar", "n", ", ", "ｄａｒｎ", "!"}}); err != nil {
+		t.Fatal(err)
+	}
+	const key1, key2 = "sk-first-0123456789abcdef", "sk-second-0123456789abcdef"
+	keys := filepath.Join(dir, "keys.txt")
+	if err := os.WriteFile(keys, []byte("# tenant t1\n"+key1+" tenant=t1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, hport, gport := freePort(t), freePort(t), freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	cfg := filepath.Join(dir, "sieve.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[model]
+path = "toy.gguf"
+threads = 1
+context = 512
+parallel = 2
+
+[generate]
+temperature = 0
+
+[nats]
+listen = "127.0.0.1:%d"
+data_dir = "store"
+
+[http]
+listen = "127.0.0.1:%d"
+api_keys_file = "keys.txt"
+
+[[filter.lists]]
+name = "profanity"
+action = "redact"
+match = "word"
+words = ["darn"]
+`, port, hport)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, exited, _, _ := startServe(t, cfg, url)
+
+	gw := exec.Command(bin, "gateway", "--config", cfg, "--server", url, "--listen", fmt.Sprintf("127.0.0.1:%d", gport))
+	gwLogs := &syncBuffer{}
+	gw.Stderr = gwLogs
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	gwExited := make(chan error, 1)
+	go func() { gwExited <- gw.Wait() }()
+	t.Cleanup(func() {
+		gw.Process.Kill()
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", gwLogs.String())
+		}
+	})
+	gwURL := fmt.Sprintf("http://127.0.0.1:%d", gport)
+	for i := 0; ; i++ {
+		resp, err := http.Get(gwURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("gateway not healthy: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	const want = "Oh ***, ***!"
+	for _, door := range []string{fmt.Sprintf("http://127.0.0.1:%d", hport), gwURL} {
+		// What curl -N sends.
+		req, _ := http.NewRequest("POST", door+"/v1/chat/completions", strings.NewReader(`{"model":"toy","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key1)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || !strings.HasPrefix(resp.Header.Get("X-Sieve-Job"), "t1.") {
+			t.Fatalf("%s: %d %v", door, resp.StatusCode, resp.Header)
+		}
+		var text, last string
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			last = line
+			if line == "[DONE]" {
+				break
+			}
+			var c struct {
+				Choices []struct{ Delta struct{ Content string } }
+			}
+			if err := json.Unmarshal([]byte(line), &c); err != nil {
+				t.Fatalf("event %q: %v", line, err)
+			}
+			if len(c.Choices) > 0 {
+				text += c.Choices[0].Delta.Content
+			}
+		}
+		resp.Body.Close()
+		if text != want || last != "[DONE]" {
+			t.Fatalf("%s: streamed %q, last event %q", door, text, last)
+		}
+
+		// The official SDK, retries and all.
+		c := openai.NewClient(option.WithBaseURL(door+"/v1"), option.WithAPIKey(key1))
+		got, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "toy", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+		if err != nil || got.Choices[0].Message.Content != want {
+			t.Fatalf("%s: SDK got %+v, %v", door, got, err)
+		}
+	}
+
+	// SIGHUP rereads the keys file: the new key works, the old is gone.
+	status := func(key string) int {
+		req, _ := http.NewRequest("GET", gwURL+"/v1/models", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status(key1) != 200 || status(key2) != 401 {
+		t.Fatalf("before the reload: key1 %d, key2 %d", status(key1), status(key2))
+	}
+	os.WriteFile(keys, []byte(key2+"\n"), 0o600)
+	gw.Process.Signal(syscall.SIGHUP)
+	for i := 0; status(key2) != 200; i++ {
+		if i > 100 {
+			t.Fatal("the gateway did not reload its keys on SIGHUP")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status(key1) != 401 {
+		t.Fatal("the old key still works after the reload")
+	}
+
+	// SIGTERM: both drain and exit 0.
+	for _, p := range []struct {
+		cmd  *exec.Cmd
+		done <-chan error
+	}{{gw, gwExited}, {srv, exited}} {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-p.done:
+			if err != nil {
+				t.Fatalf("%s exit after SIGTERM: %v", p.cmd.Args[1], err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s did not exit after SIGTERM", p.cmd.Args[1])
+		}
+	}
+}
