@@ -39,6 +39,7 @@ type benchReport struct {
 	GenTokens    int               `json:"gen_tokens"`
 	Concurrency  []concurrencyRow  `json:"concurrency"`
 	NATS         *natsRow          `json:"nats,omitempty"`
+	HTTP         *httpRow          `json:"http,omitempty"`
 	FirstToken   []firstTokenRow   `json:"first_token"`
 	PeakRSSBytes int64             `json:"peak_rss_bytes"`
 	Notes        map[string]string `json:"notes,omitempty"`
@@ -81,6 +82,7 @@ func runBench(ctx context.Context, e env, args []string) int {
 		nice     = fs.Int("decode-nice", -1, "niceness added to the decode threads (0 to 19, Linux; -1 = choose), as model.decode_nice")
 		gpu      = fs.Int("gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
 		withNATS = fs.Bool("nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
+		withHTTP = fs.Bool("http", false, "with --nats, also measure the OpenAI HTTP door against submitting on NATS, streaming, alternated --rounds times")
 		random   = fs.String("random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
 		wtype    = fs.String("type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
 		asJSON   = fs.Bool("json", false, "print the report as JSON")
@@ -180,12 +182,12 @@ func runBench(ctx context.Context, e env, args []string) int {
 			})
 			return float64(tokens) / time.Since(start).Seconds(), err
 		}
-		row, err := benchNATS(ctx, eng, maxN, *genN, *rounds, story, greedy, alone)
+		row, hrow, err := benchNATS(ctx, eng, maxN, *genN, *rounds, story, greedy, alone, *withHTTP)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "sieve bench: nats: %v\n", err)
 			return exitFailure
 		}
-		rep.NATS = row
+		rep.NATS, rep.HTTP = row, hrow
 	}
 
 	for _, n := range []int{32, 256, 1024} {
@@ -276,21 +278,22 @@ func generateAll(ctx context.Context, n int, gen func(i int) (engine.Result, err
 // engine alone) in both orders, so that the machine's drift hits both
 // sides alike; the row has the medians and the median of the rounds'
 // ratios.
-func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs []chatml.Message, sampling engine.Sampling, alone func() (float64, error)) (*natsRow, error) {
+// With withHTTP, it then compares the HTTP door with NATS (benchHTTP).
+func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs []chatml.Message, sampling engine.Sampling, alone func() (float64, error), withHTTP bool) (*natsRow, *httpRow, error) {
 	cfg := config.Default()
 	cfg.Generate.Temperature = 0
 	cfg.Generate.MaxTokens = gen
 	l := slog.New(slog.DiscardHandler)
 	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve bench", l)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer local.Close()
 	conn, cons := local.Conn, local.Consumer
 	words := benchKeywords(20000)
 	flt, err := filter.Compile([]filter.ListSpec{{Name: "bench", Action: filter.Redact, Match: filter.Word, Words: words}}, filter.Options{Normalize: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
@@ -305,7 +308,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -315,7 +318,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 	// The subscriber has a connection of its own, as a user's would.
 	subNC, err := nats.Connect(conn.ClientURL())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer subNC.Close()
 	sub, err := subNC.Subscribe(conn.Subjects.StreamAll(), func(m *nats.Msg) {
@@ -331,7 +334,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		mu.Unlock()
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer sub.Unsubscribe()
 	subNC.Flush()
@@ -359,19 +362,25 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 			}
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		viaNATS, engineOnly, ratios = append(viaNATS, a), append(engineOnly, b), append(ratios, a/b)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	slices.Sort(lat)
 	row := &natsRow{Jobs: n, Keywords: len(words), Rounds: rounds, TokensPerSecond: median(viaNATS), EngineTokensPerS: median(engineOnly), Ratio: median(ratios), RoundRatios: ratios, Chunks: len(lat)}
 	if len(lat) > 0 {
 		row.ChunkLatencyP50us = lat[len(lat)/2]
 		row.ChunkLatencyP99us = lat[min(len(lat)-1, len(lat)*99/100)]
 	}
-	return row, nil
+	mu.Unlock()
+	var hrow *httpRow
+	if withHTTP {
+		if hrow, err = benchHTTP(ctx, conn, n, gen, rounds, msgs, sampling.Seed); err != nil {
+			return nil, nil, fmt.Errorf("http: %w", err)
+		}
+	}
+	return row, hrow, nil
 }
 
 func median(v []float64) float64 {
@@ -472,6 +481,10 @@ func printBench(e env, r benchReport) {
 	if n := r.NATS; n != nil {
 		fmt.Fprintf(e.stdout, "\nthrough NATS with a %d-keyword filter, %d jobs: %.1f tokens/s; engine alone %.1f; ratio %.3f (medians of %d alternated rounds)\n", n.Keywords, n.Jobs, n.TokensPerSecond, n.EngineTokensPerS, n.Ratio, n.Rounds)
 		fmt.Fprintf(e.stdout, "chunk latency (publish → subscriber), %d chunks: median %.0f µs, p99 %.0f µs\n", n.Chunks, n.ChunkLatencyP50us, n.ChunkLatencyP99us)
+	}
+	if h := r.HTTP; h != nil {
+		fmt.Fprintf(e.stdout, "through the HTTP door, %d streaming jobs: %.1f tokens/s, first text %.1f ms; submitted on NATS %.1f tokens/s, first text %.1f ms; ratio %.3f (medians of %d alternated rounds)\n",
+			h.Jobs, h.TokensPerSecond, h.FirstTokenMS, h.NATSTokensPerSec, h.NATSFirstTokenMS, h.Ratio, h.Rounds)
 	}
 	fmt.Fprintln(e.stdout)
 	for _, f := range r.FirstToken {

@@ -294,7 +294,7 @@ func TestConfigExampleChecks(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	r := sieve(t, "", "bench", "--json", "--model", scripted(t), "--parallel", "2", "--gen-tokens", "8", "--prompt-tokens", "16", "--threads", "1")
+	r := sieve(t, "", "bench", "--json", "--model", scripted(t), "--parallel", "2", "--gen-tokens", "8", "--prompt-tokens", "16", "--threads", "1", "--http", "--rounds", "2")
 	if r.code != 0 {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
@@ -308,6 +308,11 @@ func TestBench(t *testing.T) {
 			Chunks   int     `json:"chunks"`
 			Ratio    float64 `json:"ratio"`
 		} `json:"nats"`
+		HTTP *struct {
+			Ratio        float64 `json:"ratio"`
+			FirstTokenMS float64 `json:"first_token_ms"`
+			NATSFirstMS  float64 `json:"nats_first_token_ms"`
+		} `json:"http"`
 		FirstToken []struct {
 			PromptTokens int `json:"prompt_tokens"`
 		} `json:"first_token"`
@@ -321,6 +326,9 @@ func TestBench(t *testing.T) {
 	}
 	if rep.NATS == nil || rep.NATS.Keywords != 20000 || rep.NATS.Chunks == 0 || rep.NATS.Ratio <= 0 {
 		t.Fatalf("nats row %+v", rep.NATS)
+	}
+	if rep.HTTP == nil || rep.HTTP.Ratio <= 0 || rep.HTTP.FirstTokenMS <= 0 || rep.HTTP.NATSFirstMS <= 0 {
+		t.Fatalf("http row %+v", rep.HTTP)
 	}
 	if len(rep.FirstToken) != 3 || rep.FirstToken[2].PromptTokens != 1024 || rep.PeakRSS <= 0 {
 		t.Fatalf("first token %+v, rss %d", rep.FirstToken, rep.PeakRSS)
