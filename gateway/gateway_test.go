@@ -53,6 +53,7 @@ type door struct {
 	t    *testing.T
 	url  string
 	conn *broker.Conn
+	g    *gateway.Gateway
 }
 
 type doorOpts struct {
@@ -125,7 +126,7 @@ func startDoor(t *testing.T, o doorOpts) *door {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
-	return &door{t: t, url: "http://" + ln.Addr().String(), conn: local.Conn}
+	return &door{t: t, url: "http://" + ln.Addr().String(), conn: local.Conn, g: g}
 }
 
 type testWriter struct{ t *testing.T }
@@ -493,5 +494,76 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if id := httpResp.Header.Get("X-Sieve-Job"); id == ids[0] || !strings.HasPrefix(id, "http.idem-") {
 		t.Fatalf("another key's job id %q", id)
+	}
+}
+
+// A timeout header sets the job's deadline: a model that never stops
+// ends there, and the reply is cut with finish_reason length.
+func TestTimeoutHeader(t *testing.T) {
+	d := startDoor(t, doorOpts{pieces: []string{" la", " di", " da"}, loop: true})
+	c := d.client(keyOpen)
+	resp, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("sing"), MaxTokens: openai.Int(8000)},
+		option.WithHeader("X-Sieve-Timeout", "0.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := sieveField(t, resp.JSON.ExtraFields["sieve"].Raw())
+	var fin struct {
+		FinishReason string `json:"finish_reason"`
+	}
+	json.Unmarshal([]byte(resp.JSON.ExtraFields["sieve"].Raw()), &fin)
+	if resp.Choices[0].FinishReason != "length" || fin.FinishReason != "deadline" || ext.Status != job.Completed || resp.Usage.CompletionTokens >= 8000 {
+		t.Fatalf("finish %q (sieve: %s, %s) after %d tokens", resp.Choices[0].FinishReason, fin.FinishReason, ext.Status, resp.Usage.CompletionTokens)
+	}
+}
+
+// Shutdown lets requests under way finish until its context ends, then
+// cuts them short: 503 shutting_down, and their jobs cancelled.
+func TestShutdownCutsWhatIsLeft(t *testing.T) {
+	d := startDoor(t, doorOpts{pieces: []string{" la", " di", " da"}, loop: true})
+	c := d.client(keyOpen)
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		var httpResp *http.Response
+		_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("sing"), MaxTokens: openai.Int(8000)},
+			option.WithResponseInto(&httpResp))
+		got <- answer{httpResp, err}
+	}()
+	// Wait until the job runs: its chunks are on NATS.
+	sub, err := d.conn.NC.SubscribeSync(d.conn.Subjects.StreamAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Unsubscribe()
+	var ch job.Chunk
+	json.Unmarshal(msg.Data, &ch)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := d.g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the deadline", err)
+	}
+	a := <-got
+	var apiErr *openai.Error
+	if !errors.As(a.err, &apiErr) || apiErr.StatusCode != 503 || apiErr.Code != "shutting_down" {
+		t.Fatalf("got %v, want 503 shutting_down", a.err)
+	}
+	if r := d.result(ch.ID); r.Status != job.Cancelled {
+		t.Fatalf("job %s: %s, want cancelled", ch.ID, r.Status)
+	}
+	// Later calls return at once; new connections are refused.
+	if err := d.g.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	if _, err := http.Get(d.url + "/healthz"); err == nil {
+		t.Fatal("the door still answers after Shutdown")
 	}
 }
