@@ -16,9 +16,12 @@
 // golang.org/x/text (see foldSlow for the exact definition):
 // Default_Ignorable_Code_Point dropped (zero-width characters, soft hyphen,
 // variation selectors, tags, bidi controls), compatibility decomposition
-// (full-width forms, ligatures, circled and mathematical letters), full
-// case folding, and nonspacing/enclosing marks dropped ("café" = "cafe";
-// strike-through overlays do not split a word). Because the map is per code
+// (full-width forms, ligatures, circled and mathematical letters), case
+// folding (simple where full folding would write one letter as several:
+// ß stays one letter, so German "aß" is not "ass"), and
+// nonspacing/enclosing marks dropped ("café" = "cafe"; strike-through
+// overlays do not split a word). Combining marks right after a redacted
+// match are redacted with it ("darń" becomes "***", not "***́"). Because the map is per code
 // point, every normalized code point knows the original bytes it came from,
 // and redaction cuts the original bytes, ignorables inside the match
 // included. Spaces and punctuation are kept: dropping them would turn "the

@@ -45,6 +45,20 @@ func TestActionsAndModes(t *testing.T) {
 			hits:  []Hit{{"p", Redact, 16, 19, "ass"}, {"p", Redact, 25, 28, "ass"}},
 		},
 		{
+			name:  "ß is one letter: German aß (ate) is not ass",
+			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass", "strasse"}}},
+			text:  "Er aß. Aẞ STRASSE Straße ass",
+			want:  "Er aß. Aẞ *** Straße ***",
+			hits:  []Hit{{"p", Redact, 13, 16, "strasse"}, {"p", Redact, 25, 28, "ass"}},
+		},
+		{
+			name:  "a combining mark on a redacted letter goes with it",
+			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"darn"}}},
+			text:  "darn\u0301\u20dd! darn x\u0301 dar\u0301n\u0301",
+			want:  "***! *** x\u0301 ***",
+			hits:  []Hit{{"p", Redact, 0, 3, "darn"}, {"p", Redact, 5, 8, "darn"}, {"p", Redact, 13, 16, "darn"}},
+		},
+		{
 			name:  "custom replacement",
 			specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "[x]", Words: []string{"darn"}}},
 			text:  "darn",

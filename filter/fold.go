@@ -102,8 +102,9 @@ func mayFold(r rune, buf *string) bool {
 //     hyphen, bidi controls, variation selectors, tags, Hangul fillers …);
 //   - NFKD (compatibility decomposition: full-width and half-width forms,
 //     ligatures, circled and mathematical letters, superscripts …);
-//   - full Unicode case folding (ß → ss), then NFKD again for what folding
-//     produced;
+//   - Unicode case folding, simple where full folding would write one
+//     letter as several (ß stays ß, ẞ becomes ß: "aß" is not "ass"), then
+//     NFKD again for what folding produced;
 //   - nonspacing and enclosing marks (Mn, Me) dropped: "café" matches
 //     "cafe", and Zalgo or strike-through overlays (U+0336) cannot split a
 //     keyword. This also drops vowel signs of some Indic and Southeast Asian
@@ -148,9 +149,18 @@ func foldStep(r rune) []rune {
 	if r >= 0xAC00 && r <= 0xD7A3 {
 		return []rune{r}
 	}
-	s := norm.NFKD.String(string(r))
-	s = cases.Fold().String(s)
-	s = norm.NFKD.String(s)
+	var folded []rune
+	for _, c := range norm.NFKD.String(string(r)) {
+		f := []rune(cases.Fold().String(string(c)))
+		if len(f) > 1 {
+			// Full folding writes some letters as several (ß → ss,
+			// ᾳ → αι): a word would gain letters it does not have, and
+			// German "aß" would match "ass". Simple folding keeps one.
+			f = []rune{unicode.ToLower(c)}
+		}
+		folded = append(folded, f...)
+	}
+	s := norm.NFKD.String(string(folded))
 	var out []rune
 	for _, c := range s {
 		if isIgnorable(c) || unicode.In(c, unicode.Mn, unicode.Me) {

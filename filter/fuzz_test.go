@@ -22,7 +22,7 @@ func FuzzStream(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range []string{"", "abc", "ＡＢＣ ß ﬁ", "x\u200bab\u00adc 中文字", "\xe4\xb8\xad\xff\xe4", "a bad\u202e day", "坏\u200b蛋", "sss fi ﬃ ca ca"} {
+	for _, s := range []string{"", "abc", "ＡＢＣ ß ﬁ", "x\u200bab\u00adc 中文字", "\xe4\xb8\xad\xff\xe4", "a bad\u202e day", "坏\u200b蛋", "sss fi ﬃ ca ca", "abc\u0301\u20dd b\u0301"} {
 		f.Add([]byte(s), uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, text []byte, seed uint64) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -191,6 +192,12 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 			}
 			out = append(out, repl...)
 			rel = oE
+			// Combining marks right after it go with it.
+			for _, s := range srcs {
+				if s.o == rel && unicode.In(s.r, unicode.Mn, unicode.Me) {
+					rel += s.n
+				}
+			}
 		default:
 			if oE <= rel {
 				continue

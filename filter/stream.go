@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/binary"
 	"slices"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -98,6 +99,9 @@ type Stream struct {
 	srcs   []int // where each hit starts in the text written (HitSources)
 
 	blocked, stopped, closed bool
+	// afterRedact: nothing was released since a redaction ended, so
+	// combining marks there belong to its last character and go with it.
+	afterRedact bool
 }
 
 // rec is one code point of the normalized view.
@@ -452,7 +456,7 @@ func (s *Stream) feed(limit int, final, settle bool) {
 		}
 	}
 	s.st = st
-	if !settle || s.hasBest || len(s.pending) > 0 || len(s.dirty) > 0 {
+	if !settle || s.hasBest || len(s.pending) > 0 || len(s.dirty) > 0 || s.afterRedact {
 		s.recs, s.fed = recs, pos
 		if settle {
 			s.settle()
@@ -780,6 +784,7 @@ func (s *Stream) emit(c *cand) {
 		s.out = append(s.out, l.replacement...)
 		s.outLen += len(l.replacement)
 		s.rel = oEnd
+		s.afterRedact = true
 	default:
 		if oEnd <= s.rel {
 			return
@@ -812,6 +817,9 @@ func (s *Stream) holdPoint() (int, int) {
 // release appends the original text up to offset r to the output, with
 // invalid bytes as U+FFFD and stripped code points removed.
 func (s *Stream) release(r int) {
+	if s.afterRedact {
+		s.skipMarks(r)
+	}
 	if r <= s.rel {
 		return
 	}
@@ -834,6 +842,23 @@ func (s *Stream) release(r int) {
 	s.out = appendOwn(s.out, s.buf[from-s.base:r-s.base])
 	s.outLen += r - from
 	s.rel = r
+}
+
+// skipMarks drops the combining marks (Mn, Me) at the start of the text
+// to release, up to r, right after a redaction: an accent on the last
+// letter of a redacted word ("darń") is part of what was redacted, not
+// left dangling on the replacement. Marks fold to nothing, so the match
+// cannot know of them; they are decided here, when released, which is
+// the same moment whatever the pieces.
+func (s *Stream) skipMarks(r int) {
+	for s.rel < r {
+		c, size := utf8.DecodeRune(s.buf[s.rel-s.base : r-s.base])
+		if !unicode.In(c, unicode.Mn, unicode.Me) {
+			s.afterRedact = false
+			return
+		}
+		s.rel += size
+	}
 }
 
 // appendOwn is append(b, p...) for p within the Stream's own buffer: one
