@@ -529,3 +529,71 @@ func TestHiddenLists(t *testing.T) {
 		t.Fatalf("compile error %v: want the places, not the entries", err)
 	}
 }
+
+func TestStrict(t *testing.T) {
+	en := func(s Strict) []ListSpec {
+		return []ListSpec{{Name: "en", Action: Redact, Match: Word, Strict: s, Words: []string{"ass", "shit", "hell"}}}
+	}
+	zh := func(s Strict) []ListSpec {
+		return []ListSpec{{Name: "zh", Action: Redact, Strict: s, Words: []string{"后门", "发"}}}
+	}
+	tests := []struct {
+		name  string
+		specs []ListSpec
+		text  string
+		want  string
+	}{
+		{"lookalikes: Cyrillic and Greek", en(StrictLookalikes), "аss ѕhіt hеll SНIТ hell", "*** *** *** *** ***"},
+		{"lookalikes off", en(0), "аss ѕhіt", "аss ѕhіt"},
+		{"traditional", zh(StrictTraditional), "開後門 頭髮 后门", "開*** 頭*** ***"},
+		{"traditional off", zh(0), "開後門", "開後門"},
+		{"spaced", en(StrictSpaced), "s h i t, s.h.i.t s-h-i-t s_h_i_t", "***, *** *** ***"},
+		{"spaced: words are not letters", en(StrictSpaced), "this hit, glass, as s", "this hit, glass, as s"},
+		// What it cannot tell: a spaced entry inside a longer spaced word.
+		{"spaced: inside a spaced word", en(StrictSpaced), "a s s e t", "*** e t"},
+		{"leet", en(StrictLeet), "sh1t $hit 5h!t @ss h3ll he11 a55", "*** *** *** *** *** *** ***"},
+		{"leet keeps words apart", en(StrictLeet), "heil shlt 2shit shit!", "heil *** 2shit ***!"},
+		{"leet and spaced", en(StrictLeet | StrictSpaced), "5 h 1 t", "***"},
+		{"leet and spaced are for word lists only", []ListSpec{{Name: "s", Action: Redact, Strict: StrictAll, Words: []string{"ass"}}}, "а55 a s s аss", "а55 a s s ***"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustCompile(t, tc.specs, Options{Normalize: true})
+			if got := f.Check(Output, tc.text).Text; got != tc.want {
+				t.Fatalf("Check(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+		})
+	}
+}
+
+// A filter whose lists see the text differently is made of parts; each
+// list keeps its own view, and the matches meet in one text.
+func TestStrictAndPlainTogether(t *testing.T) {
+	specs := []ListSpec{
+		{Name: "plain", Action: Redact, Match: Word, Words: []string{"darn", "ass"}},
+		{Name: "strict", Action: Redact, Match: Word, Strict: StrictAll, Replacement: "[x]", Words: []string{"shit"}},
+		{Name: "secret", Action: Block, Strict: StrictLookalikes, Words: []string{"launch code"}},
+	}
+	f := mustCompile(t, specs, Options{Normalize: true})
+	if len(f.parts) != 3 {
+		t.Fatalf("%d parts, want 3", len(f.parts))
+	}
+	c := f.Check(Output, "darn, аss and sh1t; the lаunch code is")
+	if c.Text != "***, аss and [x]; the " || !c.Blocked || len(c.Hits) != 3 {
+		t.Fatalf("got %+v", c)
+	}
+	if h := c.Hits[1]; h.List != "strict" || h.Start != 14 || h.End != 17 {
+		t.Fatalf("strict hit %+v", h)
+	}
+	// Streaming gives the same, one byte at a time.
+	s := f.NewStream(Output, nil)
+	var out []byte
+	text := "darn, аss and sh1t; the lаunch code is"
+	for i := range len(text) {
+		out = append(out, s.Write([]byte{text[i]}).Text...)
+	}
+	out = append(out, s.Close().Text...)
+	if string(out) != c.Text {
+		t.Fatalf("streamed %q, want %q", out, c.Text)
+	}
+}

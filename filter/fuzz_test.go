@@ -17,12 +17,15 @@ func FuzzStream(f *testing.F) {
 		{Name: "red", Action: Redact, Match: Word, Words: []string{"ss", "abc", "b", "é"}},
 		{Name: "red2", Action: Redact, Replacement: "<x>", Words: []string{"sf", "文字", "ca"}},
 		{Name: "blk", Action: Block, Match: Word, Words: []string{"bad", "坏蛋"}},
+		// Strict views: the filter is made of parts.
+		{Name: "strict", Action: Redact, Match: Word, Strict: StrictAll, Words: []string{"ass", "shit"}},
+		{Name: "strictblk", Action: Block, Strict: StrictTraditional | StrictLookalikes, Words: []string{"后门", "abd"}},
 	}
 	filt, err := Compile(specs, Options{Normalize: true})
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range []string{"", "abc", "ＡＢＣ ß ﬁ", "x\u200bab\u00adc 中文字", "\xe4\xb8\xad\xff\xe4", "a bad\u202e day", "坏\u200b蛋", "sss fi ﬃ ca ca", "abc\u0301\u20dd b\u0301"} {
+	for _, s := range []string{"", "abc", "ＡＢＣ ß ﬁ", "x\u200bab\u00adc 中文字", "\xe4\xb8\xad\xff\xe4", "a bad\u202e day", "坏\u200b蛋", "sss fi ﬃ ca ca", "abc\u0301\u20dd b\u0301", "аss $hit s h i t sh1t 後門 ab", "a.s.s b-a-d аbd"} {
 		f.Add([]byte(s), uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, text []byte, seed uint64) {

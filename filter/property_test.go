@@ -16,10 +16,12 @@ var textAtoms = []string{
 	"a", "b", "c", "s", "f", "i", "A", "B", "S", " ", ".", "1", "_",
 	"中", "文", "字", "ﬁ", "Ａ", "ｂ", "ß", "é", "e\u0301", "\u0301", "\u20dd", "\u200b", "\u00ad",
 	"\u202e", "\U000E0041", "ﬃ", "ⓐ", "\xff", "\xe4\xb8", "İ",
+	// What strict views fold: lookalikes, Traditional, leet, separators.
+	"а", "ѕ", "ο", "В", "後", "后", "門", "$", "@", "!", "0", "l", "-",
 }
 
 // Entries: short, over a small alphabet so that matches overlap a lot.
-var entryAtoms = []string{"a", "b", "c", "s", "f", "i", "中", "文", "ss", "fi", " ", "B", "é"}
+var entryAtoms = []string{"a", "b", "c", "s", "f", "i", "中", "文", "ss", "fi", " ", "B", "é", "后", "o", "l"}
 
 func randText(rng *rand.Rand, n int) []byte {
 	var b []byte
@@ -46,6 +48,9 @@ func randSpecs(rng *rand.Rand) []ListSpec {
 		}
 		if rng.IntN(2) == 0 {
 			sp.Replacement = "<x>"
+		}
+		if rng.IntN(3) == 0 {
+			sp.Strict = Strict(rng.IntN(16))
 		}
 		for range 1 + rng.IntN(4) {
 			var w string

@@ -29,10 +29,13 @@ type refResult struct {
 	Stopped bool
 }
 
-func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where) []refEntry {
+func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where, want func(int) bool) []refEntry {
 	t.Helper()
 	var ents []refEntry
 	for li, sp := range specs {
+		if want != nil && !want(li) {
+			continue
+		}
 		apply := sp.ApplyTo
 		if len(apply) == 0 {
 			apply = []Where{Output}
@@ -41,21 +44,26 @@ func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where) []refEnt
 			continue
 		}
 		seen := map[string]bool{}
+		mode := sp.Match
+		if mode == "" {
+			mode = Substring
+		}
 		for _, w := range sp.Words {
-			n := f.normalize(w)
-			if seen[n] {
-				continue
+			for _, n := range strictVariants(f.normalize(w), sp.Strict.forMode(mode)) {
+				if seen[n] {
+					continue
+				}
+				seen[n] = true
+				rs := []rune(n)
+				ents = append(ents, refEntry{
+					norm:      rs,
+					list:      li,
+					rank:      int(actionRank(sp.Action))*len(specs) + li,
+					needStart: sp.Match == Word && isWordRune(rs[0]),
+					needEnd:   sp.Match == Word && isWordRune(rs[len(rs)-1]),
+					entry:     w,
+				})
 			}
-			seen[n] = true
-			rs := []rune(n)
-			ents = append(ents, refEntry{
-				norm:      rs,
-				list:      li,
-				rank:      int(actionRank(sp.Action))*len(specs) + li,
-				needStart: sp.Match == Word && isWordRune(rs[0]),
-				needEnd:   sp.Match == Word && isWordRune(rs[len(rs)-1]),
-				entry:     w,
-			})
 		}
 	}
 	return ents
@@ -87,7 +95,39 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 			}
 		}
 	}
-	// Source code points and the normalized view.
+	if f.parts == nil {
+		return refRender(specs, f.lists, text, [][]refSpan{refMatches(t, f, specs, where, text, nil)}, res.Stopped)
+	}
+	// The views, as Compile groups the lists.
+	var views []Strict
+	viewOf := func(li int) Strict {
+		mode := specs[li].Match
+		if mode == "" {
+			mode = Substring
+		}
+		return specs[li].Strict.forMode(mode)
+	}
+	for li := range specs {
+		if !slices.Contains(views, viewOf(li)) {
+			views = append(views, viewOf(li))
+		}
+	}
+	var parts [][]refSpan
+	for k, p := range f.parts {
+		parts = append(parts, refMatches(t, p, specs, where, text, func(li int) bool { return viewOf(li) == views[k] }))
+	}
+	return refRender(specs, f.lists, text, parts, res.Stopped)
+}
+
+type refSpan struct {
+	oS, oE, rank, list int
+	entry              string
+}
+
+// refMatches is the greedy leftmost-longest choice of one view's matches
+// in text, up to and with the first block, in original offsets.
+func refMatches(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byte, want func(int) bool) []refSpan {
+	t.Helper()
 	type src struct {
 		o, n int
 		r    rune
@@ -117,7 +157,7 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 	word := func(i int) bool { return i >= 0 && i < len(view) && isWordRune(view[i].r) }
 	type match struct{ st, en, rank, ent int }
 	var all []match
-	ents := refEntries(t, f, specs, where)
+	ents := refEntries(t, f, specs, where, want)
 	for st := range view {
 		for ei, e := range ents {
 			if st+len(e.norm) > len(view) {
@@ -136,24 +176,7 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 			all = append(all, match{st, st + len(e.norm), e.rank, ei})
 		}
 	}
-	// Output.
-	var out []byte
-	rel := 0
-	release := func(to int) {
-		for _, s := range srcs {
-			if s.o < rel || s.o >= to {
-				continue
-			}
-			switch {
-			case s.n == 1 && s.r == utf8.RuneError:
-				out = append(out, "\uFFFD"...)
-			case isStripped(s.r):
-			default:
-				out = append(out, text[s.o:s.o+s.n]...)
-			}
-		}
-		rel = max(rel, to)
-	}
+	var spans []refSpan
 	cursor := 0
 	for {
 		var best *match
@@ -167,47 +190,94 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 			}
 		}
 		if best == nil {
-			break
+			return spans
 		}
 		cursor = best.en
 		e := ents[best.ent]
-		sp := specs[e.list]
-		oS := srcs[view[best.st].src].o
 		last := srcs[view[best.en-1].src]
-		oE := last.o + last.n
-		release(oS)
-		start := len(out)
-		switch sp.Action {
-		case Block:
-			res.Hits = append(res.Hits, Hit{sp.Name, Block, start, start, e.entry})
-			res.Text, res.Blocked, res.Stopped = string(out), true, false
-			return res
-		case Redact:
-			if oE <= rel {
-				continue
-			}
-			repl := sp.Replacement
-			if repl == "" {
-				repl = DefaultReplacement
-			}
-			out = append(out, repl...)
-			rel = oE
-			// Combining marks right after it go with it.
-			for _, s := range srcs {
-				if s.o == rel && unicode.In(s.r, unicode.Mn, unicode.Me) {
-					rel += s.n
-				}
-			}
-		default:
-			if oE <= rel {
-				continue
-			}
-			release(oE)
+		spans = append(spans, refSpan{oS: srcs[view[best.st].src].o, oE: last.o + last.n, rank: e.rank, list: e.list, entry: e.entry})
+		if specs[e.list].Action == Block {
+			return spans
 		}
-		res.Hits = append(res.Hits, Hit{sp.Name, sp.Action, start, len(out), e.entry})
+	}
+}
+
+// refRender applies the views' matches to text as the composite does
+// (for one view, as a Stream does): in order of start, then length, rank
+// and view, each view's own in its order; none overlapping one applied
+// from another view; the earliest block cuts.
+func refRender(specs []ListSpec, lists []listInfo, text []byte, parts [][]refSpan, stopped bool) refResult {
+	var res refResult
+	blockAt, blockPart := len(text)+1, -1
+	for k, p := range parts {
+		if n := len(p); n > 0 && specs[p[n-1].list].Action == Block && p[n-1].oS < blockAt {
+			blockAt, blockPart = p[n-1].oS, k
+		}
+	}
+	var out []byte
+	rel, last, afterRedact := 0, -1, false
+	release := func(to int) {
+		for rel < to {
+			r, n := utf8.DecodeRune(text[rel:to])
+			switch {
+			case r == utf8.RuneError && n == 1:
+				out = append(out, "\uFFFD"...)
+				afterRedact = false
+			case isStripped(r):
+				afterRedact = false
+			case afterRedact && unicode.In(r, unicode.Mn, unicode.Me):
+			default:
+				out = append(out, text[rel:rel+n]...)
+				afterRedact = false
+			}
+			rel += n
+		}
+	}
+	next := make([]int, len(parts))
+	for {
+		k := -1
+		for i, p := range parts {
+			if next[i] >= len(p) || i == blockPart && next[i] == len(p)-1 || i != blockPart && p[next[i]].oS >= blockAt {
+				continue // the block, or what comes at or after it
+			}
+			a := p[next[i]]
+			if k < 0 {
+				k = i
+				continue
+			}
+			b := parts[k][next[k]]
+			if a.oS < b.oS || a.oS == b.oS && (a.oE > b.oE || a.oE == b.oE && a.rank < b.rank) {
+				k = i
+			}
+		}
+		if k < 0 {
+			break
+		}
+		sp := parts[k][next[k]]
+		next[k]++
+		if sp.oE <= rel || sp.oS < rel && k != last {
+			continue
+		}
+		release(sp.oS)
+		start := len(out)
+		if specs[sp.list].Action == Redact {
+			out = append(out, lists[sp.list].replacement...)
+			rel, afterRedact = sp.oE, true
+		} else {
+			release(sp.oE)
+		}
+		last = k
+		res.Hits = append(res.Hits, Hit{specs[sp.list].Name, specs[sp.list].Action, start, len(out), sp.entry})
+	}
+	if blockPart >= 0 {
+		release(blockAt)
+		b := parts[blockPart][len(parts[blockPart])-1]
+		res.Hits = append(res.Hits, Hit{specs[b.list].Name, Block, len(out), len(out), b.entry})
+		res.Text, res.Blocked = string(out), true
+		return res
 	}
 	release(len(text))
-	res.Text = string(out)
+	res.Text, res.Stopped = string(out), stopped
 	return res
 }
 

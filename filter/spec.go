@@ -59,6 +59,9 @@ type ListSpec struct {
 	// of secrets (a code name, a credential pattern), so that results,
 	// logs and error messages never repeat what the list keeps out.
 	Hide bool
+	// Strict adds foldings to the list's view of the text (see Strict);
+	// spaced and leet apply to word-mode lists only.
+	Strict Strict
 	// Source locates the list in the config for error messages, e.g.
 	// "sieve.toml:42". May be empty.
 	Source string
@@ -120,6 +123,10 @@ type Filter struct {
 	lists []listInfo
 	fold  *foldTable // nil: no normalization
 	m     [2]*matcher
+	// parts, when lists see the text through different views (strict
+	// switches), holds one Filter per view, each with every list's
+	// listInfo but only its own lists' entries; m is then unused.
+	parts []*Filter
 }
 
 type listInfo struct {
@@ -190,9 +197,53 @@ func whereIndex(w Where) int {
 // Compile checks and compiles specs. It reports every problem it finds, not
 // just the first, as errors joined with errors.Join; each is a *ListError.
 func Compile(specs []ListSpec, opts Options) (*Filter, error) {
+	// One part per view: lists with the same strict switches (as they
+	// apply to their mode) share an automaton.
+	var views []Strict
+	viewOf := make([]Strict, len(specs))
+	for i, sp := range specs {
+		mode := sp.Match
+		if mode == "" {
+			mode = Substring
+		}
+		viewOf[i] = sp.Strict.forMode(mode)
+		if !slices.Contains(views, viewOf[i]) {
+			views = append(views, viewOf[i])
+		}
+	}
+	if len(views) <= 1 {
+		var v Strict
+		if len(views) == 1 {
+			v = views[0]
+		}
+		return compileView(specs, opts, v, nil)
+	}
 	f := &Filter{}
-	if opts.Normalize {
-		f.fold = foldTableOnce()
+	var errs []error
+	for k, v := range views {
+		part, err := compileView(specs, opts, v, func(li int) bool { return viewOf[li] == v })
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if k == 0 {
+			f.lists = part.lists
+		}
+		f.parts = append(f.parts, part)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return f, nil
+}
+
+// compileView compiles the lists for which want is true (all when want is
+// nil) on the view with strict switches v; the others are listed, so
+// that list indices agree between parts, but have no entries.
+func compileView(specs []ListSpec, opts Options, v Strict, want func(int) bool) (*Filter, error) {
+	f := &Filter{}
+	if opts.Normalize || v != 0 {
+		f.fold = foldTableFor(v)
 	}
 	var errs []error
 	seen := map[string]bool{}
@@ -202,6 +253,15 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 	}
 	var sides [2][]entry
 	for li, spec := range specs {
+		if want != nil && !want(li) {
+			repl := spec.Replacement
+			if repl == "" {
+				repl = DefaultReplacement
+			}
+			f.lists = append(f.lists, listInfo{name: spec.Name, action: spec.Action, replacement: stripString(repl)})
+			seen[spec.Name] = true
+			continue
+		}
 		errsBefore := len(errs)
 		fail := func(pos, ent string, err error) {
 			errs = append(errs, &ListError{List: spec.Name, Source: spec.Source, Pos: pos, Entry: ent, Err: err})
@@ -268,19 +328,22 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 			case utf8.RuneCountInString(n) > maxEntryRunes:
 				fail(pos, shown(raw[:min(len(raw), 40)]+"…"), ErrEntryTooLong)
 				return
-			case byNorm[n]:
-				return
 			}
-			byNorm[n] = true
-			first, _ := utf8.DecodeRuneInString(n)
-			last, _ := utf8.DecodeLastRuneInString(n)
-			ents = append(ents, entry{norm: n, own: owner{
-				list:      int32(li),
-				rank:      actionRank(spec.Action)*int32(len(specs)) + int32(li),
-				needStart: mode == Word && isWordRune(first),
-				needEnd:   mode == Word && isWordRune(last),
-				entry:     shown(raw),
-			}})
+			for _, n := range strictVariants(n, v.forMode(mode)) {
+				if byNorm[n] {
+					continue
+				}
+				byNorm[n] = true
+				first, _ := utf8.DecodeRuneInString(n)
+				last, _ := utf8.DecodeLastRuneInString(n)
+				ents = append(ents, entry{norm: n, own: owner{
+					list:      int32(li),
+					rank:      actionRank(spec.Action)*int32(len(specs)) + int32(li),
+					needStart: mode == Word && isWordRune(first),
+					needEnd:   mode == Word && isWordRune(last),
+					entry:     shown(raw),
+				}})
+			}
 		}
 		for i, w := range spec.Words {
 			add(fmt.Sprintf("words[%d]", i), w)
@@ -416,6 +479,13 @@ func (f *Filter) Lists() []string {
 
 // MemoryBytes reports the memory held by the automata.
 func (f *Filter) MemoryBytes() int {
+	if f.parts != nil {
+		n := 0
+		for _, p := range f.parts {
+			n += p.MemoryBytes()
+		}
+		return n
+	}
 	n := f.m[0].bytes()
 	if f.m[1] != f.m[0] {
 		n += f.m[1].bytes()

@@ -39,6 +39,16 @@ type CheckResult struct {
 // Check filters a whole text. It gives exactly what a Stream gives for the
 // same text, however the text is split.
 func (f *Filter) Check(where Where, text string) CheckResult {
+	if f.parts != nil {
+		c := f.newComposite(where, nil)
+		r := c.write([]byte(text), false)
+		out, hits := append([]byte(nil), r.Text...), append([]Hit{}, r.Hits...)
+		if !r.Blocked {
+			r = c.write(nil, true)
+			out, hits = append(out, r.Text...), append(hits, r.Hits...)
+		}
+		return CheckResult{Text: string(out), Hits: hits, Blocked: c.blocked}
+	}
 	s := f.NewStream(where, nil)
 	s.out = make([]byte, 0, len(text))
 	s.hits = []Hit{}
@@ -99,6 +109,11 @@ type Stream struct {
 	srcs   []int // where each hit starts in the text written (HitSources)
 
 	blocked, stopped, closed bool
+	// spans, in a part of a Filter with parts, logs every match acted on
+	// for the composite (parts.go).
+	spans *[]span
+	// c is set for a Filter with parts: the Stream is then only its shell.
+	c *composite
 	// afterRedact: nothing was released since a redaction ended, so
 	// combining marks there belong to its last character and go with it.
 	afterRedact bool
@@ -135,6 +150,9 @@ func better(a, b *cand) bool {
 // releases nothing of it or after it. Empty stop strings and ones that are
 // not valid UTF-8 are ignored.
 func (f *Filter) NewStream(where Where, stops []string) *Stream {
+	if f.parts != nil {
+		return &Stream{f: f, c: f.newComposite(where, stops)}
+	}
 	m := f.m[whereIndex(where)]
 	s := &Stream{f: f, m: m, d: m.d, fold: f.fold, out: make([]byte, 0, 64)}
 	var ss []string
@@ -164,6 +182,9 @@ func (f *Filter) NewStream(where Where, stops []string) *Stream {
 // release. A piece may end inside a multi-byte character; Write never
 // releases invalid UTF-8. After a block or a stop, Write releases nothing.
 func (s *Stream) Write(piece []byte) Result {
+	if s.c != nil {
+		return s.c.write(piece, false)
+	}
 	// Small enough to be inlined: a Result returned from a call is copied
 	// with loads wider than the stores that wrote it, a stall per piece.
 	s.write(piece)
@@ -217,6 +238,9 @@ func (s *Stream) write(piece []byte) {
 // was still held back. Bytes of an incomplete character at the end are
 // released as U+FFFD.
 func (s *Stream) Close() Result {
+	if s.c != nil {
+		return s.c.write(nil, true)
+	}
 	s.out, s.hits = s.out[:0], s.hits[:0]
 	if !s.done() {
 		s.process(true)
@@ -796,6 +820,9 @@ func (s *Stream) emit(c *cand) {
 	}
 	s.hits = append(s.hits, Hit{List: l.name, Action: l.action, Start: start, End: s.outLen, Keyword: o.entry})
 	s.srcs = append(s.srcs, oStart)
+	if s.spans != nil {
+		*s.spans = append(*s.spans, span{start: oStart, end: oEnd, own: o, rank: c.rank})
+	}
 }
 
 // holdPoint returns the first rec that must stay held and the original
@@ -907,6 +934,9 @@ func (s *Stream) compact(h int) {
 // not reach the other. A caller that may want to return to this point of
 // the text keeps the copy (package pipeline's avoid lists do).
 func (s *Stream) Clone() *Stream {
+	if s.c != nil {
+		return &Stream{f: s.f, c: s.c.clone()}
+	}
 	c := *s
 	c.buf = slices.Clone(s.buf)
 	c.dirty = slices.Clone(s.dirty)
@@ -920,9 +950,19 @@ func (s *Stream) Clone() *Stream {
 
 // Settled is how many bytes of the text written to s it has released or
 // replaced: no match can start before there any more.
-func (s *Stream) Settled() int { return s.rel }
+func (s *Stream) Settled() int {
+	if s.c != nil {
+		return s.c.rel
+	}
+	return s.rel
+}
 
 // HitSources says, for each hit of the last Write or Close, where its
 // match starts in the text written to s (the hits' Start is in the
 // released text, which replacements and stripped characters shift).
-func (s *Stream) HitSources() []int { return s.srcs[:len(s.hits)] }
+func (s *Stream) HitSources() []int {
+	if s.c != nil {
+		return s.c.srcs[:len(s.c.hits)]
+	}
+	return s.srcs[:len(s.hits)]
+}

@@ -1,0 +1,250 @@
+package filter
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Strict is a set of extra foldings for a list, on top of the normalized
+// view (Options.Normalize). Each catches one kind of disguise that the
+// normalized view lets through, and each costs some precision; see
+// doc.go for what each does and costs.
+type Strict uint8
+
+const (
+	// StrictLookalikes folds letters of other scripts to the Latin
+	// letters they are drawn like (Cyrillic а, Greek ο): UTS #39
+	// confusables, one code point at a time.
+	StrictLookalikes Strict = 1 << iota
+	// StrictTraditional folds Traditional Chinese characters to
+	// Simplified ones (OpenCC's t2s character table), so a Simplified
+	// entry catches its Traditional spelling.
+	StrictTraditional
+	// StrictSpaced lets a word-mode entry of three or more Latin letters
+	// match its letters one by one, separated by a space, '.', '-' or '_'
+	// ("s h i t", "s.h.i.t"); words separated by spaces do not.
+	StrictSpaced
+	// StrictLeet folds digits and symbols written for letters (0 o, 1 l
+	// or i, 3 e, 4 a, 5 s, 7 t, 8 b, 9 g, $ s, @ a, | l, ! i) in
+	// word-mode entries.
+	StrictLeet
+
+	// StrictAll is every switch: what `strict = true` means.
+	StrictAll = StrictLookalikes | StrictTraditional | StrictSpaced | StrictLeet
+)
+
+var strictNames = []struct {
+	s    Strict
+	name string
+}{{StrictLookalikes, "lookalikes"}, {StrictTraditional, "traditional"}, {StrictSpaced, "spaced"}, {StrictLeet, "leet"}}
+
+// ParseStrict reads switch names (lookalikes, traditional, spaced, leet).
+func ParseStrict(names []string) (Strict, error) {
+	var s Strict
+	for _, n := range names {
+		i := indexFunc(strictNames, func(x struct {
+			s    Strict
+			name string
+		}) bool {
+			return x.name == n
+		})
+		if i < 0 {
+			return 0, fmt.Errorf("strict switch %q: want lookalikes, traditional, spaced or leet", n)
+		}
+		s |= strictNames[i].s
+	}
+	return s, nil
+}
+
+func indexFunc[T any](s []T, f func(T) bool) int {
+	for i, x := range s {
+		if f(x) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s Strict) String() string {
+	var names []string
+	for _, x := range strictNames {
+		if s&x.s != 0 {
+			names = append(names, x.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// viewOf is the part of s that changes the view of the text (the rest
+// works on the entries); spaced and leet apply to word-mode lists only.
+func (s Strict) forMode(m Mode) Strict {
+	if m != Word {
+		return s &^ (StrictSpaced | StrictLeet)
+	}
+	return s
+}
+
+// leetView are the characters the leet view reads as letters. 1 is l
+// here, and entries with i gain variants with 1 and ! for it (leetVariants):
+// reading 1 as i would make "heil" the same as "hell".
+var leetView = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '$': 's', '@': 'a', '|': 'l'}
+
+// strictTables are built once per set of switches that change the view.
+var strictTables [16]struct {
+	once sync.Once
+	t    *foldTable
+}
+
+// foldTableFor returns the fold table of the normalized view with the
+// switches of s that work on the text: one lookup per code point, as the
+// plain view, so strict matching costs no more per byte.
+func foldTableFor(s Strict) *foldTable {
+	s &= StrictLookalikes | StrictTraditional | StrictSpaced | StrictLeet
+	if s == 0 {
+		return foldTableOnce()
+	}
+	e := &strictTables[s]
+	e.once.Do(func() { e.t = buildStrictTable(s) })
+	return e.t
+}
+
+func buildStrictTable(s Strict) *foldTable {
+	base := foldTableOnce()
+	post := map[rune][]rune{}
+	if s&StrictLookalikes != 0 {
+		for _, l := range lookalikeTable {
+			post[l.r] = []rune(l.s)
+		}
+	}
+	if s&StrictTraditional != 0 {
+		for _, p := range t2sTable {
+			post[p[0]] = []rune{p[1]}
+		}
+	}
+	if s&StrictSpaced != 0 {
+		// Separators between spaced letters read as one space; other
+		// spaces and dashes fold to it too, as NFKD does not.
+		for r := rune(0x80); r < 0x3100; r++ {
+			if unicode.In(r, unicode.Zs, unicode.Pd) {
+				post[r] = []rune{' '}
+			}
+		}
+	}
+	t := &foldTable{ascii: base.ascii, vals: make([]uint32, 256)}
+	if s&StrictSpaced != 0 {
+		for _, c := range []byte{'.', '-', '_', '\t'} {
+			t.ascii[c] = ' '
+		}
+	}
+	if s&StrictLeet != 0 {
+		for c, l := range leetView {
+			t.ascii[c] = l
+		}
+	}
+	mapRune := func(c rune) []rune {
+		if c < utf8.RuneSelf {
+			return []rune{rune(t.ascii[c])}
+		}
+		if p, ok := post[c]; ok {
+			return p
+		}
+		return []rune{c}
+	}
+	block := make([]uint32, 256)
+	for _, rg := range foldRanges {
+		for hi := rg[0] &^ 0xff; hi < rg[1]; hi += 256 {
+			clear(block)
+			used := false
+			for lo := range rune(256) {
+				r := hi | lo
+				if r < rg[0] || r >= rg[1] {
+					continue
+				}
+				out := []rune{r}
+				if v := base.lookup(r); v != 0 {
+					out = base.expansion(v)
+				}
+				// Twice: a Traditional character may fold to one that
+				// folds again; lookalike targets are plain a-z.
+				for range 2 {
+					var next []rune
+					for _, c := range out {
+						next = append(next, mapRune(c)...)
+					}
+					out = next
+				}
+				if len(out) == 1 && out[0] == r {
+					continue
+				}
+				block[lo] = uint32(len(t.exp))<<6 | uint32(len(out))<<1 | 1
+				t.exp = append(t.exp, out...)
+				used = true
+			}
+			if used {
+				t.idx[hi>>8] = uint16(len(t.vals) >> 8)
+				t.vals = append(t.vals, block...)
+			}
+		}
+	}
+	return t
+}
+
+// strictVariants returns the other spellings an entry of a word-mode list
+// gets under s, in the view's terms (n is the entry normalized by that
+// view): with 1 or ! for i (leet), and with its letters spaced out.
+func strictVariants(n string, s Strict) []string {
+	out := []string{n}
+	if s&StrictLeet != 0 && strings.ContainsRune(n, 'i') {
+		// Each i as i, 1 (read as l) or !; at most 27 spellings, beyond
+		// three i's the same choice for all.
+		is := strings.Count(n, "i")
+		if is <= 3 {
+			out = expandI(n)
+		} else {
+			out = append(out, strings.ReplaceAll(n, "i", "l"), strings.ReplaceAll(n, "i", "!"))
+		}
+	}
+	if s&StrictSpaced != 0 && spaceable(n) {
+		for _, v := range out[:len(out):len(out)] {
+			out = append(out, strings.Join(strings.Split(v, ""), " "))
+		}
+	}
+	return out
+}
+
+func expandI(n string) []string {
+	out := []string{""}
+	for _, c := range n {
+		var alts []string
+		if c == 'i' {
+			alts = []string{"i", "l", "!"}
+		} else {
+			alts = []string{string(c)}
+		}
+		var next []string
+		for _, p := range out {
+			for _, a := range alts {
+				next = append(next, p+a)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// spaceable: three or more code points, all plain Latin letters (after
+// the view, so leet digits count as the letters they stand for).
+func spaceable(n string) bool {
+	if len(n) < 3 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; !(c >= 'a' && c <= 'z' || c == '!') {
+			return false
+		}
+	}
+	return true
+}
