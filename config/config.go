@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,9 +137,47 @@ type List struct {
 	// unset, it is false for block lists (lists of secrets) and true for
 	// the others.
 	Reveal *bool `toml:"reveal"`
+	// Strict adds foldings that catch disguises the normalized view
+	// lets through: true for all of them, or some by name (lookalikes,
+	// traditional, spaced, leet; spaced and leet for word lists only).
+	Strict Strict `toml:"strict"`
 
 	// Source is "file:line" of the list's [[filter.lists]] header.
 	Source string `toml:"-"`
+}
+
+// Strict is a list's strict key: true, false, or switch names.
+type Strict struct {
+	Names []string // every switch when All
+	All   bool
+	bad   string // what the file said, when it is neither
+}
+
+// StrictSwitches are the names Strict accepts.
+var StrictSwitches = []string{"lookalikes", "traditional", "spaced", "leet"}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *Strict) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case bool:
+		*s = Strict{All: v}
+		if v {
+			s.Names = StrictSwitches
+		}
+	case []any:
+		*s = Strict{}
+		for _, x := range v {
+			name, ok := x.(string)
+			if !ok {
+				s.bad = fmt.Sprint(v)
+				return nil
+			}
+			s.Names = append(s.Names, name)
+		}
+	default:
+		s.bad = fmt.Sprint(v)
+	}
+	return nil
 }
 
 // Metrics says where to serve Prometheus metrics and health.
@@ -474,6 +513,14 @@ func (c Config) validate() []Problem {
 		for _, w := range l.ApplyTo {
 			if w != "input" && w != "output" {
 				bad(key("apply_to"), "%q: want input or output", w)
+			}
+		}
+		if l.Strict.bad != "" {
+			bad(key("strict"), "%s: want true, false or a list of %s", l.Strict.bad, strings.Join(StrictSwitches, ", "))
+		}
+		for _, n := range l.Strict.Names {
+			if !slices.Contains(StrictSwitches, n) {
+				bad(key("strict"), "%q: want %s", n, strings.Join(StrictSwitches, ", "))
 			}
 		}
 		if len(l.Words) == 0 && len(l.Files) == 0 {

@@ -59,6 +59,8 @@ func TestProblems(t *testing.T) {
 			[]string{"f.toml:3: filter.lists[0].action: \"kill\"", "f.toml:5: filter.lists[1].words: the list has neither", "f.toml:6: filter.lists[1].name: \"a\" names two lists", "f.toml:7: filter.lists[1].match"}},
 		{"http", "[http]\nlisten = \"8080\"\ntimeout = \"10ms\"\n[[http.api_keys]]\nkey = \"short\"\npolicy = \"a.b\"\ntenant = \"_sys\"\n",
 			[]string{"f.toml:2: http.listen: \"8080\"", "f.toml:3: http.timeout", "f.toml:5: http.api_keys[0].key: want at least 16", "f.toml:6: http.api_keys[0].policy", "f.toml:7: http.api_keys[0].tenant"}},
+		{"strict", "[[filter.lists]]\nname = \"a\"\naction = \"flag\"\nwords = [\"x\"]\nstrict = [\"leet\", \"homoglyphs\"]\n[[filter.lists]]\nname = \"b\"\naction = \"flag\"\nwords = [\"x\"]\nstrict = 3\n",
+			[]string{"f.toml:5: filter.lists[0].strict: \"homoglyphs\"", "f.toml:10: filter.lists[1].strict: 3"}},
 		{"unknown key in a list", "[[filter.lists]]\nname = \"a\"\naction = \"flag\"\nwords = [\"x\"]\nwrods = 1\n", []string{"f.toml:5: filter.lists.wrods: unknown key"}},
 		{"log", "[log]\nlevel = \"loud\"\n", []string{"f.toml:2: log.level"}},
 		{"avoid", "[filter]\navoid_max_tries = 0\n[[filter.lists]]\nname = \"a\"\naction = \"avoid\"\nfallback = \"avoid\"\nwords = [\"x\"]\n[[filter.lists]]\nname = \"b\"\naction = \"redact\"\nfallback = \"block\"\nwords = [\"y\"]\n",

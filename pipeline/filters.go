@@ -203,6 +203,7 @@ func FilterSpecs(c config.Config) ([]filter.ListSpec, filter.Options) {
 			Source:      l.Source,
 			Hide:        !reveal(l),
 		}
+		s.Strict, _ = filter.ParseStrict(l.Strict.Names) // names checked by config
 		for _, w := range l.ApplyTo {
 			s.ApplyTo = append(s.ApplyTo, filter.Where(w))
 		}
