@@ -127,24 +127,20 @@ func BenchmarkCompile20k(b *testing.B) {
 
 func BenchmarkStream(b *testing.B) {
 	d := benchOnce()
-	b.Run("sieve", func(b *testing.B) {
-		f := mustCompile(b, benchSpecs(d), Options{Normalize: true})
-		b.SetBytes(int64(len(d.text)))
-		hits := 0
-		for b.Loop() {
-			s := f.NewStream(Output, []string{"<|im_end|>"})
-			off := 0
-			for _, p := range d.pieces {
-				end := min(off+p, len(d.text))
-				hits += len(s.Write(d.text[off:end]).Hits)
-				off = end
-			}
-			hits += len(s.Close().Hits)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(d.pieces)), "ns/piece")
-		b.ReportMetric(float64(hits)/float64(b.N), "hits")
+	b.Run("sieve", func(b *testing.B) { benchStream(b, d, 0) })
+	// Every switch on both lists: the Chinese list has no ASCII, so it
+	// shares the English list's view and the filter stays one automaton.
+	b.Run("sieve-strict", func(b *testing.B) { benchStream(b, d, StrictAll) })
+	// A filter of two views (strict English, plain Chinese): two
+	// automata and the composite that merges them.
+	b.Run("sieve-mixed", func(b *testing.B) {
+		specs := benchSpecs(d)
+		specs[0].Strict = StrictAll
+		specs[1].Words = append(specs[1].Words, "ascii") // keeps it in its own view
+		benchStreamSpecs(b, d, specs)
 	})
 	b.Run("cloudflare-rescan", func(b *testing.B) {
+
 		// The library keeps no state between calls, so each piece is
 		// matched together with the last maxLen-1 normalized bytes (and it
 		// reports only which keywords occur, not where: no redaction).
@@ -172,6 +168,33 @@ func BenchmarkStream(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(d.pieces)), "ns/piece")
 		b.ReportMetric(float64(hits)/float64(b.N), "hits")
 	})
+}
+
+func benchStream(b *testing.B, d *benchData, strict Strict) {
+	specs := benchSpecs(d)
+	for i := range specs {
+		specs[i].Strict = strict
+	}
+	benchStreamSpecs(b, d, specs)
+}
+
+func benchStreamSpecs(b *testing.B, d *benchData, specs []ListSpec) {
+	f := mustCompile(b, specs, Options{Normalize: true})
+	b.SetBytes(int64(len(d.text)))
+	hits := 0
+	for b.Loop() {
+		s := f.NewStream(Output, []string{"<|im_end|>"})
+		off := 0
+		for _, p := range d.pieces {
+			end := min(off+p, len(d.text))
+			hits += len(s.Write(d.text[off:end]).Hits)
+			off = end
+		}
+		hits += len(s.Close().Hits)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(d.pieces)), "ns/piece")
+	b.ReportMetric(float64(hits)/float64(b.N), "hits")
+	b.ReportMetric(float64(len(f.parts)), "parts")
 }
 
 func BenchmarkWhole(b *testing.B) {

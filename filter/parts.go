@@ -43,6 +43,8 @@ type composite struct {
 	srcs   []int
 
 	blocked, stopped, closed bool
+
+	ready [][]span // advance's, kept to spare an allocation per piece
 }
 
 func (f *Filter) newComposite(where Where, stops []string) *composite {
@@ -103,7 +105,7 @@ func (c *composite) advance(final bool) {
 	cut := min(limit, blockAt)
 	// What each part settled: before cut, and for the part that blocks,
 	// all it logged before its block (which may start where it does).
-	var ready [][]span
+	ready := c.ready[:0]
 	for i := range c.logs {
 		k := 0
 		if i == blockPart && (blockAt <= limit || limit == math.MaxInt) {
@@ -136,6 +138,7 @@ func (c *composite) advance(final bool) {
 		sp.part = k
 		c.apply(&sp)
 	}
+	c.ready = ready
 	if limit == math.MaxInt { // every part blocked
 		limit = blockAt
 	}
@@ -179,6 +182,14 @@ func (c *composite) apply(sp *span) {
 func (c *composite) release(r int) {
 	for c.rel < r {
 		b := c.buf[c.rel-c.base : r-c.base]
+		// ASCII is released as it is, in one copy.
+		if n := asciiPrefix(b); n > 0 {
+			c.out = append(c.out, b[:n]...)
+			c.outLen += n
+			c.rel += n
+			c.afterRedact = false
+			continue
+		}
 		x, size := utf8.DecodeRune(b)
 		switch {
 		case x == utf8.RuneError && size == 1:
@@ -218,4 +229,14 @@ func (c *composite) clone() *composite {
 		d.parts[i].spans = &d.logs[i]
 	}
 	return &d
+}
+
+// asciiPrefix is the length of b's leading ASCII bytes.
+func asciiPrefix(b []byte) int {
+	for i, c := range b {
+		if c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return len(b)
 }

@@ -99,22 +99,10 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 		return refRender(specs, f.lists, text, [][]refSpan{refMatches(t, f, specs, where, text, nil)}, res.Stopped)
 	}
 	// The views, as Compile groups the lists.
-	var views []Strict
-	viewOf := func(li int) Strict {
-		mode := specs[li].Match
-		if mode == "" {
-			mode = Substring
-		}
-		return specs[li].Strict.forMode(mode)
-	}
-	for li := range specs {
-		if !slices.Contains(views, viewOf(li)) {
-			views = append(views, viewOf(li))
-		}
-	}
+	viewOf, views := groupViews(specs, Options{})
 	var parts [][]refSpan
 	for k, p := range f.parts {
-		parts = append(parts, refMatches(t, p, specs, where, text, func(li int) bool { return viewOf(li) == views[k] }))
+		parts = append(parts, refMatches(t, p, specs, where, text, func(li int) bool { return viewOf[li] == views[k] }))
 	}
 	return refRender(specs, f.lists, text, parts, res.Stopped)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -197,20 +198,7 @@ func whereIndex(w Where) int {
 // Compile checks and compiles specs. It reports every problem it finds, not
 // just the first, as errors joined with errors.Join; each is a *ListError.
 func Compile(specs []ListSpec, opts Options) (*Filter, error) {
-	// One part per view: lists with the same strict switches (as they
-	// apply to their mode) share an automaton.
-	var views []Strict
-	viewOf := make([]Strict, len(specs))
-	for i, sp := range specs {
-		mode := sp.Match
-		if mode == "" {
-			mode = Substring
-		}
-		viewOf[i] = sp.Strict.forMode(mode)
-		if !slices.Contains(views, viewOf[i]) {
-			views = append(views, viewOf[i])
-		}
-	}
+	viewOf, views := groupViews(specs, opts)
 	if len(views) <= 1 {
 		var v Strict
 		if len(views) == 1 {
@@ -235,6 +223,75 @@ func Compile(specs []ListSpec, opts Options) (*Filter, error) {
 		return nil, errors.Join(errs...)
 	}
 	return f, nil
+}
+
+// groupViews gives each list its view, and the distinct views in order
+// of first use: lists with the same strict switches (as they apply to
+// their mode) share an automaton.
+func groupViews(specs []ListSpec, opts Options) (viewOf, views []Strict) {
+	viewOf = make([]Strict, len(specs))
+	for i, sp := range specs {
+		viewOf[i] = sp.Strict.forMode(sp.Match)
+		if !slices.Contains(views, viewOf[i]) {
+			views = append(views, viewOf[i])
+		}
+	}
+	// A substring list of entries without ASCII (Chinese, say) sees the
+	// same through a view with spaced and leet as without, which only
+	// fold ASCII and separators: it joins a word list's view, so that a
+	// filter of both stays one automaton.
+	for i, sp := range specs {
+		if sp.Match == Word {
+			continue
+		}
+		for _, v := range views {
+			if v != viewOf[i] && v&^(StrictSpaced|StrictLeet) == viewOf[i] && noASCII(sp, opts) {
+				viewOf[i] = v
+				break
+			}
+		}
+	}
+	views = views[:0]
+	for _, v := range viewOf {
+		if !slices.Contains(views, v) {
+			views = append(views, v)
+		}
+	}
+	return viewOf, views
+}
+
+// noASCII reports whether no entry of sp has an ASCII character other
+// than a space (unreadable files count as having one: compileView
+// reports them).
+func noASCII(sp ListSpec, opts Options) bool {
+	has := func(w string) bool {
+		return strings.ContainsFunc(w, func(r rune) bool { return r < utf8.RuneSelf && r != ' ' || unicode.In(r, unicode.Zs, unicode.Pd) })
+	}
+	for _, w := range sp.Words {
+		if has(w) {
+			return false
+		}
+	}
+	for _, name := range sp.Files {
+		path := name
+		if !filepath.IsAbs(path) && opts.BaseDir != "" {
+			path = filepath.Join(opts.BaseDir, path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		ok := true
+		forEachLine(data, func(_ int, text []byte) {
+			if t := bytes.TrimSpace(text); len(t) > 0 && t[0] != '#' && has(string(t)) {
+				ok = false
+			}
+		})
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // compileView compiles the lists for which want is true (all when want is

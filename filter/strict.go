@@ -81,7 +81,7 @@ func (s Strict) String() string {
 // viewOf is the part of s that changes the view of the text (the rest
 // works on the entries); spaced and leet apply to word-mode lists only.
 func (s Strict) forMode(m Mode) Strict {
-	if m != Word {
+	if m != Word { // "" is substring
 		return s &^ (StrictSpaced | StrictLeet)
 	}
 	return s
