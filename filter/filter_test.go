@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -595,5 +596,38 @@ func TestStrictAndPlainTogether(t *testing.T) {
 	out = append(out, s.Close().Text...)
 	if string(out) != c.Text {
 		t.Fatalf("streamed %q, want %q", out, c.Text)
+	}
+}
+
+func TestLint(t *testing.T) {
+	specs := []ListSpec{
+		{Name: "en", Action: Redact, Match: Word, Strict: StrictAll, Words: []string{"darn", "ab", "h3ll0"}},
+		{Name: "zh", Action: Block, Words: []string{"坏", "坏蛋"}},
+		{Name: "secret", Action: Block, Hide: true, Words: []string{"x"}},
+	}
+	rep, err := Lint(specs, Options{Normalize: true}, []string{"darn it, hello and hello! 坏人 darn. x", "ab"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Fired{{"en", "darn", 2}, {"en", "h3ll0", 2}, {"en", "ab", 1}, {"secret", "", 1}, {"zh", "坏", 1}}
+	if !slices.Equal(rep.Fired, want) {
+		t.Fatalf("fired %+v, want %+v", rep.Fired, want)
+	}
+	got := map[string]string{}
+	for _, w := range rep.Warnings {
+		got[w.List+" "+w.Entry] = w.Why
+	}
+	for k, why := range map[string]string{
+		"en ab":    "two letters: it matches initials",
+		"en h3ll0": `the view folds it to "hello", a word the corpus uses 2 times`,
+		"zh 坏":     "one character in substring mode",
+		"secret ":  "one letter in substring mode",
+	} {
+		if !strings.Contains(got[k], why) {
+			t.Errorf("warning for %q: %q, want %q", k, got[k], why)
+		}
+	}
+	if len(rep.Warnings) != 4 {
+		t.Errorf("warnings %+v", rep.Warnings)
 	}
 }

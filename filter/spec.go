@@ -261,17 +261,27 @@ func groupViews(specs []ListSpec, opts Options) (viewOf, views []Strict) {
 }
 
 // noASCII reports whether no entry of sp has an ASCII character other
-// than a space (unreadable files count as having one: compileView
-// reports them).
+// than a space, or a separator the spaced view folds (unreadable files
+// count as having one: compileView reports them).
 func noASCII(sp ListSpec, opts Options) bool {
-	has := func(w string) bool {
-		return strings.ContainsFunc(w, func(r rune) bool { return r < utf8.RuneSelf && r != ' ' || unicode.In(r, unicode.Zs, unicode.Pd) })
-	}
-	for _, w := range sp.Words {
-		if has(w) {
-			return false
+	ok := true
+	errs := forEachEntry(sp, opts, func(_, w string) {
+		if strings.ContainsFunc(w, func(r rune) bool { return r < utf8.RuneSelf && r != ' ' || unicode.In(r, unicode.Zs, unicode.Pd) }) {
+			ok = false
 		}
+	})
+	return ok && len(errs) == 0
+}
+
+// forEachEntry calls fn with each entry of sp as written, and where it
+// is (words[i], file:line): the words, then each file's lines but blank
+// ones and # comments. It returns an error (wrapping ErrListFile) for
+// each file it cannot read.
+func forEachEntry(sp ListSpec, opts Options, fn func(pos, raw string)) []error {
+	for i, w := range sp.Words {
+		fn(fmt.Sprintf("words[%d]", i), w)
 	}
+	var errs []error
 	for _, name := range sp.Files {
 		path := name
 		if !filepath.IsAbs(path) && opts.BaseDir != "" {
@@ -279,19 +289,16 @@ func noASCII(sp ListSpec, opts Options) bool {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return false
+			errs = append(errs, fmt.Errorf("%w: %w", ErrListFile, err))
+			continue
 		}
-		ok := true
-		forEachLine(data, func(_ int, text []byte) {
-			if t := bytes.TrimSpace(text); len(t) > 0 && t[0] != '#' && has(string(t)) {
-				ok = false
+		forEachLine(data, func(line int, text []byte) {
+			if text = bytes.TrimSpace(text); len(text) > 0 && text[0] != '#' {
+				fn(fmt.Sprintf("%s:%d", name, line), string(text))
 			}
 		})
-		if !ok {
-			return false
-		}
 	}
-	return true
+	return errs
 }
 
 // compileView compiles the lists for which want is true (all when want is
@@ -402,26 +409,8 @@ func compileView(specs []ListSpec, opts Options, v Strict, want func(int) bool) 
 				}})
 			}
 		}
-		for i, w := range spec.Words {
-			add(fmt.Sprintf("words[%d]", i), w)
-		}
-		for _, name := range spec.Files {
-			path := name
-			if !filepath.IsAbs(path) && opts.BaseDir != "" {
-				path = filepath.Join(opts.BaseDir, path)
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				fail("", "", fmt.Errorf("%w: %w", ErrListFile, err))
-				continue
-			}
-			forEachLine(data, func(line int, text []byte) {
-				text = bytes.TrimSpace(text)
-				if len(text) == 0 || text[0] == '#' {
-					return
-				}
-				add(fmt.Sprintf("%s:%d", name, line), string(text))
-			})
+		for _, err := range forEachEntry(spec, opts, add) {
+			fail("", "", err)
 		}
 		if len(ents) == 0 && len(errs) == errsBefore {
 			fail("", "", ErrNoEntries)

@@ -36,6 +36,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"generate": {"generate a moderated reply to a prompt, locally", runGenerate},
 		"check":    {"run the keyword filter over a file or standard input", runCheck},
+		"lists":    {"lint keyword lists against clean text (lists lint): what fires most, what may over-match", runLists},
 		"batch":    {"run a file of jobs to a file of results, resumably", runBatch},
 		"bench":    {"measure a model's speed: concurrency, NATS end to end, first token, memory", runBench},
 		"serve":    {"serve jobs from NATS (embedded server unless nats.url is set)", runServe},

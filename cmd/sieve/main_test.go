@@ -363,3 +363,64 @@ func TestGenerateAvoids(t *testing.T) {
 		t.Fatalf("json: exit %d stdout %s", r.code, r.stdout)
 	}
 }
+
+// TestStrictLists: a list's strict key reaches the filter (sieve check),
+// and sieve lists lint reports what fires on clean text and what may
+// over-match, from the file's own places.
+func TestStrictLists(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sieve.toml")
+	if err := os.WriteFile(filepath.Join(dir, "zh.txt"), []byte("后门\n发\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(`[[filter.lists]]
+name = "en"
+action = "redact"
+match = "word"
+words = ["shit", "ab"]
+strict = true
+
+[[filter.lists]]
+name = "zh"
+action = "redact"
+files = ["zh.txt"]
+strict = ["traditional"]
+
+[[filter.lists]]
+name = "plain"
+action = "redact"
+match = "word"
+words = ["darn"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := sieve(t, "ѕhіt, s h i t, sh1t, 開後門, dаrn\n", "check", "--config", cfg, "-")
+	if r.code != 0 || r.stdout != "***, ***, ***, 開***, dаrn\n" {
+		t.Fatalf("check: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	corpus := filepath.Join(dir, "clean.txt")
+	os.WriteFile(corpus, []byte("An ab test: ab, darn it. 头发 and 出发.\n"), 0o644)
+	r = sieve(t, "", "lists", "lint", "--config", cfg, corpus)
+	rows := map[string]bool{}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		rows[strings.Join(strings.Fields(line), " ")] = true
+	}
+	if !rows["en ab 2"] || !rows["zh 发 2"] || !rows["plain darn 1"] {
+		t.Errorf("lint counts:\n%s", r.stdout)
+	}
+	for _, want := range []string{
+		"3 entries matched the corpus",
+		`list "en" words[1]: "ab": two letters: it matches initials and abbreviations`,
+		`list "zh" zh.txt:2: "发": one character in substring mode`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("lint output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.code != 0 {
+		t.Fatalf("lint: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := sieve(t, "", "lists", "lint", "--config", cfg); r.code != 2 {
+		t.Fatalf("lint without a corpus: exit %d", r.code)
+	}
+}

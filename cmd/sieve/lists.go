@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/sieve-project/sieve/filter"
+	"github.com/sieve-project/sieve/pipeline"
+)
+
+func runLists(_ context.Context, e env, args []string) int {
+	if len(args) == 0 || args[0] != "lint" {
+		fmt.Fprintln(e.stderr, "Usage: sieve lists lint --config FILE [flags] CORPUS...")
+		return exitUsage
+	}
+	fs := newFlagSet(e, "lists lint", "--config FILE [flags] CORPUS...")
+	var (
+		cfgPath = fs.String("config", "", "configuration `file` whose [[filter.lists]] to lint (required)")
+		policy  = fs.String("policy", "", "lint only this policy's lists (default: every list)")
+		top     = fs.Int("top", 20, "show the `n` entries that fire most")
+		asJSON  = fs.Bool("json", false, "print the report as JSON")
+	)
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return flagError(err)
+	}
+	if *cfgPath == "" || len(pos) == 0 {
+		fmt.Fprintln(e.stderr, "sieve lists lint: give --config FILE and one or more CORPUS files of clean text")
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *cfgPath)
+	if !ok {
+		return exitUsage
+	}
+	specs, opts := pipeline.FilterSpecs(cfg)
+	if *policy != "" {
+		members, ok := cfg.Filter.Policies[*policy]
+		if !ok && *policy != pipeline.DefaultPolicy {
+			fmt.Fprintf(e.stderr, "sieve lists lint: --policy %q is not in [filter.policies]\n", *policy)
+			return exitUsage
+		}
+		if ok {
+			specs = slices.DeleteFunc(specs, func(s filter.ListSpec) bool { return !slices.Contains(members, s.Name) })
+		}
+	}
+	var corpus []string
+	for _, name := range pos {
+		data, err := os.ReadFile(name)
+		switch {
+		case err != nil:
+			fmt.Fprintf(e.stderr, "sieve lists lint: %v\n", err)
+			return exitUsage
+		case len(data) > maxCheckInput:
+			fmt.Fprintf(e.stderr, "sieve lists lint: %s is over %d MiB; split it\n", name, maxCheckInput>>20)
+			return exitUsage
+		case !utf8.Valid(data):
+			fmt.Fprintf(e.stderr, "sieve lists lint: %s is not valid UTF-8\n", name)
+			return exitUsage
+		}
+		corpus = append(corpus, string(data))
+	}
+	rep, err := filter.Lint(specs, opts, corpus)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve lists lint: %v\n", err)
+		return exitUsage
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(e.stdout, string(b))
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "%d entries matched the corpus; the %d that matched most:\n", len(rep.Fired), min(*top, len(rep.Fired)))
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	for _, f := range rep.Fired[:min(*top, len(rep.Fired))] {
+		entry := f.Entry
+		if entry == "" {
+			entry = "(hidden list)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", f.List, entry, f.Hits)
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stdout, "\n%d warnings:\n", len(rep.Warnings))
+	for _, w := range rep.Warnings {
+		if w.Entry != "" {
+			fmt.Fprintf(e.stdout, "  list %q %s: %q: %s\n", w.List, w.Pos, w.Entry, w.Why)
+		} else {
+			fmt.Fprintf(e.stdout, "  list %q %s: %s\n", w.List, w.Pos, w.Why)
+		}
+	}
+	return exitOK
+}
