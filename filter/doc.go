@@ -59,13 +59,51 @@
 // every way of splitting a text, and equal to Check (property- and
 // fuzz-tested against a brute-force model in ref_test.go).
 //
+// # Strict views
+//
+// A list's Strict switches add foldings to its view, for the disguises a
+// plain normalizer cannot see. Each is folded into a fold table when the
+// filter is compiled (one table per set of switches, built once per
+// process in about 0.1 s), so a strict view costs one table lookup per
+// code point, as the plain one does:
+//
+//   - lookalikes: letters of other scripts drawn like Latin ones
+//     (Cyrillic а, Greek ο, small capitals) fold to those Latin letters,
+//     from Unicode's confusables (UTS #39) skeletons; Latin letters are
+//     not folded into each other (the skeleton of "m" is "rn", which
+//     would make "burn" the same as "bum"). Costs: text in Cyrillic or
+//     Greek can match Latin entries ("рор" is "pop").
+//   - traditional: Traditional Chinese characters fold to Simplified ones
+//     (OpenCC's t2s table, one character at a time), so a Simplified
+//     entry catches its Traditional spelling. Costs: a few characters
+//     that Simplified text also uses fold too (著 to 着).
+//   - spaced (word lists): ".", "-", "_", tabs and other spaces and dashes
+//     read as one space, and each entry of three or more Latin letters
+//     also matches with its letters one space apart ("s h i t",
+//     "s.h.i.t"); words separated by spaces stay apart ("this hit").
+//     Costs: a spaced entry matches inside a longer spaced word
+//     ("a s s e t"), and "_" no longer joins words.
+//   - leet (word lists): 0 3 4 5 7 8 9 $ @ | read as o e a s t b g s a l,
+//     and 1 as l; entries with i also match with 1 or ! for it (reading
+//     1 as i would make "heil" the same as "hell"). Costs: numbers read
+//     as letters ("a55" is "ass").
+//
+// Lists whose views differ compile to parts, one automaton per view; a
+// Stream runs every part over the text and releases it once all have
+// settled it, applying their matches leftmost first (see composite). A
+// Chinese-only substring list shares a strict word list's view, since
+// spaced and leet fold only ASCII and separators, so the usual pair of an
+// English word list and a Chinese list stays one automaton. Lint runs
+// lists over clean text to find what fires and what may over-match.
+//
 // # What it does not do
 //
-// It matches literal entries, not patterns; it does not drop spaces or
-// punctuation between letters ("f u c k" and "f.u.c.k" pass), does not map
-// look-alike letters across scripts (Cyrillic "а" for Latin "a"), and does
-// not compose conjoining Hangul jamo. It knows nothing of tokens, models or
-// NATS.
+// It matches literal entries, not patterns; outside strict views it does
+// not drop spaces or punctuation between letters ("f u c k" and "f.u.c.k"
+// pass) or map look-alike letters across scripts (Cyrillic "а" for Latin
+// "a"); even strict, letters separated by more than one separator pass.
+// It does not compose conjoining Hangul jamo. It knows nothing of tokens,
+// models or NATS.
 //
 // # Why a purpose-built automaton
 //
@@ -84,9 +122,6 @@
 // inside a code kept as a 64-bit exception mask over a shared row, so that
 // the automaton for 20,000 entries is 7.9 MiB.
 //
-// Speed (BENCH_NOTES.md; one core of a shared machine, medians of
-// alternated runs): compile 34-38 ms; whole text (Check) 192-197 MB/s;
-// streaming in 2-8 byte pieces 111-115 MB/s, 44 ns per piece (103 MB/s
-// for the previous version in the same runs), 112.7 MB/s pooled, over the
-// 100 MB/s goal; cloudflare's window rescan runs at 8-12 MB/s.
+// Speed: see BENCHMARKS.md ("Keyword filter"); go test -bench . ./filter
+// measures it.
 package filter
