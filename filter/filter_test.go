@@ -631,3 +631,37 @@ func TestLint(t *testing.T) {
 		t.Errorf("warnings %+v", rep.Warnings)
 	}
 }
+
+// A clone goes on on its own, for a plain filter and one of parts alike
+// (avoid lists keep clones to go back to), and Settled and HitSources
+// speak of the text written.
+func TestCloneAndSources(t *testing.T) {
+	for _, strict := range []Strict{0, StrictAll} {
+		specs := []ListSpec{
+			{Name: "a", Action: Flag, Match: Word, Strict: strict, Words: []string{"shit"}},
+			{Name: "b", Action: Flag, Words: []string{"darn", "x"}},
+		}
+		f := mustCompile(t, specs, Options{Normalize: true})
+		s := f.NewStream(Output, nil)
+		s.Write([]byte("oh darn, "))
+		mark := s.Clone()
+		r := s.Write([]byte("sh1t! and "))
+		got := append([]Hit(nil), r.Hits...)
+		srcs := append([]int(nil), s.HitSources()...)
+		r2 := mark.Write([]byte("sh1t! and "))
+		if !slices.Equal(got, r2.Hits) || !slices.Equal(srcs, mark.HitSources()) || s.Settled() != mark.Settled() {
+			t.Fatalf("strict %v: the clone went elsewhere: %+v %v %d, %+v %v %d", strict, got, srcs, s.Settled(), r2.Hits, mark.HitSources(), mark.Settled())
+		}
+		if strict != 0 && (len(got) != 1 || srcs[0] != 9 || got[0].List != "a") {
+			t.Fatalf("hits %+v from %v, want a's at 9", got, srcs)
+		}
+		if s.Settled() < 15 {
+			t.Fatalf("settled %d, want past the match", s.Settled())
+		}
+		// Writes to one do not reach the other.
+		s.Write([]byte("x"))
+		if r := mark.Close(); len(r.Hits) != 0 || string(r.Text) == "" && mark.Settled() != 19 {
+			t.Fatalf("the clone saw the other's write: %+v", r)
+		}
+	}
+}
