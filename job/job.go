@@ -7,7 +7,7 @@
 // validate against a model, or publish anything.
 package job
 
-import "github.com/sieve-project/sieve/chatml"
+import "github.com/sieve-project/sieve/internal/chatml"
 
 // Status is how a job ended.
 type Status string

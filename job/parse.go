@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sieve-project/sieve/chatml"
+	"github.com/sieve-project/sieve/internal/chatml"
 )
 
 // Limits are the bounds a job must keep, from the configuration.

@@ -13,13 +13,13 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/sieve-project/sieve/batch"
-	"github.com/sieve-project/sieve/broker"
-	"github.com/sieve-project/sieve/config"
-	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/internal/batch"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/job"
-	"github.com/sieve-project/sieve/pipeline"
-	"github.com/sieve-project/sieve/worker"
+	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/worker"
 )
 
 func runBatch(ctx context.Context, e env, args []string) int {

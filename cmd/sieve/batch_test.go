@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/job"
 )
 

@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sieve-project/sieve/broker"
-	"github.com/sieve-project/sieve/chatml"
-	"github.com/sieve-project/sieve/gateway"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/gateway"
 	"github.com/sieve-project/sieve/job"
 )
 

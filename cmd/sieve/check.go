@@ -8,8 +8,8 @@ import (
 	"os"
 	"unicode/utf8"
 
-	"github.com/sieve-project/sieve/filter"
-	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/internal/pipeline"
 )
 
 // maxCheckInput bounds what check reads, so a mistaken pipe cannot eat

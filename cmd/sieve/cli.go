@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/internal/config"
 )
 
 // Exit statuses.

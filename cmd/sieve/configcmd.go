@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/sieve-project/sieve/config"
-	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/pipeline"
 )
 
 func runConfig(_ context.Context, e env, args []string) int {

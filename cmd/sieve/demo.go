@@ -14,14 +14,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/sieve-project/sieve/broker"
-	"github.com/sieve-project/sieve/chatml"
-	"github.com/sieve-project/sieve/config"
-	"github.com/sieve-project/sieve/engine"
-	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/engine"
+	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/job"
-	"github.com/sieve-project/sieve/pipeline"
-	"github.com/sieve-project/sieve/worker"
+	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/worker"
 )
 
 // demoReply is one scripted reply: a toy model that says these pieces,

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/sieve-project/sieve/broker"
-	"github.com/sieve-project/sieve/config"
-	"github.com/sieve-project/sieve/gateway"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/gateway"
 )
 
 func runGateway(ctx context.Context, e env, args []string) int {

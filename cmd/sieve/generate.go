@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sieve-project/sieve/chatml"
-	"github.com/sieve-project/sieve/config"
-	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/job"
-	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/internal/pipeline"
 )
 
 func runGenerate(ctx context.Context, e env, args []string) int {

@@ -17,7 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/engine/testmodel"
 )
 
 // TestHTTPDoorEndToEnd runs sieve serve with its HTTP door, and sieve

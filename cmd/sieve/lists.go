@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
-	"github.com/sieve-project/sieve/filter"
-	"github.com/sieve-project/sieve/pipeline"
+	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/internal/pipeline"
 )
 
 func runLists(_ context.Context, e env, args []string) int {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/job"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/sieve-project/sieve/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/engine/testmodel"
 )
 
 // TestSecretsStaySecret: a password in nats.url and the words of a block

@@ -12,13 +12,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sieve-project/sieve/broker"
-	"github.com/sieve-project/sieve/config"
-	"github.com/sieve-project/sieve/engine"
-	"github.com/sieve-project/sieve/gateway"
-	"github.com/sieve-project/sieve/metrics"
-	"github.com/sieve-project/sieve/pipeline"
-	"github.com/sieve-project/sieve/worker"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/engine"
+	"github.com/sieve-project/sieve/internal/gateway"
+	"github.com/sieve-project/sieve/internal/metrics"
+	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/worker"
 )
 
 func runServe(ctx context.Context, e env, args []string) int {

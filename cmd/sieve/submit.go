@@ -12,9 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/sieve-project/sieve/broker"
-	"github.com/sieve-project/sieve/chatml"
-	"github.com/sieve-project/sieve/config"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/job"
 )
 

@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/sieve-project/sieve/engine"
+	"github.com/sieve-project/sieve/internal/engine"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";

@@ -1,0 +1,127 @@
+// Package filter is sieve's keyword filter: it finds entries of keyword
+// lists in text, on a normalized view that disguises do not get through,
+// and redacts, blocks or flags them — in whole texts (Check) and in texts
+// that arrive in pieces, such as a model's output (Stream).
+//
+// # What it does
+//
+// Lists (ListSpec) come from inline words and files. Compile checks all of
+// them and reports every problem with the list, file and line. A Filter is
+// immutable and safe for concurrent use: reloading means compiling a new
+// one (package pipeline swaps them), and streams keep the Filter they
+// started with.
+//
+// Matching runs on a normalized view of the text (Options.Normalize): each
+// code point is mapped on its own through a table built once from
+// golang.org/x/text (see foldSlow for the exact definition):
+// Default_Ignorable_Code_Point dropped (zero-width characters, soft hyphen,
+// variation selectors, tags, bidi controls), compatibility decomposition
+// (full-width forms, ligatures, circled and mathematical letters), case
+// folding (simple where full folding would write one letter as several:
+// ß stays one letter, so German "aß" is not "ass"), and
+// nonspacing/enclosing marks dropped ("café" = "cafe"; strike-through
+// overlays do not split a word). Combining marks right after a redacted
+// match are redacted with it ("darń" becomes "***", not "***́"). Because the map is per code
+// point, every normalized code point knows the original bytes it came from,
+// and redaction cuts the original bytes, ignorables inside the match
+// included. Spaces and punctuation are kept: dropping them would turn "the
+// rapist" into "therapist".
+//
+// Among overlapping matches the leftmost wins, then the longest; where
+// several lists match the same bytes, block beats redact beats flag, then
+// the earlier list. Note what leftmost-longest implies: a longer entry of
+// a flag list that starts at the same place (or earlier) hides a block
+// entry inside it ("scunthorpe" flagged, "cunt" not blocked). That is how an
+// allowlist is written, and also why flag lists should be reviewed.
+//
+// Word-mode entries match only between non-word characters (letters,
+// digits, marks and '_' are word characters; Han, kana, Hangul and Bopomofo
+// are not, so CJK entries are always substrings and an English word next to
+// a Chinese character is still a word).
+//
+// Whatever the lists say, released text never contains bidi controls
+// (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C) or tag characters
+// (U+E0000–U+E007F), which make text read differently from what it is
+// (Trojan Source, ASCII smuggling), and invalid UTF-8 is released as U+FFFD
+// (one per byte, as Go decodes it).
+//
+// # Streaming
+//
+// A Stream carries the state of a deterministic automaton between pieces.
+// The state gives the length of the longest suffix of the text that could
+// still grow into a match; only that suffix is held back, plus, for a word
+// entry that just matched, the one code point that tells whether the word
+// ends there, plus an incomplete UTF-8 character. A job's stop strings are
+// held back the same way, by a second small automaton over the original
+// bytes; the keyword matcher sees the text only up to where a stop string
+// could still begin, so a stop string cuts the text exactly as if the text
+// had ended there. The result — released text and hits — is identical for
+// every way of splitting a text, and equal to Check (property- and
+// fuzz-tested against a brute-force model in ref_test.go).
+//
+// # Strict views
+//
+// A list's Strict switches add foldings to its view, for the disguises a
+// plain normalizer cannot see. Each is folded into a fold table when the
+// filter is compiled (one table per set of switches, built once per
+// process in about 0.1 s), so a strict view costs one table lookup per
+// code point, as the plain one does:
+//
+//   - lookalikes: letters of other scripts drawn like Latin ones
+//     (Cyrillic а, Greek ο, small capitals) fold to those Latin letters,
+//     from Unicode's confusables (UTS #39) skeletons; Latin letters are
+//     not folded into each other (the skeleton of "m" is "rn", which
+//     would make "burn" the same as "bum"). Costs: text in Cyrillic or
+//     Greek can match Latin entries ("рор" is "pop").
+//   - traditional: Traditional Chinese characters fold to Simplified ones
+//     (OpenCC's t2s table, one character at a time), so a Simplified
+//     entry catches its Traditional spelling. Costs: a few characters
+//     that Simplified text also uses fold too (著 to 着).
+//   - spaced (word lists): ".", "-", "_", tabs and other spaces and dashes
+//     read as one space, and each entry of three or more Latin letters
+//     also matches with its letters one space apart ("s h i t",
+//     "s.h.i.t"); words separated by spaces stay apart ("this hit").
+//     Costs: a spaced entry matches inside a longer spaced word
+//     ("a s s e t"), and "_" no longer joins words.
+//   - leet (word lists): 0 3 4 5 7 8 9 $ @ | read as o e a s t b g s a l,
+//     and 1 as l; entries with i also match with 1 or ! for it (reading
+//     1 as i would make "heil" the same as "hell"). Costs: numbers read
+//     as letters ("a55" is "ass").
+//
+// Lists whose views differ compile to parts, one automaton per view; a
+// Stream runs every part over the text and releases it once all have
+// settled it, applying their matches leftmost first (see composite). A
+// Chinese-only substring list shares a strict word list's view, since
+// spaced and leet fold only ASCII and separators, so the usual pair of an
+// English word list and a Chinese list stays one automaton. Lint runs
+// lists over clean text to find what fires and what may over-match.
+//
+// # What it does not do
+//
+// It matches literal entries, not patterns; outside strict views it does
+// not drop spaces or punctuation between letters ("f u c k" and "f.u.c.k"
+// pass) or map look-alike letters across scripts (Cyrillic "а" for Latin
+// "a"); even strict, letters separated by more than one separator pass.
+// It does not compose conjoining Hangul jamo. It knows nothing of tokens,
+// models or NATS.
+//
+// # Why a purpose-built automaton
+//
+// github.com/cloudflare/ahocorasick, the candidate named in the design,
+// reports which entries occur but not where, keeps no state between calls
+// (so a stream must rescan a window on every piece and cannot tell a new
+// match from one already seen), and its Match writes shared counters
+// (MatchThreadSafe exists). Measured side by side in one run on the same
+// 20,000 mixed English/Chinese entries and 4 MiB of mixed text (numbers in
+// BENCH_NOTES.md): it needs far more memory and is slower than this
+// package's automaton even as a bare matcher, and slower again as a
+// streaming filter, without positions. The automaton here is an
+// Aho–Corasick DFA whose state is one uint32: dense rows over byte classes
+// for code point states, non-ASCII code points fed as two-byte private
+// codes (a Chinese character costs two steps, not three), and the states
+// inside a code kept as a 64-bit exception mask over a shared row, so that
+// the automaton for 20,000 entries is 7.9 MiB.
+//
+// Speed: see BENCHMARKS.md ("Keyword filter"); go test -bench . ./internal/filter
+// measures it.
+package filter

@@ -1,0 +1,423 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/job"
+)
+
+// Config is what a gateway needs.
+type Config struct {
+	Conn  *broker.Conn // where the jobs go; workers must be set up on it
+	Model string       // the name clients give as "model"
+}
+
+// Option sets what a gateway may be given.
+type Option func(*Gateway) error
+
+// WithKeys makes every /v1 request present one of keys as a bearer token.
+// Without it, or with no keys, the door is open.
+func WithKeys(keys []Key) Option {
+	return func(g *Gateway) error { return g.SetKeys(keys) }
+}
+
+// WithTimeout sets the deadline of a job whose request sends no timeout
+// header (default 10 minutes). Workers cut deadlines to their
+// queue.max_timeout.
+func WithTimeout(d time.Duration) Option {
+	return func(g *Gateway) error {
+		if d < time.Second {
+			return fmt.Errorf("gateway: timeout %s: want at least 1s", d)
+		}
+		g.timeout = d
+		return nil
+	}
+}
+
+// WithMaxBody sets the largest request body, in bytes (default 1 MiB);
+// larger ones get 413. Workers refuse jobs over their queue.max_payload
+// in any case.
+func WithMaxBody(n int) Option {
+	return func(g *Gateway) error {
+		if n < 1024 {
+			return fmt.Errorf("gateway: max body %d: want at least 1024 bytes", n)
+		}
+		g.maxBody = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: none).
+func WithLogger(l *slog.Logger) Option {
+	return func(g *Gateway) error { g.log = l; return nil }
+}
+
+// grace is how long after a job's deadline the gateway still waits for
+// its result: the worker ends the job at the deadline and then stores it.
+const grace = 10 * time.Second
+
+// Gateway serves the HTTP API. Its zero value is not usable: call New.
+type Gateway struct {
+	conn    *broker.Conn
+	model   string
+	timeout time.Duration
+	maxBody int
+	log     *slog.Logger
+	keys    atomic.Pointer[keyring]
+	mux     *http.ServeMux
+
+	srv    *http.Server
+	served chan struct{} // closed when srv.Serve returns
+
+	// cut ends every request still waiting when Shutdown's context ends.
+	cut    context.Context
+	cutNow context.CancelFunc
+
+	mu       sync.RWMutex // guards stopped against handlers.Add
+	stopped  bool
+	handlers sync.WaitGroup
+	closing  atomic.Bool
+	done     chan struct{} // closed when Shutdown has finished
+}
+
+// New returns a gateway for cfg. It serves nothing until Start, or
+// until its ServeHTTP is mounted elsewhere.
+func New(cfg Config, opts ...Option) (*Gateway, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("gateway: no NATS connection")
+	}
+	if cfg.Model == "" {
+		return nil, errors.New("gateway: no model name")
+	}
+	g := &Gateway{
+		conn:    cfg.Conn,
+		model:   cfg.Model,
+		timeout: 10 * time.Minute,
+		maxBody: 1 << 20,
+		log:     slog.New(slog.DiscardHandler),
+		served:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	g.cut, g.cutNow = context.WithCancel(context.Background())
+	g.keys.Store(&keyring{})
+	for _, o := range opts {
+		if err := o(g); err != nil {
+			return nil, err
+		}
+	}
+	g.mux = http.NewServeMux()
+	g.mux.HandleFunc("/v1/chat/completions", g.only("POST", g.authorized(g.chat)))
+	g.mux.HandleFunc("/v1/models", g.only("GET", g.authorized(g.models)))
+	g.mux.HandleFunc("/v1/models/{model}", g.only("GET", g.authorized(g.models)))
+	g.mux.HandleFunc("/healthz", g.only("GET", g.health))
+	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, newError(http.StatusNotFound, typeInvalid, "unknown_url", "", "Unknown request URL: %s %s (sieve serves POST /v1/chat/completions, GET /v1/models and GET /healthz)", r.Method, r.URL.Path))
+	})
+	return g, nil
+}
+
+// SetKeys replaces the API keys (a SIGHUP reload); requests under way
+// keep the key they came with. It changes nothing when a key is bad.
+func (g *Gateway) SetKeys(keys []Key) error {
+	r, err := newKeyring(keys)
+	if err != nil {
+		return err
+	}
+	g.keys.Store(r)
+	return nil
+}
+
+// Start serves on ln until Shutdown.
+func (g *Gateway) Start(ln net.Listener) {
+	g.srv = &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		defer close(g.served)
+		g.srv.Serve(ln)
+	}()
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.RLock()
+	if g.stopped {
+		g.mu.RUnlock()
+		writeError(w, shuttingDown())
+		return
+	}
+	g.handlers.Add(1)
+	g.mu.RUnlock()
+	defer g.handlers.Done()
+	g.mux.ServeHTTP(w, r)
+}
+
+// Shutdown stops accepting requests and waits for those under way to get
+// their results until ctx ends; then it cuts the rest short (each gets
+// 503 shutting_down, and its job is cancelled) and returns ctx's error.
+// It may be called more than once; later calls wait for the first.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	if !g.closing.CompareAndSwap(false, true) {
+		<-g.done
+		return nil
+	}
+	defer close(g.done)
+	var err error
+	if g.srv != nil {
+		err = g.srv.Shutdown(ctx) // waits for every handler, or ctx
+	}
+	g.cutNow()
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { g.handlers.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(5 * time.Second):
+		// A handler stuck writing to a client that reads nothing: closing
+		// the connections unblocks it.
+	}
+	if g.srv != nil {
+		g.srv.Close()
+		<-g.served
+	}
+	<-finished
+	return err
+}
+
+func shuttingDown() *apiError {
+	return newError(http.StatusServiceUnavailable, typeServer, "shutting_down", "", "the server is shutting down; send the request again")
+}
+
+// only answers 405 in OpenAI's shape to other methods.
+func (g *Gateway) only(method string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == "GET" && r.Method == "HEAD") {
+			w.Header().Set("Allow", method)
+			writeError(w, newError(http.StatusMethodNotAllowed, typeInvalid, "method_not_allowed", "", "%s %s: use %s", r.Method, r.URL.Path, method))
+			return
+		}
+		h(w, r)
+	}
+}
+
+type keyHandler func(w http.ResponseWriter, r *http.Request, k storedKey)
+
+// authorized checks the bearer key when keys are configured.
+func (g *Gateway) authorized(h keyHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ring := g.keys.Load()
+		if len(ring.keys) == 0 {
+			h(w, r, storedKey{})
+			return
+		}
+		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		secret = strings.TrimSpace(secret)
+		if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sieve"`)
+			writeError(w, newError(http.StatusUnauthorized, typeInvalid, "missing_api_key", "", "You didn't provide an API key: send it in an Authorization header as \"Bearer KEY\""))
+			return
+		}
+		k, ok := ring.lookup(secret)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sieve", error="invalid_token"`)
+			writeError(w, newError(http.StatusUnauthorized, typeInvalid, "invalid_api_key", "", "Incorrect API key provided"))
+			return
+		}
+		h(w, r, k)
+	}
+}
+
+func (g *Gateway) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !g.conn.NC.IsConnected() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "NATS is not connected\n")
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+func (g *Gateway) models(w http.ResponseWriter, r *http.Request, _ storedKey) {
+	m := modelJSON{ID: g.model, Object: "model", OwnedBy: "sieve"}
+	if name := r.PathValue("model"); name != "" {
+		if name != g.model {
+			writeError(w, newError(http.StatusNotFound, typeInvalid, "model_not_found", "model", "the model %q does not exist here: this server serves %q", name, g.model))
+			return
+		}
+		writeJSON(w, m)
+		return
+	}
+	writeJSON(w, modelList{Object: "list", Data: []modelJSON{m}})
+}
+
+// chat serves POST /v1/chat/completions.
+func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(g.maxBody)))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, newError(http.StatusRequestEntityTooLarge, typeInvalid, "request_too_large", "", "the request body is over the limit of %d bytes (queue.max_payload)", g.maxBody))
+		} else {
+			writeError(w, invalid("invalid_body", "", "could not read the request body: %v", err))
+		}
+		return
+	}
+	req, e := parseRequest(body, g.model)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	j := req.job
+	if j.Policy, e = policy(r.Header, k); e != nil {
+		writeError(w, e)
+		return
+	}
+	timeout, e := g.deadline(r.Header)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ms := timeout.Milliseconds()
+	j.TimeoutMS = &ms
+	id, e := jobID(k, r.Header.Get("Idempotency-Key"))
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	payload, err := json.Marshal(j)
+	if err != nil {
+		writeError(w, newError(http.StatusInternalServerError, typeServer, "internal_error", "", "encode the job: %v", err))
+		return
+	}
+	// The checks every worker makes that need no model: a bad value is
+	// a 400 now rather than a job that fails on a worker.
+	if _, pe := job.Parse(payload, id, job.Limits{MaxPayload: g.maxBody}); pe != nil {
+		writeError(w, rejection(pe))
+		return
+	}
+	w.Header().Set("X-Sieve-Job", id)
+	log := g.log.With("job", id)
+	log.Debug("http request", "stream", req.stream, "remote", r.RemoteAddr)
+
+	ctx, cancel := context.WithTimeout(r.Context(), timeout+grace)
+	defer cancel()
+	defer context.AfterFunc(g.cut, cancel)()
+	out := &response{id: "chatcmpl-" + id, created: start.Unix(), model: g.model}
+	var onChunk func(job.Chunk)
+	if req.stream {
+		out.stream = &streamer{w: w, rc: http.NewResponseController(w), usage: req.includeUsage}
+		onChunk = out.chunk
+	}
+	res, err := g.conn.Submit(ctx, id, payload, onChunk)
+	if err != nil {
+		e := g.giveUp(r, ctx, id, err, log)
+		if e != nil {
+			out.fail(w, e)
+		}
+		return
+	}
+	out.finish(w, res)
+	log.Info("http request done", "status", res.Status, "finish", res.FinishReason, "stream", req.stream,
+		"completion_tokens", res.Usage.CompletionTokens, "ms", time.Since(start).Milliseconds())
+}
+
+// giveUp handles a job whose result did not come: its job is cancelled
+// (nobody waits for it any more) and the client, if still there, told why.
+func (g *Gateway) giveUp(r *http.Request, ctx context.Context, id string, err error, log *slog.Logger) *apiError {
+	if !errors.Is(err, broker.ErrNoResult) && ctx.Err() == nil {
+		log.Warn("job not submitted", "err", err)
+		return newError(http.StatusServiceUnavailable, typeServer, "unavailable", "", "could not submit the job: %v", err)
+	}
+	if cerr := g.conn.Cancel(id); cerr != nil {
+		log.Warn("cancel failed", "err", cerr)
+	}
+	switch {
+	case r.Context().Err() != nil:
+		log.Info("client went away; job cancelled")
+		return nil
+	case g.cut.Err() != nil:
+		log.Info("cut short by shutdown; job cancelled")
+		return shuttingDown()
+	}
+	log.Warn("no result before the deadline; job cancelled")
+	e := newError(http.StatusGatewayTimeout, typeServer, "timeout", "", "no result for job %s before its deadline (are workers running?)", id)
+	e.final = true // its job is cancelled; a retry would wait as long again
+	return e
+}
+
+// policy is the filter policy of a request: the key's, or the one asked
+// for in X-Sieve-Policy when the key names none.
+func policy(h http.Header, k storedKey) (string, *apiError) {
+	asked := h.Get("X-Sieve-Policy")
+	switch {
+	case k.policy != "" && asked != "" && asked != k.policy:
+		return "", newError(http.StatusForbidden, "permission_error", "policy_not_allowed", "", "this API key is bound to its own policy; X-Sieve-Policy %q is not allowed", asked)
+	case k.policy != "":
+		return k.policy, nil
+	}
+	return asked, nil
+}
+
+// maxTimeout bounds a timeout header (workers cut it further).
+const maxTimeout = 24 * time.Hour
+
+// deadline is the job's timeout: X-Sieve-Timeout, or the SDKs'
+// X-Stainless-Timeout (both in seconds), or the gateway's default.
+func (g *Gateway) deadline(h http.Header) (time.Duration, *apiError) {
+	for _, name := range []string{"X-Sieve-Timeout", "X-Stainless-Timeout"} {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		sec, err := strconv.ParseFloat(v, 64)
+		if name == "X-Stainless-Timeout" && err == nil && sec < 1 {
+			continue // the SDKs send "0" for a timeout under a second or none
+		}
+		if err != nil || math.IsNaN(sec) || sec < 0.001 {
+			return 0, invalid("invalid_value", name, "header %s %q: want a number of seconds", name, v)
+		}
+		return min(time.Duration(sec*float64(time.Second)), maxTimeout), nil
+	}
+	return g.timeout, nil
+}
+
+// jobID is a fresh id under the key's tenant prefix, or, for a request
+// with an Idempotency-Key, the same id every time that key (under that
+// API key) is sent: a retried request then gets the first one's job.
+func jobID(k storedKey, idem string) (string, *apiError) {
+	if idem == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		return k.idPrefix() + "." + hex.EncodeToString(b[:]), nil
+	}
+	if len(idem) > 256 {
+		return "", invalid("invalid_value", "Idempotency-Key", "header Idempotency-Key: want at most 256 characters")
+	}
+	h := sha256.New()
+	h.Write(k.hash[:]) // two API keys sending the same key get different jobs
+	h.Write([]byte(idem))
+	return k.idPrefix() + ".idem-" + hex.EncodeToString(h.Sum(nil)[:16]), nil
+}

@@ -1,0 +1,275 @@
+// Package pipeline runs a job from its raw bytes to its one final result:
+// decode and validate, screen the input with the input lists, render
+// ChatML, generate, pass every piece of output through the output filter,
+// and shape the result.
+//
+// Whatever happens, Run returns exactly one result, and no byte of output
+// reaches the chunk callback or the result without passing the filter.
+// The package knows nothing of TOML syntax or of llama.cpp's C types; the
+// transport (NATS, a file, a terminal) is the caller's.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/engine"
+	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/job"
+)
+
+// Runner runs jobs on one engine with the filter in force.
+type Runner struct {
+	Engine   engine.Engine
+	Filters  *Filters
+	Defaults config.Generate
+	Limits   job.Limits
+	Log      *slog.Logger // nil: discard
+}
+
+// Limits are the job limits of a configuration.
+func Limits(g config.Generate, q config.Queue) job.Limits {
+	return job.Limits{MaxPayload: q.MaxPayload, MaxTokensLimit: g.MaxTokensLimit, MaxTimeout: q.MaxTimeout.Duration}
+}
+
+// errBlocked ends generation when a block rule fires.
+var errBlocked = errors.New("blocked by the output filter")
+
+// Admitted is a job that passed every check, ready to generate.
+type Admitted struct {
+	Job     job.Job
+	Timeout time.Duration // the job's deadline, counted from when it was queued
+	req     engine.Request
+	flt     *filter.Filter
+	avoid   *filter.Filter // the policy's avoid lists; nil if none
+	inHits  []job.Hit
+}
+
+// Admit decides a job's verdict, the same for every way a job arrives:
+// queued on JetStream, request/reply, a batch line, the command line. It
+// parses data as the job id (job.Parse: shape, field names, id, ranges,
+// timeout), then checks what needs the configuration and the model: the
+// policy, the input screen, and that the prompt fits a slot. It returns
+// the admitted job, or the rejected result.
+func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
+	j, e := job.Parse(data, id, r.Limits)
+	if e != nil {
+		return nil, r.reject(j, nil, e)
+	}
+	msgs, err := chatml.Prepare(append([]chatml.Message(nil), j.Messages...), r.Defaults.System)
+	if err != nil { // Parse has checked what Prepare checks
+		return nil, r.reject(j, nil, &job.Error{Code: job.CodeBadRole, Message: err.Error()})
+	}
+	pol, err := r.Filters.policy(j.Policy)
+	if err != nil {
+		return nil, r.reject(j, nil, &job.Error{Code: job.CodeUnknownPolicy, Message: err.Error()})
+	}
+	flt := pol.f
+	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), flt: flt, avoid: pol.avoid, inHits: []job.Hit{}}
+	a.req.MaxRewinds, a.req.MaxTries = pol.maxRewinds, pol.maxTries
+
+	// Screen the input: block rejects, redact rewrites what the model
+	// sees, flag reports.
+	for i, m := range msgs {
+		c := flt.Check(filter.Input, m.Content)
+		for _, h := range c.Hits {
+			a.inHits = append(a.inHits, job.Hit{Message: &i, List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword})
+		}
+		if c.Blocked {
+			last := c.Hits[len(c.Hits)-1]
+			what := fmt.Sprintf("keyword %q", last.Keyword)
+			if last.Keyword == "" { // a hidden list: its place, not its text
+				what = fmt.Sprintf("at bytes %d-%d", last.Start, last.End)
+			}
+			return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodeInputBlocked,
+				Message: fmt.Sprintf("message %d matches list %q (%s), whose action is block", i, last.List, what)})
+		}
+		msgs[i].Content = c.Text
+	}
+	prompt, err := chatml.Tokens(r.Engine, msgs)
+	if err != nil {
+		// Tokenizing fails only when the engine does (or the model is
+		// not a ChatML model): not the job's fault, so it may be retried.
+		res := r.result(j, a.inHits)
+		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
+		res.Error = &job.Error{Code: job.CodeEngineError, Message: fmt.Sprintf("render prompt: %v", err)}
+		r.log(j.ID).Error("render prompt failed", "err", err)
+		return nil, &res
+	}
+	if slot := r.Engine.Info().SlotContext; len(prompt) >= slot {
+		info := r.Engine.Info()
+		return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodePromptTooLong,
+			Message: fmt.Sprintf("the prompt is %d tokens, and a slot holds %d (model.context %d / model.parallel %d)", len(prompt), slot, slot*info.Parallel, info.Parallel)})
+	}
+	a.req.Prompt = prompt
+	r.log(j.ID).Debug("prompt", "text", chatml.Text(msgs))
+	return a, nil
+}
+
+func (r *Runner) log(id string) *slog.Logger {
+	l := r.Log
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return l.With("job", id)
+}
+
+// result starts j's result.
+func (r *Runner) result(j job.Job, inHits []job.Hit) job.Result {
+	if inHits == nil {
+		inHits = []job.Hit{}
+	}
+	return job.Result{ID: j.ID, Metadata: j.Metadata, Filter: job.FilterReport{Input: inHits, Output: []job.Hit{}}}
+}
+
+func (r *Runner) reject(j job.Job, inHits []job.Hit, e *job.Error) *job.Result {
+	res := r.result(j, inHits)
+	res.Status, res.FinishReason, res.Error = job.Rejected, string(engine.FinishError), e
+	r.log(j.ID).Info("job rejected", "code", e.Code, "reason", e.Message)
+	return &res
+}
+
+// Run admits data as job id and generates it: Admit, then Generate.
+func (r *Runner) Run(ctx context.Context, data []byte, id string, chunk func(text string) error) job.Result {
+	a, rej := r.Admit(data, id)
+	if rej != nil {
+		return *rej
+	}
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		defer cancel()
+	}
+	return r.Generate(ctx, a, chunk)
+}
+
+// Generate generates an admitted job, calling chunk with each piece of
+// moderated text as it is released, and returns the final result.
+// chunk's text concatenated is the result's text. An error from chunk
+// ends generation with status failed. The caller sets the deadline.
+func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text string) error) job.Result {
+	log := r.log(a.Job.ID)
+	res := r.result(a.Job, a.inHits)
+	out := a.flt.NewStream(filter.Output, nil)
+	var (
+		text    []byte
+		chunkEr error
+	)
+	release := func(fr filter.Result) error {
+		for _, h := range fr.Hits {
+			res.Filter.Output = append(res.Filter.Output, job.Hit{List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword})
+		}
+		if len(fr.Text) > 0 {
+			text = append(text, fr.Text...)
+			if err := chunk(string(fr.Text)); err != nil {
+				chunkEr = err
+				return err
+			}
+		}
+		if fr.Blocked {
+			return errBlocked
+		}
+		return nil
+	}
+	req := a.req
+	if a.avoid != nil {
+		req.Guard = newAvoidGuard(a.avoid)
+		if req.MaxRewinds == 0 && req.MaxTries == 0 { // a Runner built without a configuration
+			req.MaxRewinds, req.MaxTries = engine.DefaultMaxRewinds, engine.DefaultMaxTries
+		}
+	}
+	gen, err := r.Engine.Generate(ctx, req, func(piece string) error {
+		return release(out.Write([]byte(piece)))
+	})
+	if err == nil {
+		err = release(out.Close())
+	}
+
+	res.Text = string(text)
+	for _, rw := range gen.Rewinds {
+		h := job.Hit{List: rw.Tag, Action: "avoid", Start: rw.Offset, End: rw.Offset, Token: &rw.Token, Tries: rw.Tries, Discarded: rw.Discarded}
+		if rw.Stood {
+			h.Fallback = string(a.flt.Action(rw.Tag))
+		}
+		res.Filter.Output = append(res.Filter.Output, h)
+	}
+	res.FinishReason = string(gen.FinishReason)
+	res.Usage = job.Usage{PromptTokens: gen.PromptTokens, CompletionTokens: gen.CompletionTokens}
+	res.Timings = timings(gen)
+	res.Status = job.Completed
+	switch {
+	case errors.Is(err, errBlocked):
+		res.Status, res.FinishReason = job.Filtered, "filtered"
+	case chunkEr != nil:
+		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
+		res.Error = &job.Error{Code: job.CodePublishFailed, Message: chunkEr.Error()}
+	case err != nil:
+		// Admit checked the request; what the engine refuses now is its
+		// failure, to be retried.
+		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
+		res.Error = &job.Error{Code: job.CodeEngineError, Message: err.Error()}
+	case gen.FinishReason == engine.FinishCancelled:
+		res.Status = job.Cancelled
+	case gen.FinishReason == engine.FinishDeadline && gen.CompletionTokens == 0 && gen.PromptTime == 0:
+		res.Status = job.Expired
+	}
+	log.Info("job done", "status", res.Status, "finish", res.FinishReason,
+		"prompt_tokens", res.Usage.PromptTokens, "completion_tokens", res.Usage.CompletionTokens,
+		"hits_in", len(res.Filter.Input), "hits_out", len(res.Filter.Output))
+	return res
+}
+
+func timings(g engine.Result) job.Timings {
+	t := job.Timings{
+		QueuedMS:   g.QueueTime.Milliseconds(),
+		PromptMS:   g.PromptTime.Milliseconds(),
+		GenerateMS: g.GenerateTime.Milliseconds(),
+	}
+	// The first token's time belongs to the prompt.
+	if s := g.GenerateTime.Seconds(); s > 0 && g.CompletionTokens > 1 {
+		t.TokensPerSecond = float64(g.CompletionTokens-1) / s
+	}
+	return t
+}
+
+// request is the engine request for j, with the defaults where j names
+// nothing; job.Parse has checked the ranges.
+func (r *Runner) request(j job.Job) engine.Request {
+	d := r.Defaults
+	req := engine.Request{MaxTokens: d.MaxTokens, Stop: j.Stop, Sampling: engine.Sampling{
+		Temperature:   float32(d.Temperature),
+		TopK:          d.TopK,
+		TopP:          float32(d.TopP),
+		MinP:          float32(d.MinP),
+		RepeatPenalty: float32(d.RepeatPenalty),
+		Seed:          engine.RandomSeed,
+	}}
+	if j.MaxTokens != nil {
+		req.MaxTokens = *j.MaxTokens
+	}
+	s := &req.Sampling
+	if v := j.Temperature; v != nil {
+		s.Temperature = float32(*v)
+	}
+	if v := j.TopK; v != nil {
+		s.TopK = *v
+	}
+	if v := j.TopP; v != nil {
+		s.TopP = float32(*v)
+	}
+	if v := j.MinP; v != nil {
+		s.MinP = float32(*v)
+	}
+	if v := j.RepeatPenalty; v != nil {
+		s.RepeatPenalty = float32(*v)
+	}
+	if v := j.Seed; v != nil {
+		s.Seed = *v
+	}
+	return req
+}

@@ -1,0 +1,603 @@
+// Package worker serves jobs from NATS: it pulls jobs from the shared
+// JetStream consumer as slots free up, runs each through the pipeline,
+// streams the moderated chunks, stores the one final result and only then
+// acknowledges the job. It also answers request/reply generation and
+// filter checks as a NATS micro service, cancels jobs on request, and
+// drains on shutdown.
+//
+// Delivery rules: a job is acked only after its result is stored; bad input
+// gets a rejected result and is terminated, never redelivered; an engine
+// failure is retried with backoff and ends as failed after the last
+// delivery; a job cut short by a drain is handed back (nak) without a
+// result, for another worker.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/job"
+	"github.com/sieve-project/sieve/internal/metrics"
+	"github.com/sieve-project/sieve/internal/pipeline"
+)
+
+// Headers of the request/reply protocol.
+const (
+	HeaderStream = "Sieve-Stream" // request: "true" asks for chunks before the result
+	HeaderFinal  = "Sieve-Final"  // reply: "true" marks the final result
+)
+
+// Config is what a Worker needs.
+type Config struct {
+	Conn     *broker.Conn
+	Consumer jetstream.Consumer
+	Runner   *pipeline.Runner
+	Queue    config.Queue
+	Parallel int    // jobs at once; the engine's slots
+	Name     string // worker name in results, e.g. "host/1234"
+	Version  string // service version for micro
+	Log      *slog.Logger
+	// Metrics, if set, records every result and the busy slots.
+	Metrics *metrics.Metrics
+	// BeforeChunk, if set, is called just before each queued job's chunk
+	// is published; sieve bench uses it to time delivery.
+	BeforeChunk func(id string, seq int)
+}
+
+// Worker is a running job server. Its methods are safe for concurrent use.
+type Worker struct {
+	cfg  Config
+	log  *slog.Logger
+	subj broker.Subjects
+
+	slots chan struct{} // one token per job running
+
+	jobsCtx    context.Context // parent of every job; cancelled with errDraining at the drain timeout
+	cancelJobs context.CancelCauseFunc
+
+	stopPull chan struct{}
+	pullCtx  context.Context // cancelled with stopPull, to end a fetch at once
+	endPull  context.CancelFunc
+	pullDone chan struct{}
+	jobs     sync.WaitGroup
+
+	mu        sync.Mutex
+	draining  bool // set under mu, so no request joins jobs once Shutdown waits on it
+	running   map[string]context.CancelCauseFunc
+	cancelled map[string]time.Time // cancel requests for jobs not (yet) running
+
+	svc       micro.Service
+	cancelSub *nats.Subscription
+	shutdown  atomic.Bool
+	done      chan struct{}
+}
+
+var (
+	errDraining        = errors.New("worker is draining")
+	errCancelRequested = errors.New("cancel requested")
+)
+
+// maxPendingCancels bounds the memory kept for cancel requests of jobs not
+// seen yet.
+const maxPendingCancels = 10000
+
+// Start starts pulling jobs and serving requests.
+func Start(ctx context.Context, cfg Config) (*Worker, error) {
+	if cfg.Parallel < 1 {
+		return nil, fmt.Errorf("worker: parallel %d: want at least 1", cfg.Parallel)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jobsCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	pullCtx, endPull := context.WithCancel(context.WithoutCancel(ctx))
+	w := &Worker{
+		cfg:        cfg,
+		log:        log,
+		subj:       cfg.Conn.Subjects,
+		slots:      make(chan struct{}, cfg.Parallel),
+		jobsCtx:    jobsCtx,
+		cancelJobs: cancel,
+		stopPull:   make(chan struct{}),
+		pullCtx:    pullCtx,
+		endPull:    endPull,
+		pullDone:   make(chan struct{}),
+		running:    map[string]context.CancelCauseFunc{},
+		cancelled:  map[string]time.Time{},
+		done:       make(chan struct{}),
+	}
+	nc := cfg.Conn.NC
+	sub, err := nc.Subscribe(w.subj.CancelAll(), w.onCancel)
+	if err != nil {
+		cancel(nil)
+		return nil, fmt.Errorf("worker: subscribe to cancels: %w", err)
+	}
+	w.cancelSub = sub
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        "sieve",
+		Version:     cfg.Version,
+		Description: "local LLM generation behind a keyword filter",
+		QueueGroup:  "sieve",
+	})
+	if err == nil {
+		err = svc.AddEndpoint("generate", micro.HandlerFunc(w.onGenerate), micro.WithEndpointSubject(w.subj.Generate()))
+	}
+	if err == nil {
+		err = svc.AddEndpoint("check", micro.HandlerFunc(w.onCheck), micro.WithEndpointSubject(w.subj.Check()))
+	}
+	if err != nil {
+		sub.Unsubscribe()
+		if svc != nil {
+			svc.Stop()
+		}
+		cancel(nil)
+		return nil, fmt.Errorf("worker: micro service: %w", err)
+	}
+	w.svc = svc
+	go w.pull()
+	log.Info("worker started", "name", cfg.Name, "parallel", cfg.Parallel, "jobs", w.subj.Jobs(), "generate", w.subj.Generate())
+	return w, nil
+}
+
+// pull fetches as many jobs as there are free slots, and no more, so jobs
+// this worker cannot start stay in the queue for others.
+func (w *Worker) pull() {
+	defer close(w.pullDone)
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.stopPull:
+			return
+		}
+		free := 1
+	more:
+		for free < w.cfg.Parallel {
+			select {
+			case w.slots <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		fctx, cancel := context.WithTimeout(w.pullCtx, time.Second)
+		batch, err := w.cfg.Consumer.Fetch(free, jetstream.FetchContext(fctx))
+		got := 0
+		if err == nil {
+			for msg := range batch.Messages() {
+				got++
+				w.jobs.Add(1)
+				go w.handle(msg)
+			}
+			err = batch.Error()
+		}
+		cancel()
+		for i := got; i < free; i++ {
+			<-w.slots
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			w.log.Warn("fetch failed", "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-w.stopPull:
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+}
+
+// handle runs one job message to its end. It holds a slot, taken by pull.
+//
+// The subject names the job: a job published on <prefix>.jobs.<id> is job
+// <id>, and its one result goes to <prefix>.results.<id>, whatever the
+// body says. An id names one job for as long as its result is kept: a job
+// whose id has a stored result is acked and not run again.
+func (w *Worker) handle(msg jetstream.Msg) {
+	defer w.jobs.Done()
+	defer func() { <-w.slots }()
+	w.cfg.Metrics.SlotBusy(1)
+	defer w.cfg.Metrics.SlotBusy(-1)
+	start := time.Now()
+	attempt, published := 1, start
+	if meta, err := msg.Metadata(); err == nil {
+		attempt, published = int(meta.NumDelivered), meta.Timestamp
+	}
+	id := w.subj.IDFromSubject(msg.Subject())
+	log := w.log.With("job", id, "attempt", attempt)
+
+	if stored, err := w.resultStored(id); err != nil {
+		log.Warn("cannot tell whether a result is stored; job left for redelivery", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
+		return
+	} else if stored {
+		// A redelivery whose ack was lost, or the id used again: either
+		// way the stored result is the job's.
+		log.Info("a result for this id is stored already; acked without running")
+		if err := msg.Ack(); err != nil {
+			log.Warn("ack failed", "err", err)
+		}
+		return
+	}
+	ctx, cancel, ok := w.register(id)
+	if !ok {
+		// The stream holds one job per id, so this is the same message,
+		// redelivered while it still runs here: leave it to the run.
+		log.Warn("a job with this id is running here; its redelivery waits")
+		msg.NakWithDelay(w.backoff(attempt))
+		return
+	}
+	defer w.unregister(id, cancel)
+	a, rej := w.cfg.Runner.Admit(msg.Data(), id)
+	if rej != nil {
+		w.conclude(msg, log, *rej, attempt, start, published)
+		return
+	}
+	j := a.Job
+	if w.takeCancelled(id) {
+		cancel(errCancelRequested)
+	}
+	if a.Timeout > 0 {
+		deadline := published.Add(a.Timeout)
+		if ctx.Err() == nil && time.Now().After(deadline) {
+			res := ended(j, job.Expired, "deadline")
+			log.Info("job expired before it started", "waited", time.Since(published))
+			w.finish(msg, log, res, attempt, start, published)
+			return
+		}
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadline(ctx, deadline)
+		defer cancelDeadline()
+	}
+
+	// Tell JetStream the job is alive well within ack_wait, so a long
+	// generation is never redelivered to another worker.
+	stopBeat := make(chan struct{})
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		t := time.NewTicker(max(w.cfg.Queue.AckWait.Duration/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					log.Warn("in-progress signal failed", "err", err)
+				}
+			case <-stopBeat:
+				return
+			}
+		}
+	}()
+	seq := 0
+	res := w.cfg.Runner.Generate(ctx, a, func(text string) error {
+		seq++
+		b, err := json.Marshal(job.Chunk{ID: id, Seq: seq, Text: text})
+		if err != nil {
+			return err
+		}
+		if w.cfg.BeforeChunk != nil {
+			w.cfg.BeforeChunk(id, seq)
+		}
+		return w.cfg.Conn.NC.Publish(w.subj.Stream(id), b)
+	})
+	close(stopBeat)
+	<-beatDone
+
+	if errors.Is(context.Cause(ctx), errDraining) && res.Status != job.Rejected {
+		// Cut short by shutdown: another worker does it again, whole.
+		log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
+		if err := msg.Nak(); err != nil {
+			log.Warn("nak failed", "err", err)
+		}
+		return
+	}
+	w.conclude(msg, log, res, attempt, start, published)
+}
+
+// conclude retries a job the engine failed, while deliveries remain, and
+// otherwise finishes it with res.
+func (w *Worker) conclude(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+	if res.Status == job.Failed && res.Error != nil && res.Error.Code == job.CodeEngineError {
+		if attempt < w.cfg.Queue.MaxDeliver {
+			delay := w.backoff(attempt)
+			log.Warn("job failed, will retry", "err", res.Error.Message, "retry_in", delay)
+			if err := msg.NakWithDelay(delay); err != nil {
+				log.Warn("nak failed", "err", err)
+			}
+			return
+		}
+		res.Error.Message = fmt.Sprintf("%s (after %d of %d deliveries)", res.Error.Message, attempt, w.cfg.Queue.MaxDeliver)
+	}
+	w.finish(msg, log, res, attempt, start, published)
+}
+
+// finish stores the result, then acks (or terminates) the job: the ack
+// comes only after JetStream confirmed the result, so a crash between the
+// two redelivers the job rather than losing it, and the redelivery finds
+// the result stored.
+//
+// The result is stored only if the id has none yet (JetStream checks the
+// subject's last sequence atomically): a result, once stored, is the
+// job's for as long as it is kept, and no later run can replace it.
+func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+	res.Worker, res.Attempt = w.cfg.Name, attempt
+	res.Timings.QueuedMS = start.Sub(published).Milliseconds()
+	b, err := json.Marshal(res)
+	if err != nil {
+		log.Error("encode result", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.jobsCtx), 10*time.Second)
+	defer cancel()
+	_, err = w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b,
+		jetstream.WithMsgID("result:"+res.ID), jetstream.WithExpectLastSequencePerSubject(0))
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		log.Warn("a result for this id was stored meanwhile; it stands, this one is dropped", "status", res.Status)
+		err = msg.Ack()
+	case err != nil:
+		// Not stored: leave the job to be redelivered.
+		log.Error("store result failed; job left for redelivery", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
+		return
+	default:
+		w.cfg.Metrics.Result(res)
+		switch res.Status {
+		case job.Rejected, job.Failed:
+			err = msg.Term()
+		default:
+			err = msg.DoubleAck(ctx)
+		}
+	}
+	if err != nil {
+		log.Warn("ack failed", "err", err)
+	}
+}
+
+// resultStored reports whether a result for id is stored.
+func (w *Worker) resultStored(id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(w.jobsCtx, 5*time.Second)
+	defer cancel()
+	s, err := w.cfg.Conn.JS.Stream(ctx, w.subj.ResultsStream())
+	if err != nil {
+		return false, err
+	}
+	_, err = s.GetLastMsgForSubject(ctx, w.subj.Result(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (w *Worker) backoff(attempt int) time.Duration {
+	b := w.cfg.Queue.Backoff
+	if len(b) == 0 {
+		return time.Second
+	}
+	return b[min(attempt, len(b))-1].Duration
+}
+
+func rejected(j job.Job, code, msg string) job.Result {
+	r := ended(j, job.Rejected, "error")
+	r.Error = &job.Error{Code: code, Message: msg}
+	return r
+}
+
+func ended(j job.Job, s job.Status, finish string) job.Result {
+	return job.Result{ID: j.ID, Status: s, FinishReason: finish, Metadata: j.Metadata, Filter: job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}}}
+}
+
+// register marks id as running and returns its context; false if a job
+// with that id is running already.
+func (w *Worker) register(id string) (context.Context, context.CancelCauseFunc, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, dup := w.running[id]; dup {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancelCause(w.jobsCtx)
+	w.running[id] = cancel
+	return ctx, cancel, true
+}
+
+func (w *Worker) unregister(id string, cancel context.CancelCauseFunc) {
+	w.mu.Lock()
+	delete(w.running, id)
+	w.mu.Unlock()
+	cancel(nil)
+}
+
+func (w *Worker) takeCancelled(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.cancelled[id]
+	delete(w.cancelled, id)
+	return ok
+}
+
+// onCancel cancels a running job, or remembers the request for a job not
+// started yet (every worker hears every cancel; the one that has the job
+// acts on it).
+func (w *Worker) onCancel(m *nats.Msg) {
+	id := w.subj.IDFromCancel(m.Subject)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cancel, ok := w.running[id]; ok {
+		cancel(errCancelRequested)
+		w.log.Info("job cancel requested", "job", id)
+		return
+	}
+	now := time.Now()
+	if len(w.cancelled) >= maxPendingCancels {
+		ttl := w.cfg.Queue.MaxTimeout.Duration
+		for k, at := range w.cancelled {
+			if now.Sub(at) > ttl || len(w.cancelled) >= maxPendingCancels {
+				delete(w.cancelled, k)
+			}
+		}
+	}
+	w.cancelled[id] = now
+}
+
+// onGenerate answers a request/reply generation. It runs in its own
+// goroutine so one long generation does not hold up the next request.
+func (w *Worker) onGenerate(req micro.Request) {
+	w.mu.Lock()
+	if w.draining {
+		w.mu.Unlock()
+		req.Error("503", "worker is shutting down", nil)
+		return
+	}
+	w.jobs.Add(1)
+	w.mu.Unlock()
+	go func() {
+		defer w.jobs.Done()
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.jobsCtx.Done():
+			req.Error("503", "worker is shutting down", nil)
+			return
+		}
+		defer func() { <-w.slots }()
+		w.cfg.Metrics.SlotBusy(1)
+		defer w.cfg.Metrics.SlotBusy(-1)
+		w.generate(req)
+	}()
+}
+
+func (w *Worker) generate(req micro.Request) {
+	stream := strings.EqualFold(req.Headers().Get(HeaderStream), "true")
+	final := micro.WithHeaders(micro.Headers{HeaderFinal: []string{"true"}})
+	reply := func(res job.Result) {
+		w.cfg.Metrics.Result(res)
+		b, _ := json.Marshal(res)
+		if err := req.Respond(b, final); err != nil {
+			w.log.Warn("reply failed", "job", res.ID, "err", err)
+		}
+	}
+	// Request/reply jobs take ids from sieve's own namespace, which
+	// queued jobs cannot use: one can never touch the other's results.
+	id := job.NewRequestID()
+	a, rej := w.cfg.Runner.Admit(req.Data(), id)
+	if rej != nil {
+		rej.Worker, rej.Attempt = w.cfg.Name, 1
+		reply(*rej)
+		return
+	}
+	j := a.Job
+	ctx, cancel, ok := w.register(j.ID)
+	if !ok { // a fresh random id: cannot happen
+		reply(rejected(j, job.CodeBadID, fmt.Sprintf("id %q is in use", j.ID)))
+		return
+	}
+	defer w.unregister(j.ID, cancel)
+	if a.Timeout > 0 {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithTimeout(ctx, a.Timeout)
+		defer cancelDeadline()
+	}
+	seq := 0
+	res := w.cfg.Runner.Generate(ctx, a, func(text string) error {
+		if !stream {
+			return nil
+		}
+		seq++
+		b, err := json.Marshal(job.Chunk{ID: j.ID, Seq: seq, Text: text})
+		if err != nil {
+			return err
+		}
+		return w.cfg.Conn.NC.Publish(req.Reply(), b)
+	})
+	if errors.Is(context.Cause(ctx), errDraining) {
+		res.Status, res.FinishReason = job.Failed, "error"
+		res.Error = &job.Error{Code: job.CodeShuttingDown, Message: "the worker shut down before the job finished; send it again"}
+	}
+	res.Worker, res.Attempt = w.cfg.Name, 1
+	reply(res)
+}
+
+// onCheck runs the filter over the request body and replies with
+// {"text", "hits", "blocked"}. The header Sieve-Apply-To: input picks the
+// input lists, Sieve-Policy a policy other than the default.
+func (w *Worker) onCheck(req micro.Request) {
+	where := filter.Output
+	if strings.EqualFold(req.Headers().Get("Sieve-Apply-To"), "input") {
+		where = filter.Input
+	}
+	if len(req.Data()) > w.cfg.Queue.MaxPayload {
+		req.Error("413", fmt.Sprintf("text is over queue.max_payload (%d bytes)", w.cfg.Queue.MaxPayload), nil)
+		return
+	}
+	flt, err := w.cfg.Runner.Filters.Policy(req.Headers().Get("Sieve-Policy"))
+	if err != nil {
+		req.Error("400", err.Error(), nil)
+		return
+	}
+	res := flt.Check(where, string(req.Data()))
+	b, _ := json.Marshal(res)
+	req.Respond(b)
+}
+
+// Ready reports whether the worker takes jobs: started and not draining.
+func (w *Worker) Ready() error {
+	if w.shutdown.Load() {
+		return errDraining
+	}
+	return nil
+}
+
+// Shutdown drains: it stops pulling and answering, lets running jobs
+// finish until ctx is done, then cuts the rest short (they are handed
+// back), and waits for every goroutine it started. It is safe to call more
+// than once; later calls wait for the first.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	if !w.shutdown.CompareAndSwap(false, true) {
+		<-w.done
+		return nil
+	}
+	defer close(w.done)
+	close(w.stopPull)
+	w.endPull()
+	<-w.pullDone
+	if err := w.svc.Stop(); err != nil {
+		w.log.Warn("stop micro service", "err", err)
+	}
+	w.mu.Lock()
+	w.draining = true
+	w.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { w.jobs.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		w.log.Warn("drain timeout: handing back running jobs")
+		w.cancelJobs(errDraining)
+		<-finished
+	}
+	w.cancelJobs(errDraining)
+	if err := w.cancelSub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		w.log.Warn("unsubscribe cancels", "err", err)
+	}
+	w.log.Info("worker drained")
+	return nil
+}
