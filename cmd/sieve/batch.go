@@ -17,9 +17,9 @@ import (
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/internal/worker"
+	"github.com/sieve-project/sieve/job"
 )
 
 func runBatch(ctx context.Context, e env, args []string) int {

@@ -19,9 +19,9 @@ import (
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/internal/worker"
+	"github.com/sieve-project/sieve/job"
 )
 
 // demoReply is one scripted reply: a toy model that says these pieces,

@@ -9,8 +9,8 @@ import (
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 func runGenerate(ctx context.Context, e env, args []string) int {

@@ -17,11 +17,11 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 		return res, err
 	}
 	s := &seq{
-		ctx:        ctx,
-		prompt:     req.Prompt,
-		maxTokens:  req.MaxTokens,
-		sampling:   req.Sampling,
-		quit:       make(chan struct{}),
+		ctx:       ctx,
+		prompt:    req.Prompt,
+		maxTokens: req.MaxTokens,
+		sampling:  req.Sampling,
+		quit:      make(chan struct{}),
 		// Room for every event the loop can send (admitted, each token
 		// released, final), so that it never waits on a slow reader: no
 		// more tokens than the slot holds (the last one is sampled and

@@ -24,9 +24,9 @@ import (
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/gateway"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/internal/worker"
+	"github.com/sieve-project/sieve/job"
 )
 
 func TestMain(m *testing.M) {

@@ -9,8 +9,8 @@ import (
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 // avoidRunner runs a scripted model behind a configuration with an avoid

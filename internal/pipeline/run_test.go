@@ -13,8 +13,8 @@ import (
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 var lists = []filter.ListSpec{

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 // The job contract: an id names one job, its one result is its own, and a

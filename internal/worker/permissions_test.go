@@ -21,9 +21,9 @@ import (
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/internal/worker"
+	"github.com/sieve-project/sieve/job"
 )
 
 // leastPrivilegeServer runs a real server with the users of

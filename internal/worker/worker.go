@@ -30,9 +30,9 @@ import (
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/metrics"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 // Headers of the request/reply protocol.

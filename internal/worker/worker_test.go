@@ -19,9 +19,9 @@ import (
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/job"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/internal/worker"
+	"github.com/sieve-project/sieve/job"
 )
 
 var reply = []string{"Oh", " dar", "n", ", the", " launch", " co", "de", " is", " 0000", "."}
