@@ -13,12 +13,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/batch"
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/pipeline"
-	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -162,34 +161,18 @@ func batchBackend(ctx context.Context, cfg config.Config, spec config.Batch, log
 	if cfg.Model.Path == "" {
 		return nil, nil, fmt.Errorf("no model for the in-process worker: set model.path in --config, or give a server")
 	}
-	filters, err := pipeline.LoadFilters(cfg)
+	parts, err := app.Load(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
+	local, err := parts.StartLocal(ctx, app.WorkerOptions{Name: "batch"})
 	if err != nil {
-		return nil, nil, err
-	}
-	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve batch", log)
-	if err != nil {
-		eng.Close()
-		return nil, nil, err
-	}
-	wk, err := worker.Start(ctx, worker.Config{
-		Conn: local.Conn, Consumer: local.Consumer, Queue: cfg.Queue, Parallel: cfg.Model.Parallel, Name: "batch", Version: "0.1.0-dev", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
-	})
-	if err != nil {
-		local.Close()
-		eng.Close()
+		parts.Close()
 		return nil, nil, err
 	}
 	return local.Conn, func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		wk.Shutdown(sctx)
 		local.Close()
-		eng.Close()
+		parts.Close()
 	}, nil
 }
 

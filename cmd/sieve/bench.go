@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
@@ -24,7 +25,6 @@ import (
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
 	"github.com/sieve-project/sieve/internal/pipeline"
-	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -298,9 +298,8 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
 	var lat []float64
-	w, err := worker.Start(ctx, worker.Config{
-		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: n, Name: "bench", Version: "0.1.0-dev", Log: l,
-		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: l},
+	parts := &app.Parts{Config: cfg, Log: l, Filters: pipeline.StaticFilters(flt), Engine: eng}
+	w, err := parts.StartWorker(ctx, conn, cons, app.WorkerOptions{Name: "bench",
 		BeforeChunk: func(id string, seq int) {
 			mu.Lock()
 			sent[id+"/"+strconv.Itoa(seq)] = time.Now()

@@ -14,13 +14,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/pipeline"
-	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -152,10 +152,8 @@ func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consu
 		return job.Result{}, err
 	}
 	defer eng.Close()
-	w, err := worker.Start(ctx, worker.Config{
-		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: 1, Name: "demo", Version: "0.1.0-dev", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: holder, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
-	})
+	parts := &app.Parts{Config: cfg, Log: log, Filters: holder, Engine: eng}
+	w, err := parts.StartWorker(ctx, conn, cons, app.WorkerOptions{Name: "demo"})
 	if err != nil {
 		return job.Result{}, err
 	}

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/chatml"
-	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -67,20 +66,14 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 			return exitUsage
 		}
 	}
-	log := newLogger(e, *logLevel, cfg.Log.Format)
-	filters, err := pipeline.LoadFilters(cfg)
+	cfg.Generate = g
+	parts, err := app.Load(ctx, cfg, newLogger(e, *logLevel, cfg.Log.Format))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
-		return exitUsage
+		return exitCode(err)
 	}
-	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
-		return exitFailure
-	}
-	defer eng.Close()
-
-	r := pipeline.Runner{Engine: eng, Filters: filters, Defaults: g, Limits: pipeline.Limits(g, cfg.Queue), Log: log}
+	defer parts.Close()
+	r := parts.Runner()
 	j := job.Job{Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}, Stop: stops}
 	if *seed != -1 {
 		s := uint32(*seed)
@@ -126,8 +119,4 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		}
 	}
 	return exitFailure
-}
-
-func engineConfig(m config.Model) engine.Config {
-	return engine.Config{ModelPath: m.Path, GPULayers: m.GPULayers, Context: m.Context, Batch: m.Batch, Threads: m.Threads, Parallel: m.Parallel, DecodeNice: m.DecodeNice}
 }

@@ -8,10 +8,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
@@ -23,10 +24,8 @@ import (
 
 func runServe(ctx context.Context, e env, args []string) int {
 	fs := newFlagSet(e, "serve", "[flags]")
-	var (
-		cfgPath = fs.String("config", "", "configuration `file` (TOML)")
-		model   = fs.String("model", "", "GGUF model `path` (overrides model.path)")
-	)
+	cfgPath := fs.String("config", "", "configuration `file` (TOML)")
+	model := fs.String("model", "", "GGUF model `path` (overrides model.path)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -39,107 +38,146 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
-	filters, err := pipeline.LoadFilters(cfg)
+	fail := func(code int, err error) int { fmt.Fprintf(e.stderr, "sieve serve: %v\n", err); return code }
+	parts, err := app.Load(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
-		return exitUsage
+		return fail(exitCode(err), err)
 	}
-
-	eng, err := engine.Load(ctx, engineConfig(cfg.Model), engine.WithLogger(log))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
-		return exitFailure
-	}
-	defer eng.Close()
-
+	defer parts.Close()
 	host, _ := os.Hostname()
 	name := fmt.Sprintf("%s/%d", host, os.Getpid())
 	conn, err := broker.Connect(ctx, cfg.NATS, cfg.Resolve(cfg.NATS.DataDir), "sieve "+name, log)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
-		return exitFailure
+		return fail(exitFailure, err)
 	}
 	defer conn.Close()
 	cons, err := conn.Setup(ctx, cfg.Queue, cfg.NATS.Replicas)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
-		return exitFailure
+		return fail(exitFailure, err)
 	}
-	var m *metrics.Metrics
-	if cfg.Metrics.Listen != "" {
-		m = metrics.New(cfg.Model.Parallel)
-		m.WatchNATS(conn.NC.IsConnected)
-		for _, d := range engine.InUse(eng.Info().Devices) {
-			m.Backend(d.Name, string(d.Type), d.Variant, d.Library, d.Features)
-		}
-	}
-	// The door binds before the worker takes jobs, so a taken address
-	// stops the start rather than a running worker.
-	var (
-		door   *gateway.Gateway
-		doorLn net.Listener
-	)
-	policies := func(name string) error { _, err := filters.Policy(name); return err }
-	if cfg.HTTP.Listen != "" {
-		if door, doorLn, err = openDoor(cfg, conn, policies, log); err != nil {
-			fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
-			return exitUsage
-		}
-	}
-	w, err := worker.Start(ctx, worker.Config{
-		Metrics:  m,
-		Conn:     conn,
-		Consumer: cons,
-		Runner:   &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
-		Queue:    cfg.Queue,
-		Parallel: cfg.Model.Parallel,
-		Name:     name,
-		Version:  strings.TrimPrefix(currentVersion(), "v"),
-		Log:      log,
-	})
+	// Every address binds before the worker takes a job, so a taken one
+	// stops the start, not a worker with jobs in hand.
+	l, err := listen(ctx, parts, conn, log)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve serve: %v\n", err)
-		return exitFailure
+		return fail(exitUsage, err)
 	}
-	if m != nil {
-		// Served until the drain is over, so probes see it.
-		mctx, stopMetrics := context.WithCancel(context.Background())
-		defer stopMetrics()
-		_, err := m.Serve(mctx, cfg.Metrics.Listen, metrics.Checks{
+	defer l.stop()
+	w, err := parts.StartWorker(ctx, conn, cons, app.WorkerOptions{Name: name, Metrics: l.metrics})
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	l.start(w)
+	log.Info("serving", "nats", cmpOr(conn.ClientURL(), config.RedactURL(cfg.NATS.URL)), "prefix", cfg.NATS.Prefix)
+	waitServing(ctx, cfg, parts.Filters, l.door, log)
+	drain(cfg, w, l.door, log)
+	log.Info("stopped")
+	return exitOK
+}
+
+// exitCode is the exit status for a failed start: bad lists or no model
+// are the operator's to fix (usage), a model that will not load a failure.
+func exitCode(err error) int {
+	if errors.Is(err, app.ErrLists) || errors.Is(err, app.ErrNoModel) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// listeners are serve's HTTP sides: metrics and health, and the
+// OpenAI door, bound before the worker starts and served after.
+type listeners struct {
+	metrics     *metrics.Metrics
+	worker      atomic.Pointer[worker.Worker] // for readiness, once it runs
+	door        *gateway.Gateway
+	doorLn      net.Listener
+	stopMetrics context.CancelFunc
+	waitMetrics func() error
+	log         *slog.Logger
+}
+
+func listen(ctx context.Context, p *app.Parts, conn *broker.Conn, log *slog.Logger) (*listeners, error) {
+	cfg := p.Config
+	l := &listeners{log: log, stopMetrics: func() {}}
+	if cfg.Metrics.Listen != "" {
+		l.metrics = metrics.New(p.Slots())
+		l.metrics.WatchNATS(conn.NC.IsConnected)
+		for _, d := range engine.InUse(p.Engine.Info().Devices) {
+			l.metrics.Backend(d.Name, string(d.Type), d.Variant, d.Library, d.Features)
+		}
+		// Served until the drain is over, so probes see it; not ready
+		// until the worker runs.
+		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		wait, err := l.metrics.Serve(mctx, cfg.Metrics.Listen, metrics.Checks{
 			Healthy: func() error {
 				if !conn.NC.IsConnected() {
 					return errors.New("NATS is not connected")
 				}
 				return nil // the model is loaded: serve starts after it
 			},
-			Ready: w.Ready,
+			Ready: func() error {
+				if w := l.worker.Load(); w != nil {
+					return w.Ready()
+				}
+				return errors.New("starting")
+			},
 		})
 		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve serve: metrics.listen %s: %v\n", cfg.Metrics.Listen, err)
-			ctx2, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
-			defer cancel()
-			w.Shutdown(ctx2)
-			return exitFailure
+			stop()
+			return nil, fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
 		}
+		l.stopMetrics, l.waitMetrics = stop, wait
 		log.Info("metrics", "url", "http://"+cfg.Metrics.Listen+"/metrics")
 	}
-	if door != nil {
-		door.Start(doorLn)
-		log.Info("http", "url", "http://"+doorLn.Addr().String()+"/v1", "model", modelName(cfg))
+	if cfg.HTTP.Listen != "" {
+		policies := func(name string) error { _, err := p.Filters.Policy(name); return err }
+		var err error
+		if l.door, l.doorLn, err = openDoor(cfg, conn, policies, log); err != nil {
+			l.stop()
+			return nil, err
+		}
 	}
-	if u := conn.ClientURL(); u != "" {
-		log.Info("serving", "nats", u, "prefix", cfg.NATS.Prefix)
-	} else {
-		log.Info("serving", "nats", config.RedactURL(cfg.NATS.URL), "prefix", cfg.NATS.Prefix)
-	}
+	return l, nil
+}
 
+// start serves what waited for the worker.
+func (l *listeners) start(w *worker.Worker) {
+	l.worker.Store(w)
+	if l.door != nil {
+		l.door.Start(l.doorLn)
+		l.log.Info("http", "url", "http://"+l.doorLn.Addr().String()+"/v1")
+	}
+}
+
+// stop ends the metrics server and waits for it.
+func (l *listeners) stop() {
+	l.stopMetrics()
+	if l.waitMetrics != nil {
+		if err := l.waitMetrics(); err != nil {
+			l.log.Warn("metrics server", "err", err)
+		}
+	}
+	if l.door == nil && l.doorLn != nil {
+		l.doorLn.Close()
+	}
+}
+
+// waitServing serves until ctx ends; SIGHUP rereads the lists and keys.
+func waitServing(ctx context.Context, cfg config.Config, filters *pipeline.Filters, door *gateway.Gateway, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	for done := false; !done; {
+	policies := func(name string) error { _, err := filters.Policy(name); return err }
+	for {
 		select {
 		case <-ctx.Done():
-			done = true
+			return
 		case <-hup:
 			reloadLists(cfg, filters, log)
 			if door != nil {
@@ -147,9 +185,12 @@ func runServe(ctx context.Context, e env, args []string) int {
 			}
 		}
 	}
+}
 
-	// Drain. A second signal ends the process at once (listened for
-	// before the drain is announced, so no signal falls between).
+// drain stops the worker and the door within queue.drain_timeout. A
+// second signal ends the process at once (listened for before the drain
+// is announced, so no signal falls between).
+func drain(cfg config.Config, w *worker.Worker, door *gateway.Gateway, log *slog.Logger) {
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
@@ -159,25 +200,23 @@ func runServe(ctx context.Context, e env, args []string) int {
 		log.Warn("second signal: exiting now")
 		os.Exit(exitFailure)
 	}()
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
 	defer cancel()
-	// The door waits for its requests' results while the worker
-	// finishes their jobs; once the worker is done, what still waits
-	// (jobs no worker here will take) is cut short a moment later.
-	dctx, cutDoor := context.WithCancel(drainCtx)
+	// The door waits for its requests' results while the worker finishes
+	// their jobs; once the worker is done, what still waits (jobs no
+	// worker here will take) is cut short a moment later.
+	doorCtx, cutDoor := context.WithCancel(ctx)
 	defer cutDoor()
 	doorDone := make(chan struct{})
 	go func() {
 		defer close(doorDone)
 		if door != nil {
-			door.Shutdown(dctx)
+			door.Shutdown(doorCtx)
 		}
 	}()
-	w.Shutdown(drainCtx)
+	w.Shutdown(ctx)
 	time.AfterFunc(time.Second, cutDoor) // results stored in the last moment still reach their clients
 	<-doorDone
-	log.Info("stopped")
-	return exitOK
 }
 
 // reloadLists rereads the configuration file's lists; running jobs keep

@@ -329,3 +329,26 @@ drain_timeout = "5m"
 		t.Fatal("the second signal did not end the process")
 	}
 }
+
+// A metrics or HTTP address that is taken stops serve before its worker
+// takes a job: nothing to drain, exit 2, the setting named.
+func TestServeTakenAddressStopsTheStart(t *testing.T) {
+	dir := t.TempDir()
+	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"hi"}}); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, key := range []string{"metrics", "http"} {
+		cfg := filepath.Join(dir, key+".toml")
+		os.WriteFile(cfg, []byte(fmt.Sprintf("[model]\npath = \"toy.gguf\"\nthreads = 1\ncontext = 256\n[nats]\nlisten = \"127.0.0.1:%d\"\ndata_dir = \"store-%s\"\n[%s]\nlisten = %q\n",
+			freePort(t), key, key, taken.Addr().String())), 0o644)
+		r := sieve(t, "", "serve", "--config", cfg)
+		if r.code != 2 || !strings.Contains(r.stderr, key+".listen") || strings.Contains(r.stderr, "serving") || strings.Contains(r.stderr, "draining") {
+			t.Fatalf("%s taken: exit %d stderr %q", key, r.code, r.stderr)
+		}
+	}
+}

@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"strings"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/engine"
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise the module version from the build info is used.
-var version = ""
 
 func runVersion(_ context.Context, e env, args []string) int {
 	fs := newFlagSet(e, "version", "")
@@ -20,7 +16,7 @@ func runVersion(_ context.Context, e env, args []string) int {
 		return flagError(err)
 	}
 	newLogger(e, "warn", "text") // the binding's start-up chatter goes to debug
-	fmt.Fprintf(e.stdout, "sieve %s\nllama.cpp %s\n%s %s/%s\n", currentVersion(), engine.LlamaCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "sieve %s\nllama.cpp %s\n%s %s/%s\n", app.Version(), engine.LlamaCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	for _, d := range engine.Devices() {
 		fmt.Fprintf(e.stdout, "backend %s (%s): %s", d.Name, d.Type, d.Description)
 		if d.Variant != "" {
@@ -35,14 +31,4 @@ func runVersion(_ context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stdout)
 	}
 	return exitOK
-}
-
-func currentVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "0.1.0-dev" // SemVer: the NATS micro service insists
 }
