@@ -1,7 +1,7 @@
 // Package job defines the JSON messages sieve exchanges with its callers:
 // the job a caller submits, the chunks of moderated text streamed while it
 // runs, and the one final result. The field names are the wire format in
-// DESIGN.md; other tools depend on them, so they change only by addition.
+// docs/design.md; other tools depend on them, so they change only by addition.
 //
 // The package holds types and their vocabularies only; it does not run,
 // validate against a model, or publish anything.

@@ -52,7 +52,7 @@ func (s Subjects) IDFromCancel(subj string) string {
 }
 
 // streamBase is "SIEVE" for the default prefix, so the streams are named
-// as DESIGN.md says; other prefixes get their own streams.
+// as docs/design.md says; other prefixes get their own streams.
 func (s Subjects) streamBase() string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.Prefix))
 }

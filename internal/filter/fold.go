@@ -12,7 +12,7 @@ import (
 
 // The normalized view is built one code point at a time from a table
 // computed once per process. Running golang.org/x/text transformers on every
-// piece costs ~14 MB/s on 4-byte writes (DESIGN.md); a table lookup costs a
+// piece costs ~14 MB/s on 4-byte writes (docs/design.md); a table lookup costs a
 // few nanoseconds. A per-code-point map is only exact if the normalization
 // is per-code-point too, which is why the policy below is "fully decompose
 // and drop marks" rather than NFKC: composition is the only step of NFKC
