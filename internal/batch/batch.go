@@ -87,7 +87,7 @@ func Read(file string, d Defaults) ([]Line, error) {
 }
 
 func parseLine(file string, n int, raw []byte, d Defaults) Line {
-	l := Line{File: file, N: n, ID: StableID(d.Run, file, n, raw)}
+	l := Line{File: file, N: n, ID: stableID(d.Run, file, n, raw)}
 	fail := func(e *job.Error) Line {
 		e.Message = fmt.Sprintf("%s:%d: %s", filepath.Base(file), n, e.Message)
 		l.Err = e
@@ -151,10 +151,10 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 	return l
 }
 
-// StableID derives an id from the run, where a line is and what it says,
+// stableID derives an id from the run, where a line is and what it says,
 // so a rerun of the same command gives the same ids and can skip finished
 // jobs.
-func StableID(run, file string, n int, raw []byte) string {
+func stableID(run, file string, n int, raw []byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", run, filepath.Base(file), n)
 	h.Write(raw)
@@ -329,7 +329,7 @@ loop:
 		}
 		if prev, dup := seen[l.ID]; dup {
 			l.Err = &job.Error{Code: job.CodeDuplicateID, Message: fmt.Sprintf("%s:%d: id %q is also on line %d", filepath.Base(l.File), l.N, l.ID, prev)}
-			l.ID = StableID("duplicate", l.File, l.N, l.Payload)
+			l.ID = stableID("duplicate", l.File, l.N, l.Payload)
 		}
 		seen[l.ID] = l.N
 		if l.Err != nil {

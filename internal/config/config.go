@@ -378,6 +378,17 @@ func (c Config) validate() []Problem {
 	bad := func(key, format string, args ...any) {
 		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
+	for _, check := range []func(badFunc){c.checkModel, c.checkGenerate, c.checkNATS, c.checkQueue, c.checkLists, c.checkFilter, c.checkHTTP, c.checkMetricsLog} {
+		check(bad)
+	}
+	return ps
+}
+
+// badFunc records one problem with the value of a key.
+type badFunc func(key, format string, args ...any)
+
+// checkModel checks [model].
+func (c Config) checkModel(bad badFunc) {
 	m := c.Model
 	if m.GPULayers < -1 {
 		bad("model.gpu_layers", "%d: want -1 (all), 0 (none) or a layer count", m.GPULayers)
@@ -399,12 +410,15 @@ func (c Config) validate() []Problem {
 	if m.DecodeNice < -1 || m.DecodeNice > 19 {
 		bad("model.decode_nice", "%d: want 0 (the process's priority) to 19, or -1 to let sieve choose", m.DecodeNice)
 	}
+}
 
+// checkGenerate checks [generate] against the model's context.
+func (c Config) checkGenerate(bad badFunc) {
 	g := c.Generate
-	if g.MaxTokensLimit < 1 || g.MaxTokensLimit > m.Context {
+	if g.MaxTokensLimit < 1 || g.MaxTokensLimit > c.Model.Context {
 		// A reply longer than the context cannot be; a limit above it
 		// only lets jobs ask for what they will never get.
-		bad("generate.max_tokens_limit", "%d: want 1 to model.context (%d)", g.MaxTokensLimit, m.Context)
+		bad("generate.max_tokens_limit", "%d: want 1 to model.context (%d)", g.MaxTokensLimit, c.Model.Context)
 	}
 	if g.MaxTokens < 1 || g.MaxTokens > g.MaxTokensLimit {
 		bad("generate.max_tokens", "%d: want 1 to generate.max_tokens_limit (%d)", g.MaxTokens, g.MaxTokensLimit)
@@ -424,7 +438,10 @@ func (c Config) validate() []Problem {
 	if g.RepeatPenalty <= 0 || g.RepeatPenalty > 10 {
 		bad("generate.repeat_penalty", "%g: want more than 0, at most 10 (1 = off)", g.RepeatPenalty)
 	}
+}
 
+// checkNATS checks [nats].
+func (c Config) checkNATS(bad badFunc) {
 	n := c.NATS
 	if n.URL != "" {
 		for _, u := range strings.Split(n.URL, ",") {
@@ -467,7 +484,10 @@ func (c Config) validate() []Problem {
 	if (n.TLSCert == "") != (n.TLSKey == "") {
 		bad("nats.tls_cert", "tls_cert and tls_key go together")
 	}
+}
 
+// checkQueue checks [queue].
+func (c Config) checkQueue(bad badFunc) {
 	q := c.Queue
 	if q.AckWait.Duration < time.Second {
 		bad("queue.ack_wait", "%s: want at least 1s", q.AckWait)
@@ -492,7 +512,10 @@ func (c Config) validate() []Problem {
 	if q.ResultsMaxAge.Duration < time.Minute {
 		bad("queue.results_max_age", "%s: want at least 1m", q.ResultsMaxAge)
 	}
+}
 
+// checkLists checks each [[filter.lists]] table.
+func (c Config) checkLists(bad badFunc) {
 	names := map[string]bool{}
 	for i, l := range c.Filter.Lists {
 		key := func(k string) string { return fmt.Sprintf("filter.lists[%d].%s", i, k) }
@@ -536,7 +559,10 @@ func (c Config) validate() []Problem {
 			bad(key("words"), "the list has neither words nor files")
 		}
 	}
+}
 
+// checkFilter checks [filter]'s own keys and its policies.
+func (c Config) checkFilter(bad badFunc) {
 	if c.Filter.AvoidMaxRewinds < 0 || c.Filter.AvoidMaxRewinds > 1000 {
 		bad("filter.avoid_max_rewinds", "%d: want 0 to 1000", c.Filter.AvoidMaxRewinds)
 	}
@@ -550,12 +576,15 @@ func (c Config) validate() []Problem {
 			bad(key, "%q: a policy name is letters, digits, '_' and '-'", name)
 		}
 		for _, m := range members {
-			if !names[m] {
+			if !slices.ContainsFunc(c.Filter.Lists, func(l List) bool { return l.Name == m }) {
 				bad(key, "list %q is not defined in [[filter.lists]]", m)
 			}
 		}
 	}
+}
 
+// checkHTTP checks [http] and its keys.
+func (c Config) checkHTTP(bad badFunc) {
 	if h := c.HTTP; h.Listen != "" {
 		if _, _, err := net.SplitHostPort(h.Listen); err != nil {
 			bad("http.listen", "%q: want host:port, or empty for off", h.Listen)
@@ -576,7 +605,10 @@ func (c Config) validate() []Problem {
 			bad(key("tenant"), "%q: want one id token of up to 64 letters, digits, '_' and '-', not starting with '_'", k.Tenant)
 		}
 	}
+}
 
+// checkMetricsLog checks [metrics] and [log].
+func (c Config) checkMetricsLog(bad badFunc) {
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			bad("metrics.listen", "%q: want host:port, or empty for off", c.Metrics.Listen)
@@ -592,7 +624,6 @@ func (c Config) validate() []Problem {
 	default:
 		bad("log.format", "%q: want text or json", c.Log.Format)
 	}
-	return ps
 }
 
 var validScheme = map[string]bool{"nats": true, "tls": true, "ws": true, "wss": true}

@@ -121,7 +121,7 @@ func BenchmarkCompile20k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(f.MemoryBytes())/(1<<20), "automaton-MiB")
+	b.ReportMetric(float64(f.memoryBytes())/(1<<20), "automaton-MiB")
 	runtime.KeepAlive(f)
 }
 

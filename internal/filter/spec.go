@@ -523,12 +523,12 @@ func (f *Filter) Lists() []string {
 	return names
 }
 
-// MemoryBytes reports the memory held by the automata.
-func (f *Filter) MemoryBytes() int {
+// memoryBytes reports the memory held by the automata.
+func (f *Filter) memoryBytes() int {
 	if f.parts != nil {
 		n := 0
 		for _, p := range f.parts {
-			n += p.MemoryBytes()
+			n += p.memoryBytes()
 		}
 		return n
 	}

@@ -74,8 +74,8 @@ func (b *Buffer) Flush() string {
 	return out
 }
 
-// Held reports how many bytes are held back.
-func (b *Buffer) Held() int { return len(b.pending) }
+// held reports how many bytes are held back.
+func (b *Buffer) held() int { return len(b.pending) }
 
 // firstStop returns the offset of the earliest complete stop string in
 // pending, or -1.

@@ -61,11 +61,11 @@ func TestBuffer(t *testing.T) {
 
 func TestHoldsOnlyWhatCouldMatch(t *testing.T) {
 	b := New([]string{"<END>"})
-	if out, _ := b.Write("text <E"); out != "text " || b.Held() != 2 {
-		t.Fatalf("out %q held %d, want %q held 2", out, b.Held(), "text ")
+	if out, _ := b.Write("text <E"); out != "text " || b.held() != 2 {
+		t.Fatalf("out %q held %d, want %q held 2", out, b.held(), "text ")
 	}
-	if out, _ := b.Write("x"); out != "<Ex" || b.Held() != 0 {
-		t.Fatalf("out %q held %d, want %q held 0", out, b.Held(), "<Ex")
+	if out, _ := b.Write("x"); out != "<Ex" || b.held() != 0 {
+		t.Fatalf("out %q held %d, want %q held 0", out, b.held(), "<Ex")
 	}
 }
 
