@@ -36,21 +36,8 @@ func runBatch(ctx context.Context, e env, args []string) int {
 	if err != nil {
 		return flagError(err)
 	}
-	var spec config.Batch
-	switch {
-	case len(pos) == 1 && len(in) == 0 && *out == "":
-		if spec, err = config.LoadBatch(pos[0]); err != nil {
-			fmt.Fprintln(e.stderr, err)
-			return exitUsage
-		}
-		for i, p := range spec.Inputs {
-			spec.Inputs[i] = spec.Resolve(p)
-		}
-		spec.Output = spec.Resolve(spec.Output)
-	case len(pos) == 0 && len(in) > 0 && *out != "":
-		spec = config.Batch{Inputs: in, Output: *out, InFlight: 4, Timeout: config.Duration{Duration: 10 * time.Minute}}
-	default:
-		fmt.Fprintln(e.stderr, "sieve batch: give a SPEC.toml, or --in JOBS.jsonl and --out RESULTS.jsonl")
+	spec, ok := batchSpec(e, pos, in, *out)
+	if !ok {
 		return exitUsage
 	}
 	if *ordered {
@@ -68,25 +55,9 @@ func runBatch(ctx context.Context, e env, args []string) int {
 	}
 	log := newLogger(e, "warn", cfg.Log.Format)
 
-	run, err := filepath.Abs(spec.Output)
-	if err != nil {
-		run = spec.Output
-	}
-	d := batch.Defaults{Run: run, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens, Temperature: spec.Temperature, TopK: spec.TopK,
-		TopP: spec.TopP, MinP: spec.MinP, RepeatPenalty: spec.RepeatPenalty, Seed: spec.Seed, Stop: spec.Stop}
-	var lines []batch.Line
-	for _, f := range spec.Inputs {
-		ls, err := batch.Read(f, d)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
-			return exitUsage
-		}
-		lines = append(lines, ls...)
-	}
-	for _, l := range lines {
-		if l.Err != nil {
-			fmt.Fprintf(e.stderr, "sieve batch: %s (recorded as rejected)\n", l.Err.Message)
-		}
+	lines, ok := readBatchLines(e, cfg, spec)
+	if !ok {
+		return exitUsage
 	}
 	done, err := batch.Done(spec.Output)
 	if err != nil {
@@ -118,6 +89,67 @@ func runBatch(ctx context.Context, e env, args []string) int {
 		runErr = err
 	}
 
+	printBatchSummary(e, sum, spec.Output)
+	switch {
+	case runErr != nil:
+		fmt.Fprintf(e.stderr, "sieve batch: %v\n", runErr)
+		return exitFailure
+	case ctx.Err() != nil || sum.Done+sum.Skipped < sum.Total:
+		fmt.Fprintln(e.stderr, "sieve batch: interrupted; run the same command again to finish")
+		return exitFailure
+	}
+	return exitOK
+}
+
+// batchSpec is the run's spec: a SPEC.toml, or --in and --out.
+func batchSpec(e env, pos, in []string, out string) (config.Batch, bool) {
+	switch {
+	case len(pos) == 1 && len(in) == 0 && out == "":
+		spec, err := config.LoadBatch(pos[0])
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return spec, false
+		}
+		for i, p := range spec.Inputs {
+			spec.Inputs[i] = spec.Resolve(p)
+		}
+		spec.Output = spec.Resolve(spec.Output)
+		return spec, true
+	case len(pos) == 0 && len(in) > 0 && out != "":
+		return config.Batch{Inputs: in, Output: out, InFlight: 4, Timeout: config.Duration{Duration: 10 * time.Minute}}, true
+	}
+	fmt.Fprintln(e.stderr, "sieve batch: give a SPEC.toml, or --in JOBS.jsonl and --out RESULTS.jsonl")
+	return config.Batch{}, false
+}
+
+// readBatchLines reads every input file; a bad line becomes a rejected
+// result (and is said here), a file that cannot be read stops the run.
+func readBatchLines(e env, cfg config.Config, spec config.Batch) ([]batch.Line, bool) {
+	run, err := filepath.Abs(spec.Output)
+	if err != nil {
+		run = spec.Output
+	}
+	d := batch.Defaults{Run: run, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens, Temperature: spec.Temperature, TopK: spec.TopK,
+		TopP: spec.TopP, MinP: spec.MinP, RepeatPenalty: spec.RepeatPenalty, Seed: spec.Seed, Stop: spec.Stop}
+	var lines []batch.Line
+	for _, f := range spec.Inputs {
+		ls, err := batch.Read(f, d)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
+			return nil, false
+		}
+		lines = append(lines, ls...)
+	}
+	for _, l := range lines {
+		if l.Err != nil {
+			fmt.Fprintf(e.stderr, "sieve batch: %s (recorded as rejected)\n", l.Err.Message)
+		}
+	}
+	return lines, true
+}
+
+// printBatchSummary prints what the run did.
+func printBatchSummary(e env, sum batch.Summary, output string) {
 	fmt.Fprintf(e.stdout, "%d jobs: %d done now, %d done before", sum.Total, sum.Done, sum.Skipped)
 	for _, st := range []job.Status{job.Completed, job.Filtered, job.Rejected, job.Cancelled, job.Expired, job.Failed} {
 		if n := sum.ByStatus[st]; n > 0 {
@@ -132,16 +164,7 @@ func runBatch(ctx context.Context, e env, args []string) int {
 		}
 		fmt.Fprintln(e.stdout)
 	}
-	fmt.Fprintf(e.stdout, "results: %s\n", spec.Output)
-	switch {
-	case runErr != nil:
-		fmt.Fprintf(e.stderr, "sieve batch: %v\n", runErr)
-		return exitFailure
-	case ctx.Err() != nil || sum.Done+sum.Skipped < sum.Total:
-		fmt.Fprintln(e.stderr, "sieve batch: interrupted; run the same command again to finish")
-		return exitFailure
-	}
-	return exitOK
+	fmt.Fprintf(e.stdout, "results: %s\n", output)
 }
 
 // batchBackend connects to the spec's NATS server, or starts an embedded

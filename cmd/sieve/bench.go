@@ -139,73 +139,20 @@ func runBench(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
 	}
-	for _, n := range levels {
-		progress("measuring %d concurrent job(s)…", n)
-		prompts := make([][]int, n)
-		for i := range prompts {
-			prompts[i] = makePrompt(*promptN)
-		}
-		start := time.Now()
-		tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
-			return eng.Generate(ctx, engine.Request{Prompt: prompts[i], MaxTokens: *genN, Sampling: greedy}, func(string) error { return nil })
-		})
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
-			return exitFailure
-		}
-		secs := time.Since(start).Seconds()
-		row := concurrencyRow{Jobs: n, Tokens: tokens, Seconds: secs, TokensPerSecond: float64(tokens) / secs}
-		row.VsOneJob = 1
-		if len(rep.Concurrency) > 0 && rep.Concurrency[0].TokensPerSecond > 0 {
-			row.VsOneJob = row.TokensPerSecond / rep.Concurrency[0].TokensPerSecond
-		}
-		rep.Concurrency = append(rep.Concurrency, row)
-		if ctx.Err() != nil {
-			return exitFailure
-		}
+	if err := benchConcurrency(ctx, eng, &rep, levels, makePrompt, *promptN, *genN, greedy, progress); err != nil {
+		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+		return exitFailure
 	}
-
 	if *withNATS {
 		progress("measuring %d concurrent job(s) through NATS and the filter, and the engine alone, alternated %d times…", maxN, *rounds)
-		// The engine alone runs the same jobs: the prompt the pipeline
-		// makes of the NATS jobs' message and the default system prompt.
-		story := []chatml.Message{{Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
-		p, err := chatml.Tokens(eng, append([]chatml.Message{{Role: chatml.System, Content: config.Default().Generate.System}}, story...))
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
-			return exitFailure
-		}
-		alone := func() (float64, error) {
-			start := time.Now()
-			tokens, err := generateAll(ctx, maxN, func(int) (engine.Result, error) {
-				return eng.Generate(ctx, engine.Request{Prompt: p, MaxTokens: *genN, Sampling: greedy}, func(string) error { return nil })
-			})
-			return float64(tokens) / time.Since(start).Seconds(), err
-		}
-		row, hrow, err := benchNATS(ctx, eng, maxN, *genN, *rounds, story, greedy, alone, *withHTTP)
-		if err != nil {
+		if rep.NATS, rep.HTTP, err = benchPipeline(ctx, eng, maxN, *genN, *rounds, greedy, *withHTTP); err != nil {
 			fmt.Fprintf(e.stderr, "sieve bench: nats: %v\n", err)
 			return exitFailure
 		}
-		rep.NATS, rep.HTTP = row, hrow
 	}
-
-	for _, n := range []int{32, 256, 1024} {
-		if n >= info.SlotContext-1 {
-			break
-		}
-		progress("measuring time to first token, %d-token prompt…", n)
-		var ms []float64
-		for r := 0; r < 3; r++ {
-			res, err := eng.Generate(ctx, engine.Request{Prompt: makePrompt(n), MaxTokens: 1, Sampling: greedy}, func(string) error { return nil })
-			if err != nil {
-				fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
-				return exitFailure
-			}
-			ms = append(ms, float64(res.PromptTime.Microseconds())/1000)
-		}
-		slices.Sort(ms)
-		rep.FirstToken = append(rep.FirstToken, firstTokenRow{PromptTokens: n, Milliseconds: ms[1]})
+	if rep.FirstToken, err = benchFirstToken(ctx, eng, makePrompt, greedy, progress); err != nil {
+		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+		return exitFailure
 	}
 	rep.PeakRSSBytes = peakRSS()
 
@@ -216,6 +163,77 @@ func runBench(ctx context.Context, e env, args []string) int {
 	}
 	printBench(e, rep)
 	return exitOK
+}
+
+// benchConcurrency measures tokens/s at each number of concurrent jobs.
+func benchConcurrency(ctx context.Context, eng engine.Engine, rep *benchReport, levels []int, makePrompt func(int) []int, promptN, genN int, greedy engine.Sampling, progress func(string, ...any)) error {
+	for _, n := range levels {
+		progress("measuring %d concurrent job(s)…", n)
+		prompts := make([][]int, n)
+		for i := range prompts {
+			prompts[i] = makePrompt(promptN)
+		}
+		start := time.Now()
+		tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
+			return eng.Generate(ctx, engine.Request{Prompt: prompts[i], MaxTokens: genN, Sampling: greedy}, func(string) error { return nil })
+		})
+		if err != nil {
+			return err
+		}
+		secs := time.Since(start).Seconds()
+		row := concurrencyRow{Jobs: n, Tokens: tokens, Seconds: secs, TokensPerSecond: float64(tokens) / secs, VsOneJob: 1}
+		if len(rep.Concurrency) > 0 && rep.Concurrency[0].TokensPerSecond > 0 {
+			row.VsOneJob = row.TokensPerSecond / rep.Concurrency[0].TokensPerSecond
+		}
+		rep.Concurrency = append(rep.Concurrency, row)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchPipeline runs the same jobs through NATS and the filter and on the
+// engine alone (benchNATS), and, with withHTTP, through the HTTP door.
+func benchPipeline(ctx context.Context, eng engine.Engine, n, gen, rounds int, greedy engine.Sampling, withHTTP bool) (*natsRow, *httpRow, error) {
+	// The engine alone runs the same jobs: the prompt the pipeline makes
+	// of the NATS jobs' message and the default system prompt.
+	story := []chatml.Message{{Role: chatml.User, Content: "Tell me a long story about a lighthouse keeper."}}
+	p, err := chatml.Tokens(eng, append([]chatml.Message{{Role: chatml.System, Content: config.Default().Generate.System}}, story...))
+	if err != nil {
+		return nil, nil, err
+	}
+	alone := func() (float64, error) {
+		start := time.Now()
+		tokens, err := generateAll(ctx, n, func(int) (engine.Result, error) {
+			return eng.Generate(ctx, engine.Request{Prompt: p, MaxTokens: gen, Sampling: greedy}, func(string) error { return nil })
+		})
+		return float64(tokens) / time.Since(start).Seconds(), err
+	}
+	return benchNATS(ctx, eng, n, gen, rounds, story, greedy, alone, withHTTP)
+}
+
+// benchFirstToken times the prompt of 32, 256 and 1024 tokens (those that
+// fit a slot), the median of three each.
+func benchFirstToken(ctx context.Context, eng engine.Engine, makePrompt func(int) []int, greedy engine.Sampling, progress func(string, ...any)) ([]firstTokenRow, error) {
+	var rows []firstTokenRow
+	for _, n := range []int{32, 256, 1024} {
+		if n >= eng.Info().SlotContext-1 {
+			break
+		}
+		progress("measuring time to first token, %d-token prompt…", n)
+		var ms []float64
+		for range 3 {
+			res, err := eng.Generate(ctx, engine.Request{Prompt: makePrompt(n), MaxTokens: 1, Sampling: greedy}, func(string) error { return nil })
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, float64(res.PromptTime.Microseconds())/1000)
+		}
+		slices.Sort(ms)
+		rows = append(rows, firstTokenRow{PromptTokens: n, Milliseconds: ms[1]})
+	}
+	return rows, nil
 }
 
 // promptMaker returns a function that makes a ChatML prompt of about n

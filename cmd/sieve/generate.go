@@ -3,29 +3,38 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/job"
 )
 
+// generateFlags are sieve generate's overrides of the configuration.
+type generateFlags struct {
+	system    string
+	maxTokens int
+	temp      float64
+	seed      int64
+	stops     stringList
+}
+
 func runGenerate(ctx context.Context, e env, args []string) int {
 	fs := newFlagSet(e, "generate", "[flags] PROMPT")
-	var (
-		cfgPath   = fs.String("config", "", "configuration `file` (TOML)")
-		model     = fs.String("model", "", "GGUF model `path` (overrides model.path)")
-		system    = fs.String("system", "", "system prompt (overrides generate.system)")
-		maxTokens = fs.Int("max-tokens", 0, "most tokens to generate (default generate.max_tokens)")
-		temp      = fs.Float64("temperature", -1, "sampling temperature, 0 = greedy (default generate.temperature)")
-		seed      = fs.Int64("seed", -1, "sampling seed (default random)")
-		asJSON    = fs.Bool("json", false, "print only the final result as JSON")
-		logLevel  = fs.String("log-level", "warn", "log level: debug, info, warn, error")
-		stops     stringList
-	)
-	fs.Var(&stops, "stop", "stop `string` (repeatable)")
+	var f generateFlags
+	cfgPath := fs.String("config", "", "configuration `file` (TOML)")
+	model := fs.String("model", "", "GGUF model `path` (overrides model.path)")
+	asJSON := fs.Bool("json", false, "print only the final result as JSON")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	fs.StringVar(&f.system, "system", "", "system prompt (overrides generate.system)")
+	fs.IntVar(&f.maxTokens, "max-tokens", 0, "most tokens to generate (default generate.max_tokens)")
+	fs.Float64Var(&f.temp, "temperature", -1, "sampling temperature, 0 = greedy (default generate.temperature)")
+	fs.Int64Var(&f.seed, "seed", -1, "sampling seed (default random)")
+	fs.Var(&f.stops, "stop", "stop `string` (repeatable)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -38,55 +47,20 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if *system != "" {
-		cfg.Generate.System = *system
-	}
-	g := cfg.Generate
-	if *maxTokens != 0 {
-		if *maxTokens < 1 || *maxTokens > g.MaxTokensLimit {
-			fmt.Fprintf(e.stderr, "sieve generate: --max-tokens %d: want 1 to %d (generate.max_tokens_limit)\n", *maxTokens, g.MaxTokensLimit)
-			return exitUsage
-		}
-		g.MaxTokens = *maxTokens
-	}
-	if *temp != -1 {
-		if *temp < 0 {
-			fmt.Fprintf(e.stderr, "sieve generate: --temperature %g: want 0 or more\n", *temp)
-			return exitUsage
-		}
-		g.Temperature = *temp
-	}
-	if *seed != -1 && (*seed < 0 || *seed >= engine.RandomSeed) {
-		fmt.Fprintf(e.stderr, "sieve generate: --seed %d: want 0 to %d\n", *seed, engine.RandomSeed-1)
+	data, err := f.apply(&cfg, pos[0])
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitUsage
 	}
-	for _, s := range stops {
-		if s == "" {
-			fmt.Fprintln(e.stderr, "sieve generate: --stop: a stop string cannot be empty")
-			return exitUsage
-		}
-	}
-	cfg.Generate = g
 	parts, err := app.Load(ctx, cfg, newLogger(e, *logLevel, cfg.Log.Format))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitCode(err)
 	}
 	defer parts.Close()
-	r := parts.Runner()
-	j := job.Job{Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}, Stop: stops}
-	if *seed != -1 {
-		s := uint32(*seed)
-		j.Seed = &s
-	}
 	// The same verdict as a job from NATS gets: the job as bytes, through
 	// the one parser.
-	data, err := json.Marshal(j)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
-		return exitFailure
-	}
-	res := r.Run(ctx, data, "cli", func(s string) error {
+	res := parts.Runner().Run(ctx, data, "cli", func(s string) error {
 		if *asJSON {
 			return nil
 		}
@@ -99,6 +73,45 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 	} else if res.Text != "" && !strings.HasSuffix(res.Text, "\n") {
 		fmt.Fprintln(e.stdout)
 	}
+	return generateStatus(e, res)
+}
+
+// apply checks the flags, sets the defaults they override in cfg, and
+// returns the job for prompt.
+func (f *generateFlags) apply(cfg *config.Config, prompt string) ([]byte, error) {
+	g := &cfg.Generate
+	if f.system != "" {
+		g.System = f.system
+	}
+	switch {
+	case f.maxTokens != 0 && (f.maxTokens < 1 || f.maxTokens > g.MaxTokensLimit):
+		return nil, fmt.Errorf("--max-tokens %d: want 1 to %d (generate.max_tokens_limit)", f.maxTokens, g.MaxTokensLimit)
+	case f.temp != -1 && f.temp < 0:
+		return nil, fmt.Errorf("--temperature %g: want 0 or more", f.temp)
+	case f.seed != -1 && (f.seed < 0 || f.seed >= engine.RandomSeed):
+		return nil, fmt.Errorf("--seed %d: want 0 to %d", f.seed, engine.RandomSeed-1)
+	}
+	for _, s := range f.stops {
+		if s == "" {
+			return nil, errors.New("--stop: a stop string cannot be empty")
+		}
+	}
+	if f.maxTokens != 0 {
+		g.MaxTokens = f.maxTokens
+	}
+	if f.temp != -1 {
+		g.Temperature = f.temp
+	}
+	j := job.Job{Messages: []chatml.Message{{Role: chatml.User, Content: prompt}}, Stop: f.stops}
+	if f.seed != -1 {
+		s := uint32(f.seed)
+		j.Seed = &s
+	}
+	return json.Marshal(j)
+}
+
+// generateStatus says how the reply ended and returns the exit status.
+func generateStatus(e env, res job.Result) int {
 	switch res.Status {
 	case job.Completed:
 		return exitOK
@@ -107,7 +120,7 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		return exitBlocked
 	case job.Rejected:
 		fmt.Fprintf(e.stderr, "sieve generate: %s\n", res.Error.Message)
-		if res.Error.Code == "input_blocked" {
+		if res.Error.Code == job.CodeInputBlocked {
 			return exitBlocked
 		}
 		return exitUsage
