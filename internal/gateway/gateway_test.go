@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +20,9 @@ import (
 
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/gateway"
-	"github.com/sieve-project/sieve/internal/pipeline"
-	"github.com/sieve-project/sieve/internal/worker"
+	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -67,50 +64,21 @@ func startDoor(t *testing.T, o doorOpts) *door {
 		o.pieces = reply
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, ContextLength: 16384}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Load(ctx, engine.Config{ModelPath: path, Context: 2 * 8192, Batch: 64, Threads: 1, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-
-	cfg := config.Default()
-	cfg.Generate.Temperature = 0
-	cfg.Generate.MaxTokensLimit = 8000
-	cfg.Queue.MaxPayload = 4096
-	cfg.Filter.Lists = []config.List{
-		{Name: "profanity", Action: "redact", Match: "word", Words: []string{"darn"}},
-		{Name: "secrets", Action: "block", ApplyTo: []string{"input", "output"}, Words: []string{"launch code"}},
-	}
-	cfg.Filter.Policies = map[string][]string{"soft": {"profanity"}}
-	filters, err := pipeline.LoadFilters(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "gateway test", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(local.Close)
-	w, err := worker.Start(ctx, worker.Config{
-		Conn: local.Conn, Consumer: local.Consumer, Queue: cfg.Queue, Parallel: 2, Name: "test/1", Version: "0.0.0", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
+	se := sievetest.Start(t, sievetest.Options{
+		Model:    testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, ContextLength: 16384},
+		Parallel: 2,
+		Context:  8192,
+		Lists: []config.List{
+			{Name: "profanity", Action: "redact", Match: "word", Words: []string{"darn"}},
+			{Name: "secrets", Action: "block", ApplyTo: []string{"input", "output"}, Words: []string{"launch code"}},
+		},
+		Policies: map[string][]string{"soft": {"profanity"}},
+		Config:   func(c *config.Config) { c.Generate.MaxTokensLimit = 8000 },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		w.Shutdown(ctx)
-	})
-	g, err := gateway.New(gateway.Config{Conn: local.Conn, Model: model},
+	log := se.Parts.Log
+	g, err := gateway.New(gateway.Config{Conn: se.Conn, Model: model},
 		gateway.WithKeys([]gateway.Key{{Secret: keySoft, Policy: "soft", Tenant: "acme"}, {Secret: keyOpen}}),
-		gateway.WithMaxBody(cfg.Queue.MaxPayload), gateway.WithLogger(log))
+		gateway.WithMaxBody(se.Config.Queue.MaxPayload), gateway.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +94,7 @@ func startDoor(t *testing.T, o doorOpts) *door {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
-	return &door{t: t, url: "http://" + ln.Addr().String(), conn: local.Conn, g: g}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
+	return &door{t: t, url: "http://" + ln.Addr().String(), conn: se.Conn, g: g}
 }
 
 // client is the official OpenAI Go SDK, as a user would set it up.

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sieve-project/sieve/internal/chatml"
-	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -31,22 +30,11 @@ func runner(t *testing.T, pieces []string, loop bool) *pipeline.Runner {
 // full context never ends them before the test does.
 func runnerCtx(t *testing.T, pieces []string, loop bool, ctx int) *pipeline.Runner {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: pieces, Loop: loop}); err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: ctx, Batch: 64, Threads: 1, Parallel: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	f, err := filter.Compile(lists, filter.Options{Normalize: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := config.Default().Generate
-	d.Temperature = 0
-	return &pipeline.Runner{Engine: e, Filters: pipeline.StaticFilters(f), Defaults: d, Limits: pipeline.Limits(d, config.Default().Queue)}
+	return sievetest.Parts(t, sievetest.Options{Model: testmodel.Scripted{Pieces: pieces, Loop: loop}, Context: ctx, Filters: pipeline.StaticFilters(f)}).Runner()
 }
 
 func user(s string) []chatml.Message { return []chatml.Message{{Role: chatml.User, Content: s}} }

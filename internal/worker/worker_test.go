@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +18,12 @@ import (
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
 )
 
-var reply = []string{"Oh", " dar", "n", ", the", " launch", " co", "de", " is", " 0000", "."}
+var reply = sievetest.Reply
 
 var lists = []filter.ListSpec{
 	{Name: "profanity", Action: filter.Redact, Match: filter.Word, Words: []string{"darn"}},
@@ -60,81 +59,27 @@ func start(t *testing.T, o opts) *env {
 	if o.pieces == nil {
 		o.pieces = reply
 	}
-	if o.parallel == 0 {
-		o.parallel = 1
+	so := sievetest.Options{
+		Model:    testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, Alternatives: o.alts, Then: o.then},
+		Parallel: o.parallel,
+		Context:  o.context,
+		Filters:  o.filters,
+		Join:     o.conn,
+		Config: func(c *config.Config) {
+			if o.queue != nil {
+				o.queue(&c.Queue)
+			}
+		},
 	}
-	if o.context == 0 {
-		o.context = 256
-	}
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, Alternatives: o.alts, Then: o.then}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: o.context * o.parallel, Batch: 64, Threads: 1, Parallel: o.parallel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	flt, err := filter.Compile(lists, filter.Options{Normalize: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Generate.Temperature = 0
-	cfg.Queue.AckWait = config.Duration{Duration: 2 * time.Second}
-	cfg.Queue.Backoff = []config.Duration{{Duration: 50 * time.Millisecond}}
-	cfg.Queue.MaxPayload = 4096
-	if o.queue != nil {
-		o.queue(&cfg.Queue)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	conn := o.conn
-	if conn == nil {
-		cfg.NATS.Listen = "127.0.0.1:0" // random port
-		conn, err = broker.Connect(context.Background(), cfg.NATS, t.TempDir(), "worker", log)
+	if o.filters == nil {
+		flt, err := filter.Compile(lists, filter.Options{Normalize: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(conn.Close)
+		so.Filters = pipeline.StaticFilters(flt)
 	}
-	cons, err := conn.Setup(context.Background(), cfg.Queue, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	filters := pipeline.StaticFilters(flt)
-	if o.filters != nil {
-		filters = o.filters
-	}
-	w, err := worker.Start(context.Background(), worker.Config{
-		Conn: conn, Consumer: cons, Queue: cfg.Queue, Parallel: o.parallel, Name: "test/1", Version: "0.0.0", Log: log,
-		Runner: &pipeline.Runner{Engine: eng, Filters: filters, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), Log: log},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		w.Shutdown(ctx)
-	})
-	url := conn.ClientURL()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, conn: conn, nc: nc, js: js, w: w, eng: eng, q: cfg.Queue}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
+	se := sievetest.Start(t, so)
+	return &env{t: t, conn: se.Conn, nc: se.NC, js: se.JS, w: se.Worker, eng: se.Parts.Engine, q: se.Config.Queue}
 }
 
 // submit publishes raw job bytes under id, collecting its chunks.

@@ -1,0 +1,177 @@
+// Package sievetest is the one harness for tests that run jobs: a scripted
+// model (engine/testmodel) on real llama.cpp, real keyword lists compiled
+// as the configuration compiles them, and a worker on a real embedded
+// NATS server on a random port (broker.StartLocal), with a client
+// connection of its own. Tests of the worker, the pipeline and the HTTP
+// door build on it; nothing in it stands in for a real part.
+package sievetest
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sieve-project/sieve/internal/app"
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/config"
+	"github.com/sieve-project/sieve/internal/engine"
+	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/worker"
+)
+
+// Reply is what the default model says: a word the profanity list
+// redacts (split over two tokens), then a phrase the secrets list blocks.
+var Reply = []string{"Oh", " dar", "n", ", the", " launch", " co", "de", " is", " 0000", "."}
+
+// Lists are the default keyword lists: profanity redacts the word "darn"
+// in replies; secrets blocks "launch code" in prompts and replies, and may
+// be named in results (as the other tests expect).
+var Lists = []config.List{
+	{Name: "profanity", Action: "redact", Match: "word", Words: []string{"darn"}},
+	{Name: "secrets", Action: "block", ApplyTo: []string{"input", "output"}, Words: []string{"launch code"}, Reveal: ptr(true)},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Options say what to run; the zero value runs Reply with Lists, one slot
+// of 256 tokens, greedy.
+type Options struct {
+	Model    testmodel.Scripted // Pieces nil: Reply
+	Parallel int                // slots; 0 = 1
+	Context  int                // tokens per slot; 0 = 256
+	Lists    []config.List      // nil: Lists
+	Policies map[string][]string
+	Filters  *pipeline.Filters    // instead of Lists and Policies
+	Config   func(*config.Config) // last changes to the configuration
+	Join     *broker.Conn         // a server to join (a second worker) instead of a new one
+}
+
+// Config is the configuration Options give: defaults, greedy sampling,
+// fast retries and a 2 s ack wait, 4 KiB jobs.
+func (o Options) config() config.Config {
+	c := config.Default()
+	c.Generate.Temperature = 0
+	c.Queue.AckWait = config.Duration{Duration: 2 * time.Second}
+	c.Queue.Backoff = []config.Duration{{Duration: 50 * time.Millisecond}}
+	c.Queue.MaxPayload = 4096
+	c.Filter.Lists = o.Lists
+	if c.Filter.Lists == nil {
+		c.Filter.Lists = Lists
+	}
+	c.Filter.Policies = o.Policies
+	c.Model.Parallel = max(o.Parallel, 1)
+	c.Model.Context = c.Model.Parallel * cmpOr(o.Context, 256)
+	c.Model.Batch = 64
+	c.Model.Threads = 1
+	if o.Config != nil {
+		o.Config(&c)
+	}
+	return c
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// Logger logs to t at debug level.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// Parts writes the model, loads it and compiles the lists: a model behind
+// the filter, without NATS (what pipeline tests need). t's cleanup
+// unloads it.
+func Parts(t testing.TB, o Options) *app.Parts {
+	t.Helper()
+	cfg := o.config()
+	m := o.Model
+	if m.Pieces == nil {
+		m.Pieces = Reply
+	}
+	cfg.Model.Path = filepath.Join(t.TempDir(), "m.gguf")
+	if err := testmodel.WriteScripted(cfg.Model.Path, m); err != nil {
+		t.Fatal(err)
+	}
+	log := Logger(t)
+	p := &app.Parts{Config: cfg, Log: log, Filters: o.Filters}
+	if p.Filters == nil {
+		var err error
+		if p.Filters, err = pipeline.LoadFilters(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if p.Engine, err = engine.Load(context.Background(), app.EngineConfig(cfg.Model)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Env is a running worker and a client of its server.
+type Env struct {
+	Parts  *app.Parts
+	Config config.Config
+	Conn   *broker.Conn // the worker's connection
+	Worker *worker.Worker
+	NC     *nats.Conn // the client's own connection
+	JS     jetstream.JetStream
+}
+
+// Start runs Parts behind a worker on an embedded server (or o.Join's),
+// and connects a client. t's cleanup stops everything.
+func Start(t testing.TB, o Options) *Env {
+	t.Helper()
+	p := Parts(t, o)
+	ctx := context.Background()
+	conn := o.Join
+	if conn == nil {
+		nc := p.Config.NATS
+		nc.Listen = "127.0.0.1:0"
+		var err error
+		if conn, err = broker.Connect(ctx, nc, t.TempDir(), "worker", p.Log); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(conn.Close)
+	}
+	cons, err := conn.Setup(ctx, p.Config.Queue, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := p.StartWorker(ctx, conn, cons, app.WorkerOptions{Name: "test/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		w.Shutdown(ctx)
+	})
+	nc, err := nats.Connect(conn.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Parts: p, Config: p.Config, Conn: conn, Worker: w, NC: nc, JS: js}
+}
