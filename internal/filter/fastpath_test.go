@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/rand/v2"
 	"testing"
 	"unicode/utf8"
 )
@@ -88,6 +89,60 @@ func TestPrefix3AgreesWithFullRune(t *testing.T) {
 			if got, want := prefix3(byte(b), byte(c)), !utf8.FullRune(p); got != want {
 				t.Errorf("prefix3(%#x, %#x) = %v, want %v", b, c, got, want)
 			}
+		}
+	}
+}
+
+// step is next for a plain offset, without the packed ext.
+func (m *matcher) step(st uint32, r rune) uint32 { return m.next(st, r) & (m.d.off | matchBit) }
+
+// The worked example in buildKeys's comment, checked.
+func TestBuildKeysWorkedExample(t *testing.T) {
+	codes, enc, ok := newCodeTable([]string{"ab", "中a"})
+	if !ok || enc[1] != "\xC0\x80a" {
+		t.Fatalf("codes: %q", enc)
+	}
+	d, _ := buildKeys(enc)
+	m := &matcher{d: d, codes: codes}
+	info := func(st uint32) (ext, out uint32) {
+		return d.trans[st&d.off+colInfo] & extMask, d.trans[st&d.off+colOut]
+	}
+	var outs []uint32
+	st := uint32(0)
+	for i, r := range []rune("中ab") {
+		st = m.next(st, r)
+		ext, out := info(st)
+		if i == 0 && (ext != 1 || out != 0) {
+			t.Fatalf("after 中: ext %d out %d, want 1 and 0", ext, out)
+		}
+		if out != 0 {
+			if st&matchBit == 0 {
+				t.Fatalf("at %d: a pattern ends but the transition has no matchBit", i)
+			}
+			outs = append(outs, out)
+		}
+	}
+	if len(outs) != 2 || outs[0] != 2 || outs[1] != 1 {
+		t.Fatalf("patterns ending: %v, want 中a (2) then ab (1)", outs)
+	}
+}
+
+// feed's loop for ASCII and whole characters and its code point by code
+// point path give the same: the property test without the loop.
+func TestStreamMatchesReferenceWithoutFastFeed(t *testing.T) {
+	noFastFeed = true
+	defer func() { noFastFeed = false }()
+	rng := rand.New(rand.NewPCG(11, 5))
+	for it := range 500 {
+		specs := randSpecs(rng)
+		f, err := Compile(specs, Options{Normalize: rng.IntN(5) != 0})
+		if err != nil {
+			t.Fatalf("iteration %d: %v", it, err)
+		}
+		text := randText(rng, rng.IntN(40))
+		want := refCheck(t, f, specs, Output, text, nil)
+		if got := runStream(t, f, Output, nil, text, randCuts(rng, len(text))); !sameResult(got, want) {
+			t.Fatalf("iteration %d: differs from reference\nspecs %+v\ntext %q\ngot  %+v\nwant %+v", it, specs, text, got, want)
 		}
 	}
 }

@@ -139,7 +139,7 @@ type listInfo struct {
 // matcher is the automaton for one side (input or output) plus what each
 // pattern means.
 type matcher struct {
-	d     *dfa
+	d     *keyDFA
 	codes *codeTable
 	pats  []pattern
 	// owners holds every pattern's owners, each pattern's together, so

@@ -80,10 +80,10 @@ func (f *Filter) Check(where Where, text string) CheckResult {
 type Stream struct {
 	f    *Filter
 	m    *matcher
-	d    *dfa // m.d, one load nearer
+	d    *keyDFA // m.d, one load nearer
 	fold *foldTable
 
-	stop      *dfa
+	stop      *byteDFA
 	stopLen   []int // byte length of each stop string
 	stopSt    uint32
 	stopFirst *[256]bool // bytes that start some stop string
@@ -374,6 +374,11 @@ func (s *Stream) scanStops() int {
 	return pos - int(d.trans[st+colInfo]&extMask)
 }
 
+// noFastFeed makes feed leave its loop for ASCII and whole characters to
+// one, code point by code point, so that tests check the two paths
+// against each other.
+var noFastFeed = false
+
 // feed turns the code points in [s.fed, limit) into recs and steps the
 // matcher over each as it is made. Unless final, it stops before an
 // incomplete character. With settle it settles afterwards (see settle),
@@ -387,7 +392,7 @@ func (s *Stream) scanStops() int {
 // step of the loop.
 func (s *Stream) feed(limit int, final, settle bool) {
 	var (
-		d         *dfa
+		d         *keyDFA
 		pos, base int
 		buf       []byte
 		recs      []rec
@@ -399,7 +404,7 @@ func (s *Stream) feed(limit int, final, settle bool) {
 		trans, cls, off := d.trans, &d.cls, d.off
 		fold := s.fold
 		pos, buf, base, st, recs = s.fed, s.buf, s.base, s.st, s.recs
-		if pos < limit && !s.hasBest && len(s.pending) == 0 {
+		if pos < limit && !s.hasBest && len(s.pending) == 0 && !noFastFeed {
 			if cap(recs)-len(recs) <= limit-pos {
 				// A rec per byte at most, and room for the sentinel below.
 				s.recs = slices.Grow(recs, limit-pos+1)
@@ -595,30 +600,9 @@ func (s *Stream) add(rc rec, end int, st uint32) bool {
 	return !s.blocked
 }
 
-// step moves the automaton from state st over normalized code point r.
-// The result may carry matchBit; it is the offset of the state's row.
-func (m *matcher) step(st uint32, r rune) uint32 {
-	// next without a call, for loops over plain offsets (st must be one).
-	d := m.d
-	trans, cls, mask := d.trans, &d.cls, d.off|matchBit
-	if r < utf8.RuneSelf {
-		return trans[st+cls[r]] & mask
-	}
-	c := m.codes.lookup(r)
-	if c == 0 {
-		return 0 // in no pattern
-	}
-	if k := uint32(c) - 1; k < codes2 {
-		return d.step2(st, k) & mask
-	} else {
-		k -= codes2
-		v := d.midStep(trans[st+cls[0xF9+k>>12]], (k>>6)&63)
-		return d.midStep(v, k&63) & mask
-	}
-}
-
-// next is step for the matcher's own loops: st and the result may carry
-// the packed ext (see dfa.ext).
+// next moves the automaton from state st over normalized code point r.
+// st and the result may carry matchBit and the packed ext (see
+// keyDFA.ext).
 func (m *matcher) next(st uint32, r rune) uint32 {
 	trans, cls := m.d.trans, &m.d.cls
 	st &= m.d.off
