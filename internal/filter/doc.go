@@ -122,6 +122,6 @@
 // inside a code kept as a 64-bit exception mask over a shared row, so that
 // the automaton for 20,000 entries is 7.9 MiB.
 //
-// Speed: see BENCHMARKS.md ("Keyword filter"); go test -bench . ./internal/filter
-// measures it.
+// Speed: BENCHMARKS.md ("Current figures") and BENCH_NOTES.md; go test
+// -bench . ./internal/filter measures it.
 package filter
