@@ -3,6 +3,7 @@ package filter
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -309,166 +310,202 @@ func compileView(specs []ListSpec, opts Options, v Strict, want func(int) bool) 
 	if opts.Normalize || v != 0 {
 		f.fold = foldTableFor(v)
 	}
-	var errs []error
-	seen := map[string]bool{}
-	type entry struct {
-		norm string
-		own  owner
-	}
+	c := &listCompiler{f: f, specs: specs, opts: opts, view: v, seen: map[string]bool{}}
 	var sides [2][]entry
 	for li, spec := range specs {
 		if want != nil && !want(li) {
-			repl := spec.Replacement
-			if repl == "" {
-				repl = DefaultReplacement
-			}
-			f.lists = append(f.lists, listInfo{name: spec.Name, action: spec.Action, replacement: stripString(repl)})
-			seen[spec.Name] = true
+			f.lists = append(f.lists, listInfoOf(spec))
+			c.seen[spec.Name] = true
 			continue
 		}
-		errsBefore := len(errs)
-		fail := func(pos, ent string, err error) {
-			errs = append(errs, &ListError{List: spec.Name, Source: spec.Source, Pos: pos, Entry: ent, Err: err})
-		}
-		switch {
-		case spec.Name == "":
-			fail("", "", fmt.Errorf("%w: no name", ErrInvalidList))
-		case seen[spec.Name]:
-			fail("", "", fmt.Errorf("%w: name used twice", ErrInvalidList))
-		}
-		seen[spec.Name] = true
-		if spec.Action != Redact && spec.Action != Block && spec.Action != Flag {
-			fail("", "", fmt.Errorf("%w: action %q (want redact, block or flag)", ErrInvalidList, spec.Action))
-		}
-		mode := spec.Match
-		if mode == "" {
-			mode = Substring
-		}
-		if mode != Substring && mode != Word {
-			fail("", "", fmt.Errorf("%w: match %q (want substring or word)", ErrInvalidList, spec.Match))
-		}
-		apply := spec.ApplyTo
-		if len(apply) == 0 {
-			apply = []Where{Output}
-		}
-		for _, w := range apply {
-			if w != Input && w != Output {
-				fail("", "", fmt.Errorf("%w: apply_to %q (want input or output)", ErrInvalidList, w))
-			}
-		}
-		repl := spec.Replacement
-		if repl == "" {
-			repl = DefaultReplacement
-		}
-		if !utf8.ValidString(repl) {
-			fail("", "", fmt.Errorf("%w: replacement: %w", ErrInvalidList, ErrInvalidUTF8))
-		}
-		f.lists = append(f.lists, listInfo{name: spec.Name, action: spec.Action, replacement: stripString(repl)})
-
-		// shown is what hits and errors may say of an entry.
-		shown := func(raw string) string {
-			if spec.Hide {
-				return ""
-			}
-			return raw
-		}
-		// Entries, merged by normalized form within the list.
-		byNorm := map[string]bool{}
-		var ents []entry
-		add := func(pos, raw string) {
-			switch {
-			case raw == "":
-				fail(pos, "", ErrEmptyEntry)
-				return
-			case !utf8.ValidString(raw):
-				fail(pos, shown(strings.ToValidUTF8(raw, "\uFFFD")), ErrInvalidUTF8)
-				return
-			}
-			n := f.normalize(raw)
-			switch {
-			case n == "":
-				fail(pos, shown(raw), ErrNormalizesEmpty)
-				return
-			case utf8.RuneCountInString(n) > maxEntryRunes:
-				fail(pos, shown(raw[:min(len(raw), 40)]+"…"), ErrEntryTooLong)
-				return
-			}
-			for _, n := range strictVariants(n, v.forMode(mode)) {
-				if byNorm[n] {
-					continue
-				}
-				byNorm[n] = true
-				first, _ := utf8.DecodeRuneInString(n)
-				last, _ := utf8.DecodeLastRuneInString(n)
-				ents = append(ents, entry{norm: n, own: owner{
-					list:      int32(li),
-					rank:      actionRank(spec.Action)*int32(len(specs)) + int32(li),
-					needStart: mode == Word && isWordRune(first),
-					needEnd:   mode == Word && isWordRune(last),
-					entry:     shown(raw),
-				}})
-			}
-		}
-		for _, err := range forEachEntry(spec, opts, add) {
-			fail("", "", err)
-		}
-		if len(ents) == 0 && len(errs) == errsBefore {
-			fail("", "", ErrNoEntries)
-		}
+		ents, apply := c.list(li)
 		for _, w := range apply {
 			if w == Input || w == Output {
 				sides[whereIndex(w)] = append(sides[whereIndex(w)], ents...)
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
 	}
 	for i := range sides {
 		if i == 1 && slices.EqualFunc(sides[0], sides[1], func(a, b entry) bool { return a.norm == b.norm && a.own == b.own }) {
 			f.m[1] = f.m[0] // same lists on both sides: share the automaton
 			break
 		}
-		// Group owners by pattern; pattern order is first appearance.
-		idx := map[string]int{}
-		var strs []string
-		var pats []pattern
-		for _, e := range sides[i] {
-			pi, ok := idx[e.norm]
-			if !ok {
-				pi = len(pats)
-				idx[e.norm] = pi
-				strs = append(strs, e.norm)
-				pats = append(pats, pattern{runes: runeLen(e.norm)})
-			}
-			pats[pi].owners = append(pats[pi].owners, e.own)
-		}
-		owners := make([]owner, 0, len(sides[i]))
-		for pi := range pats {
-			p := &pats[pi]
-			slices.SortStableFunc(p.owners, func(a, b owner) int { return int(a.rank - b.rank) })
-			p.needStart = !slices.ContainsFunc(p.owners, func(o owner) bool { return !o.needStart })
-			p.first = int32(len(owners))
-			owners = append(owners, p.owners...)
-			p.owners = owners[p.first:len(owners):len(owners)]
-		}
-		codes, enc, ok := newCodeTable(strs)
+		m, ok := newMatcher(sides[i])
 		if !ok {
 			return nil, &ListError{List: f.lists[0].name, Err: fmt.Errorf("%w: lists on the %s side use more than %d distinct non-ASCII characters", ErrInvalidList, []Where{Input, Output}[i], maxCodes)}
 		}
-		d, next := buildKeys(enc)
-		heads := make([]patHead, len(pats))
-		for pi := range pats {
-			pats[pi].next = next[pi]
-			p := &pats[pi]
-			heads[pi] = patHead{next: next[pi], first: p.first, runes: uint16(p.runes), needStart: p.needStart, single: len(p.owners) == 1}
-			if heads[pi].single {
-				heads[pi].needEnd, heads[pi].rank = p.owners[0].needEnd, p.owners[0].rank
-			}
-		}
-		f.m[i] = &matcher{d: d, codes: codes, pats: pats, owners: owners, heads: heads}
+		f.m[i] = m
 	}
 	return f, nil
+}
+
+// entry is one spelling of a list entry in the view, and what it means.
+type entry struct {
+	norm string
+	own  owner
+}
+
+// listInfoOf is what a Filter keeps of a list to act on its matches.
+func listInfoOf(spec ListSpec) listInfo {
+	repl := spec.Replacement
+	if repl == "" {
+		repl = DefaultReplacement
+	}
+	return listInfo{name: spec.Name, action: spec.Action, replacement: stripString(repl)}
+}
+
+// listCompiler checks lists and turns their entries into the view's
+// spellings, collecting every problem.
+type listCompiler struct {
+	f     *Filter
+	specs []ListSpec
+	opts  Options
+	view  Strict
+	seen  map[string]bool // list names
+	errs  []error
+}
+
+// list checks specs[li], adds its listInfo to the Filter, and returns its
+// entries and the sides it applies to.
+func (c *listCompiler) list(li int) ([]entry, []Where) {
+	spec := c.specs[li]
+	errsBefore := len(c.errs)
+	fail := func(pos, ent string, err error) {
+		c.errs = append(c.errs, &ListError{List: spec.Name, Source: spec.Source, Pos: pos, Entry: ent, Err: err})
+	}
+	switch {
+	case spec.Name == "":
+		fail("", "", fmt.Errorf("%w: no name", ErrInvalidList))
+	case c.seen[spec.Name]:
+		fail("", "", fmt.Errorf("%w: name used twice", ErrInvalidList))
+	}
+	c.seen[spec.Name] = true
+	if spec.Action != Redact && spec.Action != Block && spec.Action != Flag {
+		fail("", "", fmt.Errorf("%w: action %q (want redact, block or flag)", ErrInvalidList, spec.Action))
+	}
+	mode := cmp.Or(spec.Match, Substring)
+	if mode != Substring && mode != Word {
+		fail("", "", fmt.Errorf("%w: match %q (want substring or word)", ErrInvalidList, spec.Match))
+	}
+	apply := spec.ApplyTo
+	if len(apply) == 0 {
+		apply = []Where{Output}
+	}
+	for _, w := range apply {
+		if w != Input && w != Output {
+			fail("", "", fmt.Errorf("%w: apply_to %q (want input or output)", ErrInvalidList, w))
+		}
+	}
+	if !utf8.ValidString(spec.Replacement) {
+		fail("", "", fmt.Errorf("%w: replacement: %w", ErrInvalidList, ErrInvalidUTF8))
+	}
+	c.f.lists = append(c.f.lists, listInfoOf(spec))
+	ents := c.entries(li, mode, fail)
+	if len(ents) == 0 && len(c.errs) == errsBefore {
+		fail("", "", ErrNoEntries)
+	}
+	return ents, apply
+}
+
+// entries reads specs[li]'s entries and returns their spellings in the
+// view (with strict variants), merged by spelling within the list.
+func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err error)) []entry {
+	spec := c.specs[li]
+	// shown is what hits and errors may say of an entry.
+	shown := func(raw string) string {
+		if spec.Hide {
+			return ""
+		}
+		return raw
+	}
+	byNorm := map[string]bool{}
+	var ents []entry
+	add := func(pos, raw string) {
+		switch {
+		case raw == "":
+			fail(pos, "", ErrEmptyEntry)
+			return
+		case !utf8.ValidString(raw):
+			fail(pos, shown(strings.ToValidUTF8(raw, "\uFFFD")), ErrInvalidUTF8)
+			return
+		}
+		n := c.f.normalize(raw)
+		switch {
+		case n == "":
+			fail(pos, shown(raw), ErrNormalizesEmpty)
+			return
+		case utf8.RuneCountInString(n) > maxEntryRunes:
+			fail(pos, shown(raw[:min(len(raw), 40)]+"…"), ErrEntryTooLong)
+			return
+		}
+		for _, n := range strictVariants(n, c.view.forMode(mode)) {
+			if byNorm[n] {
+				continue
+			}
+			byNorm[n] = true
+			first, _ := utf8.DecodeRuneInString(n)
+			last, _ := utf8.DecodeLastRuneInString(n)
+			ents = append(ents, entry{norm: n, own: owner{
+				list:      int32(li),
+				rank:      actionRank(spec.Action)*int32(len(c.specs)) + int32(li),
+				needStart: mode == Word && isWordRune(first),
+				needEnd:   mode == Word && isWordRune(last),
+				entry:     shown(raw),
+			}})
+		}
+	}
+	for _, err := range forEachEntry(spec, c.opts, add) {
+		fail("", "", err)
+	}
+	return ents
+}
+
+// newMatcher compiles one side's entries: their distinct spellings become
+// the automaton's patterns, each with its owners (the lists that have it)
+// best rank first. ok is false if they use more than maxCodes distinct
+// non-ASCII code points.
+func newMatcher(ents []entry) (m *matcher, ok bool) {
+	// Group owners by pattern; pattern order is first appearance.
+	idx := map[string]int{}
+	var strs []string
+	var pats []pattern
+	for _, e := range ents {
+		pi, ok := idx[e.norm]
+		if !ok {
+			pi = len(pats)
+			idx[e.norm] = pi
+			strs = append(strs, e.norm)
+			pats = append(pats, pattern{runes: runeLen(e.norm)})
+		}
+		pats[pi].owners = append(pats[pi].owners, e.own)
+	}
+	owners := make([]owner, 0, len(ents))
+	for pi := range pats {
+		p := &pats[pi]
+		slices.SortStableFunc(p.owners, func(a, b owner) int { return int(a.rank - b.rank) })
+		p.needStart = !slices.ContainsFunc(p.owners, func(o owner) bool { return !o.needStart })
+		p.first = int32(len(owners))
+		owners = append(owners, p.owners...)
+		p.owners = owners[p.first:len(owners):len(owners)]
+	}
+	codes, enc, ok := newCodeTable(strs)
+	if !ok {
+		return nil, false
+	}
+	d, next := buildKeys(enc)
+	heads := make([]patHead, len(pats))
+	for pi := range pats {
+		pats[pi].next = next[pi]
+		p := &pats[pi]
+		heads[pi] = patHead{next: next[pi], first: p.first, runes: uint16(p.runes), needStart: p.needStart, single: len(p.owners) == 1}
+		if heads[pi].single {
+			heads[pi].needEnd, heads[pi].rank = p.owners[0].needEnd, p.owners[0].rank
+		}
+	}
+	return &matcher{d: d, codes: codes, pats: pats, owners: owners, heads: heads}, true
 }
 
 // forEachLine calls fn for each line of data with its 1-based number,
