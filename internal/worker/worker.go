@@ -222,18 +222,7 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	}
 	id := w.subj.IDFromSubject(msg.Subject())
 	log := w.log.With("job", id, "attempt", attempt)
-
-	if stored, err := w.resultStored(id); err != nil {
-		log.Warn("cannot tell whether a result is stored; job left for redelivery", "err", err)
-		msg.NakWithDelay(w.backoff(attempt))
-		return
-	} else if stored {
-		// A redelivery whose ack was lost, or the id used again: either
-		// way the stored result is the job's.
-		log.Info("a result for this id is stored already; acked without running")
-		if err := msg.Ack(); err != nil {
-			log.Warn("ack failed", "err", err)
-		}
+	if w.settledBefore(msg, id, attempt, log) {
 		return
 	}
 	ctx, cancel, ok := w.register(id)
@@ -250,29 +239,62 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		w.conclude(msg, log, *rej, attempt, start, published)
 		return
 	}
-	j := a.Job
 	if w.takeCancelled(id) {
 		cancel(errCancelRequested)
 	}
 	if a.Timeout > 0 {
 		deadline := published.Add(a.Timeout)
 		if ctx.Err() == nil && time.Now().After(deadline) {
-			res := ended(j, job.Expired, "deadline")
 			log.Info("job expired before it started", "waited", time.Since(published))
-			w.finish(msg, log, res, attempt, start, published)
+			w.finish(msg, log, ended(a.Job, job.Expired, "deadline"), attempt, start, published)
 			return
 		}
 		var cancelDeadline context.CancelFunc
 		ctx, cancelDeadline = context.WithDeadline(ctx, deadline)
 		defer cancelDeadline()
 	}
+	stopBeat := w.heartbeat(msg, log)
+	res := w.run(ctx, a, id)
+	stopBeat()
+	if errors.Is(context.Cause(ctx), errDraining) && res.Status != job.Rejected {
+		// Cut short by shutdown: another worker does it again, whole.
+		log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
+		if err := msg.Nak(); err != nil {
+			log.Warn("nak failed", "err", err)
+		}
+		return
+	}
+	w.conclude(msg, log, res, attempt, start, published)
+}
 
-	// Tell JetStream the job is alive well within ack_wait, so a long
-	// generation is never redelivered to another worker.
-	stopBeat := make(chan struct{})
-	beatDone := make(chan struct{})
+// settledBefore reports whether the job needs no run: its result is
+// stored already (a redelivery whose ack was lost, or the id used again;
+// either way the stored result is the job's), or that cannot be told now
+// (the job is left for redelivery).
+func (w *Worker) settledBefore(msg jetstream.Msg, id string, attempt int, log *slog.Logger) bool {
+	stored, err := w.resultStored(id)
+	switch {
+	case err != nil:
+		log.Warn("cannot tell whether a result is stored; job left for redelivery", "err", err)
+		msg.NakWithDelay(w.backoff(attempt))
+		return true
+	case stored:
+		log.Info("a result for this id is stored already; acked without running")
+		if err := msg.Ack(); err != nil {
+			log.Warn("ack failed", "err", err)
+		}
+		return true
+	}
+	return false
+}
+
+// heartbeat tells JetStream the job is alive well within ack_wait, so a
+// long generation is never redelivered to another worker, until the
+// function it returns is called.
+func (w *Worker) heartbeat(msg jetstream.Msg, log *slog.Logger) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(beatDone)
+		defer close(done)
 		t := time.NewTicker(max(w.cfg.Queue.AckWait.Duration/3, 100*time.Millisecond))
 		defer t.Stop()
 		for {
@@ -281,13 +303,18 @@ func (w *Worker) handle(msg jetstream.Msg) {
 				if err := msg.InProgress(); err != nil {
 					log.Warn("in-progress signal failed", "err", err)
 				}
-			case <-stopBeat:
+			case <-quit:
 				return
 			}
 		}
 	}()
+	return func() { close(quit); <-done }
+}
+
+// run generates an admitted job, publishing each chunk as released.
+func (w *Worker) run(ctx context.Context, a *pipeline.Admitted, id string) job.Result {
 	seq := 0
-	res := w.cfg.Runner.Generate(ctx, a, func(text string) error {
+	return w.cfg.Runner.Generate(ctx, a, func(text string) error {
 		seq++
 		b, err := json.Marshal(job.Chunk{ID: id, Seq: seq, Text: text})
 		if err != nil {
@@ -298,18 +325,6 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		}
 		return w.cfg.Conn.NC.Publish(w.subj.Stream(id), b)
 	})
-	close(stopBeat)
-	<-beatDone
-
-	if errors.Is(context.Cause(ctx), errDraining) && res.Status != job.Rejected {
-		// Cut short by shutdown: another worker does it again, whole.
-		log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
-		if err := msg.Nak(); err != nil {
-			log.Warn("nak failed", "err", err)
-		}
-		return
-	}
-	w.conclude(msg, log, res, attempt, start, published)
 }
 
 // conclude retries a job the engine failed, while deliveries remain, and
