@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -40,41 +41,49 @@ func runBatch(ctx context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if *ordered {
-		spec.Ordered = true
-	}
-	if *inFlight > 0 {
-		spec.InFlight = *inFlight
-	}
-	if *server != "" {
-		spec.Server = *server
-	}
+	spec.Ordered = spec.Ordered || *ordered
+	spec.InFlight = cmp.Or(*inFlight, spec.InFlight)
+	spec.Server = cmp.Or(*server, spec.Server)
 	cfg, ok := loadConfig(e, *cfgPath)
 	if !ok {
 		return exitUsage
 	}
-	log := newLogger(e, "warn", cfg.Log.Format)
-
 	lines, ok := readBatchLines(e, cfg, spec)
 	if !ok {
 		return exitUsage
 	}
+	sum, runErr := runBatchJobs(ctx, e, cfg, spec, lines, newLogger(e, "warn", cfg.Log.Format))
+	if runErr != nil && sum.Total == 0 { // nothing ran
+		fmt.Fprintf(e.stderr, "sieve batch: %v\n", runErr)
+		return exitFailure
+	}
+	printBatchSummary(e, sum, spec.Output)
+	switch {
+	case runErr != nil:
+		fmt.Fprintf(e.stderr, "sieve batch: %v\n", runErr)
+		return exitFailure
+	case ctx.Err() != nil || sum.Done+sum.Skipped < sum.Total:
+		fmt.Fprintln(e.stderr, "sieve batch: interrupted; run the same command again to finish")
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runBatchJobs submits the lines not done yet (through the spec's server,
+// or an in-process worker) and writes their results, showing progress.
+func runBatchJobs(ctx context.Context, e env, cfg config.Config, spec config.Batch, lines []batch.Line, log *slog.Logger) (batch.Summary, error) {
 	done, err := batch.Done(spec.Output)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve batch: %s: %v\n", spec.Output, err)
-		return exitFailure
+		return batch.Summary{}, fmt.Errorf("%s: %w", spec.Output, err)
 	}
 	w, err := batch.NewWriter(spec.Output, spec.Ordered)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
-		return exitFailure
+		return batch.Summary{}, err
 	}
-
 	conn, stop, err := batchBackend(ctx, cfg, spec, log)
 	if err != nil {
 		w.Close()
-		fmt.Fprintf(e.stderr, "sieve batch: %v\n", err)
-		return exitFailure
+		return batch.Summary{}, err
 	}
 	submit := func(ctx context.Context, l batch.Line) (job.Result, error) {
 		jctx, cancel := context.WithTimeout(ctx, spec.Timeout.Duration)
@@ -88,17 +97,7 @@ func runBatch(ctx context.Context, e env, args []string) int {
 	if err := w.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-
-	printBatchSummary(e, sum, spec.Output)
-	switch {
-	case runErr != nil:
-		fmt.Fprintf(e.stderr, "sieve batch: %v\n", runErr)
-		return exitFailure
-	case ctx.Err() != nil || sum.Done+sum.Skipped < sum.Total:
-		fmt.Fprintln(e.stderr, "sieve batch: interrupted; run the same command again to finish")
-		return exitFailure
-	}
-	return exitOK
+	return sum, runErr
 }
 
 // batchSpec is the run's spec: a SPEC.toml, or --in and --out.

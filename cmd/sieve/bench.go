@@ -71,81 +71,81 @@ type firstTokenRow struct {
 	Milliseconds float64 `json:"ms"`
 }
 
-func runBench(ctx context.Context, e env, args []string) int {
+// benchFlags are sieve bench's flags.
+type benchFlags struct {
+	model, random, wtype                        string
+	parallel, promptN, genN, threads, nice, gpu int
+	rounds                                      int
+	withNATS, withHTTP, asJSON                  bool
+}
+
+func parseBenchFlags(e env, args []string) (benchFlags, int) {
+	var f benchFlags
 	fs := newFlagSet(e, "bench", "--model PATH [flags]")
-	var (
-		model    = fs.String("model", "", "GGUF model `path` (required)")
-		parallel = fs.Int("parallel", 8, "most concurrent jobs to measure (1, 2, 4, … up to this)")
-		promptN  = fs.Int("prompt-tokens", 32, "prompt length of the throughput jobs")
-		genN     = fs.Int("gen-tokens", 128, "tokens each throughput job generates")
-		threads  = fs.Int("threads", 0, "llama.cpp threads (0 = one per physical core)")
-		nice     = fs.Int("decode-nice", -1, "niceness added to the decode threads (0 to 19, Linux; -1 = choose), as model.decode_nice")
-		gpu      = fs.Int("gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
-		withNATS = fs.Bool("nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
-		withHTTP = fs.Bool("http", false, "with --nats, also measure the OpenAI HTTP door against submitting on NATS, streaming, alternated --rounds times")
-		random   = fs.String("random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
-		wtype    = fs.String("type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
-		asJSON   = fs.Bool("json", false, "print the report as JSON")
-		rounds   = fs.Int("rounds", 5, "rounds of the NATS comparison: each runs the jobs through NATS and on the engine alone, in alternating order")
-	)
+	fs.StringVar(&f.model, "model", "", "GGUF model `path` (required)")
+	fs.IntVar(&f.parallel, "parallel", 8, "most concurrent jobs to measure (1, 2, 4, … up to this)")
+	fs.IntVar(&f.promptN, "prompt-tokens", 32, "prompt length of the throughput jobs")
+	fs.IntVar(&f.genN, "gen-tokens", 128, "tokens each throughput job generates")
+	fs.IntVar(&f.threads, "threads", 0, "llama.cpp threads (0 = one per physical core)")
+	fs.IntVar(&f.nice, "decode-nice", -1, "niceness added to the decode threads (0 to 19, Linux; -1 = choose), as model.decode_nice")
+	fs.IntVar(&f.gpu, "gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
+	fs.BoolVar(&f.withNATS, "nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
+	fs.BoolVar(&f.withHTTP, "http", false, "with --nats, also measure the OpenAI HTTP door against submitting on NATS, streaming, alternated --rounds times")
+	fs.StringVar(&f.random, "random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
+	fs.StringVar(&f.wtype, "type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
+	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fs.IntVar(&f.rounds, "rounds", 5, "rounds of the NATS comparison: each runs the jobs through NATS and on the engine alone, in alternating order")
 	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+		return f, flagError(err)
 	}
-	if *model == "" || fs.NArg() > 0 || *parallel < 1 || *promptN < 1 || *genN < 1 || *rounds < 1 {
+	if f.model == "" || fs.NArg() > 0 || f.parallel < 1 || f.promptN < 1 || f.genN < 1 || f.rounds < 1 {
 		fmt.Fprintln(e.stderr, "sieve bench: give --model PATH; --parallel, --prompt-tokens, --gen-tokens and --rounds must be at least 1")
-		return exitUsage
+		return f, exitUsage
+	}
+	return f, -1
+}
+
+func runBench(ctx context.Context, e env, args []string) int {
+	f, code := parseBenchFlags(e, args)
+	if code >= 0 {
+		return code
 	}
 	log := newLogger(e, "warn", "text")
-	if *random != "" {
-		if err := writeRandomModel(*model, *random, *wtype); err != nil {
+	if f.random != "" {
+		if err := writeRandomModel(f.model, f.random, f.wtype); err != nil {
 			fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 			return exitUsage
 		}
 	}
-	var levels []int
-	for n := 1; n <= *parallel; n *= 2 {
-		levels = append(levels, n)
-	}
-	if levels[len(levels)-1] != *parallel {
-		levels = append(levels, *parallel)
-	}
+	levels := benchLevels(f.parallel)
 	maxN := levels[len(levels)-1]
-	slot := max(*promptN+*genN+64, 1024+64) // room for the first-token rows too
-	eng, err := engine.Load(ctx, engine.Config{ModelPath: *model, GPULayers: *gpu, Context: slot * maxN, Batch: 512, Threads: *threads, Parallel: maxN, DecodeNice: *nice}, engine.WithLogger(log))
+	slot := max(f.promptN+f.genN+64, 1024+64) // room for the first-token rows too
+	eng, err := engine.Load(ctx, engine.Config{ModelPath: f.model, GPULayers: f.gpu, Context: slot * maxN, Batch: 512, Threads: f.threads, Parallel: maxN, DecodeNice: f.nice}, engine.WithLogger(log))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
 	}
 	defer eng.Close()
-	info := eng.Info()
-	rep := benchReport{Model: *model, Parameters: info.Parameters, Threads: info.Threads, DecodeNice: info.DecodeNice, CPUBackend: cpuBackend(info.Devices), PromptTokens: *promptN, GenTokens: *genN,
-		Notes: map[string]string{"sampling": "greedy; a job may end early at an end-of-generation token, tokens/s counts what was generated"}}
+	rep := newBenchReport(f.model, eng.Info(), f.genN)
 	progress := func(format string, a ...any) {
-		if !*asJSON {
+		if !f.asJSON {
 			fmt.Fprintf(e.stderr, format+"\n", a...)
 		}
 	}
-
-	makePrompt, err := promptMaker(eng)
+	greedy := engine.Sampling{Temperature: 0, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1, Seed: 1}
+	makePrompt, err := warmUp(ctx, eng, greedy)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
 	}
-	rep.PromptTokens = len(makePrompt(*promptN)) // a short n is padded to the ChatML frame
-	greedy := engine.Sampling{Temperature: 0, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1, Seed: 1}
-
-	// Warm up: page the weights in.
-	if _, err := eng.Generate(ctx, engine.Request{Prompt: makePrompt(8), MaxTokens: 4, Sampling: greedy}, func(string) error { return nil }); err != nil {
+	rep.PromptTokens = len(makePrompt(f.promptN)) // a short n is padded to the ChatML frame
+	if err := benchConcurrency(ctx, eng, &rep, levels, makePrompt, f.promptN, f.genN, greedy, progress); err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
 	}
-	if err := benchConcurrency(ctx, eng, &rep, levels, makePrompt, *promptN, *genN, greedy, progress); err != nil {
-		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
-		return exitFailure
-	}
-	if *withNATS {
-		progress("measuring %d concurrent job(s) through NATS and the filter, and the engine alone, alternated %d times…", maxN, *rounds)
-		if rep.NATS, rep.HTTP, err = benchPipeline(ctx, eng, maxN, *genN, *rounds, greedy, *withHTTP); err != nil {
+	if f.withNATS {
+		progress("measuring %d concurrent job(s) through NATS and the filter, and the engine alone, alternated %d times…", maxN, f.rounds)
+		if rep.NATS, rep.HTTP, err = benchPipeline(ctx, eng, maxN, f.genN, f.rounds, greedy, f.withHTTP); err != nil {
 			fmt.Fprintf(e.stderr, "sieve bench: nats: %v\n", err)
 			return exitFailure
 		}
@@ -156,13 +156,42 @@ func runBench(ctx context.Context, e env, args []string) int {
 	}
 	rep.PeakRSSBytes = peakRSS()
 
-	if *asJSON {
+	if f.asJSON {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}
 	printBench(e, rep)
 	return exitOK
+}
+
+// benchLevels are the numbers of concurrent jobs to measure: powers of
+// two up to parallel, and parallel.
+func benchLevels(parallel int) []int {
+	var levels []int
+	for n := 1; n <= parallel; n *= 2 {
+		levels = append(levels, n)
+	}
+	if levels[len(levels)-1] != parallel {
+		levels = append(levels, parallel)
+	}
+	return levels
+}
+
+func newBenchReport(model string, info engine.ModelInfo, genN int) benchReport {
+	return benchReport{Model: model, Parameters: info.Parameters, Threads: info.Threads, DecodeNice: info.DecodeNice, CPUBackend: cpuBackend(info.Devices), GenTokens: genN,
+		Notes: map[string]string{"sampling": "greedy; a job may end early at an end-of-generation token, tokens/s counts what was generated"}}
+}
+
+// warmUp pages the weights in with a short job and returns the prompt
+// maker.
+func warmUp(ctx context.Context, eng engine.Engine, greedy engine.Sampling) (func(int) []int, error) {
+	makePrompt, err := promptMaker(eng)
+	if err != nil {
+		return nil, err
+	}
+	_, err = eng.Generate(ctx, engine.Request{Prompt: makePrompt(8), MaxTokens: 4, Sampling: greedy}, func(string) error { return nil })
+	return makePrompt, err
 }
 
 // benchConcurrency measures tokens/s at each number of concurrent jobs.
