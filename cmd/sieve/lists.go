@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -48,21 +49,10 @@ func runLists(_ context.Context, e env, args []string) int {
 			specs = slices.DeleteFunc(specs, func(s filter.ListSpec) bool { return !slices.Contains(members, s.Name) })
 		}
 	}
-	var corpus []string
-	for _, name := range pos {
-		data, err := os.ReadFile(name)
-		switch {
-		case err != nil:
-			fmt.Fprintf(e.stderr, "sieve lists lint: %v\n", err)
-			return exitUsage
-		case len(data) > maxCheckInput:
-			fmt.Fprintf(e.stderr, "sieve lists lint: %s is over %d MiB; split it\n", name, maxCheckInput>>20)
-			return exitUsage
-		case !utf8.Valid(data):
-			fmt.Fprintf(e.stderr, "sieve lists lint: %s is not valid UTF-8\n", name)
-			return exitUsage
-		}
-		corpus = append(corpus, string(data))
+	corpus, err := readCorpus(pos)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "sieve lists lint: %v\n", err)
+		return exitUsage
 	}
 	rep, err := filter.Lint(specs, opts, corpus)
 	if err != nil {
@@ -74,14 +64,34 @@ func runLists(_ context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "%d entries matched the corpus; the %d that matched most:\n", len(rep.Fired), min(*top, len(rep.Fired)))
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	for _, f := range rep.Fired[:min(*top, len(rep.Fired))] {
-		entry := f.Entry
-		if entry == "" {
-			entry = "(hidden list)"
+	printLint(e, rep, *top)
+	return exitOK
+}
+
+// readCorpus reads the clean texts, each valid UTF-8 and within
+// maxCheckInput.
+func readCorpus(names []string) ([]string, error) {
+	var corpus []string
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(data) > maxCheckInput:
+			return nil, fmt.Errorf("%s is over %d MiB; split it", name, maxCheckInput>>20)
+		case !utf8.Valid(data):
+			return nil, fmt.Errorf("%s is not valid UTF-8", name)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\n", f.List, entry, f.Hits)
+		corpus = append(corpus, string(data))
+	}
+	return corpus, nil
+}
+
+func printLint(e env, rep filter.LintReport, top int) {
+	fmt.Fprintf(e.stdout, "%d entries matched the corpus; the %d that matched most:\n", len(rep.Fired), min(top, len(rep.Fired)))
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	for _, f := range rep.Fired[:min(top, len(rep.Fired))] {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", f.List, cmp.Or(f.Entry, "(hidden list)"), f.Hits)
 	}
 	tw.Flush()
 	fmt.Fprintf(e.stdout, "\n%d warnings:\n", len(rep.Warnings))
@@ -92,5 +102,4 @@ func runLists(_ context.Context, e env, args []string) int {
 			fmt.Fprintf(e.stdout, "  list %q %s: %s\n", w.List, w.Pos, w.Why)
 		}
 	}
-	return exitOK
 }

@@ -52,25 +52,12 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 	} else if nc.URL == "" {
 		nc.URL = "nats://" + nc.Listen
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	conn, err := broker.Connect(ctx, nc, "", "sieve submit", quiet)
+	conn, err := connectClient(ctx, nc, "sieve submit")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
 		return exitFailure
 	}
 	defer conn.Close()
-	if !conn.NC.IsConnected() {
-		// RetryOnFailedConnect keeps trying in the background; a client
-		// should say at once that nobody is there.
-		deadline := time.Now().Add(3 * time.Second)
-		for !conn.NC.IsConnected() && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if !conn.NC.IsConnected() {
-			fmt.Fprintf(e.stderr, "sieve submit: no NATS server at %s (is sieve serve running?)\n", config.RedactURL(nc.URL))
-			return exitFailure
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	var onChunk func(job.Chunk)
@@ -98,6 +85,29 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Fprintln(e.stdout, string(b))
+	return submitStatus(e, res)
+}
+
+// connectClient connects to a running sieve's NATS server, and says at
+// once when nobody is there (the connection would keep trying in the
+// background, as a worker's must).
+func connectClient(ctx context.Context, nc config.NATS, name string) (*broker.Conn, error) {
+	conn, err := broker.Connect(ctx, nc, "", name, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(3 * time.Second); !conn.NC.IsConnected() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !conn.NC.IsConnected() {
+		conn.Close()
+		return nil, fmt.Errorf("no NATS server at %s (is sieve serve running?)", config.RedactURL(nc.URL))
+	}
+	return conn, nil
+}
+
+// submitStatus is the exit status for a result, with what went wrong.
+func submitStatus(e env, res job.Result) int {
 	switch res.Status {
 	case job.Completed, job.Filtered:
 		return exitOK
