@@ -55,27 +55,9 @@ func runCheck(_ context.Context, e env, args []string) int {
 		return exitUsage
 	}
 
-	in, name := e.stdin, "standard input"
-	if len(pos) == 1 && pos[0] != "-" {
-		f, err := os.Open(pos[0])
-		if err != nil {
-			fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
-			return exitUsage
-		}
-		defer f.Close()
-		in, name = f, pos[0]
-	}
-	data, err := io.ReadAll(io.LimitReader(in, maxCheckInput+1))
+	data, err := readCheckInput(e, pos)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "sieve check: read %s: %v\n", name, err)
-		return exitFailure
-	}
-	if len(data) > maxCheckInput {
-		fmt.Fprintf(e.stderr, "sieve check: %s is over %d MiB\n", name, maxCheckInput>>20)
-		return exitUsage
-	}
-	if !utf8.Valid(data) {
-		fmt.Fprintf(e.stderr, "sieve check: %s is not valid UTF-8\n", name)
+		fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
 		return exitUsage
 	}
 	res := flt.Check(filter.Where(*side), string(data))
@@ -89,4 +71,28 @@ func runCheck(_ context.Context, e env, args []string) int {
 		return exitBlocked
 	}
 	return exitOK
+}
+
+// readCheckInput reads the FILE, or standard input: valid UTF-8, within
+// maxCheckInput.
+func readCheckInput(e env, pos []string) ([]byte, error) {
+	in, name := e.stdin, "standard input"
+	if len(pos) == 1 && pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in, name = f, pos[0]
+	}
+	data, err := io.ReadAll(io.LimitReader(in, maxCheckInput+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	case len(data) > maxCheckInput:
+		return nil, fmt.Errorf("%s is over %d MiB", name, maxCheckInput>>20)
+	case !utf8.Valid(data):
+		return nil, fmt.Errorf("%s is not valid UTF-8", name)
+	}
+	return data, nil
 }

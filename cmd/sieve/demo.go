@@ -72,15 +72,8 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "sieve demo: %v\n", err)
 		return exitFailure
 	}
-	dir := *cacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = os.TempDir()
-		}
-		dir = filepath.Join(base, "sieve", "demo")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := demoCache(*cacheDir)
+	if err != nil {
 		return fail(err)
 	}
 	log := newLogger(e, "warn", "text")
@@ -100,11 +93,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	defer local.Close()
 	conn, cons := local.Conn, local.Consumer
 
-	fmt.Fprintf(e.stdout, "sieve demo: an embedded NATS server (%s) and an in-process worker.\n", conn.ClientURL())
-	fmt.Fprintln(e.stdout, "Each reply comes from a built-in toy model (a few MB, in "+dir+")")
-	fmt.Fprintln(e.stdout, "run by real llama.cpp; jobs go through JetStream, and every piece passes the keyword")
-	fmt.Fprintln(e.stdout, "filter before it is published. Lists: profanity (redact, whole words),")
-	fmt.Fprintln(e.stdout, "confidential (redact), secrets (block), tone (avoid: the model says something else).")
+	fmt.Fprintf(e.stdout, demoIntro, conn.ClientURL(), dir)
 	counts := map[job.Status]int{}
 	hits := 0
 	for i, d := range demoReplies {
@@ -112,31 +101,59 @@ func runDemo(ctx context.Context, e env, args []string) int {
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(e.stdout, "\n    status %s, finish %s", res.Status, res.FinishReason)
-		for _, h := range res.Filter.Output {
-			switch {
-			case h.Action == "avoid" && h.Token != nil:
-				fmt.Fprintf(e.stdout, "; %s avoided: back to token %d (try %d, %d tokens taken back)", h.List, *h.Token, h.Tries, h.Discarded)
-			case h.Keyword == "": // a hidden list
-				fmt.Fprintf(e.stdout, "; %s %s at %d–%d", h.List, h.Action, h.Start, h.End)
-			default:
-				fmt.Fprintf(e.stdout, "; %s %s %q at %d–%d", h.List, h.Action, h.Keyword, h.Start, h.End)
-			}
-		}
-		fmt.Fprintln(e.stdout)
+		printDemoResult(e, res)
 		counts[res.Status]++
 		hits += len(res.Filter.Output)
 	}
 	fmt.Fprintf(e.stdout, "\nSummary: %d replies, %d completed, %d filtered, %d filter hits.\n",
 		len(demoReplies), counts[job.Completed], counts[job.Filtered], hits)
-	fmt.Fprintln(e.stdout, "\nThis was a toy. To serve a real model, download a GGUF file (for example a")
-	fmt.Fprintln(e.stdout, "CausalLM 14B Q4_K_M), set model.path in a config file (see README.md), and run")
-	fmt.Fprintln(e.stdout, "  sieve serve --config sieve.toml      and, from another shell,")
-	fmt.Fprintln(e.stdout, "  sieve submit --stream \"hello\"")
+	fmt.Fprint(e.stdout, demoOutro)
 	if counts[job.Completed]+counts[job.Filtered] != len(demoReplies) {
 		return exitFailure
 	}
 	return exitOK
+}
+
+const demoIntro = `sieve demo: an embedded NATS server (%s) and an in-process worker.
+Each reply comes from a built-in toy model (a few MB, in %s)
+run by real llama.cpp; jobs go through JetStream, and every piece passes the keyword
+filter before it is published. Lists: profanity (redact, whole words),
+confidential (redact), secrets (block), tone (avoid: the model says something else).
+`
+
+const demoOutro = `
+This was a toy. To serve a real model, download a GGUF file (for example a
+CausalLM 14B Q4_K_M), set model.path in a config file (see README.md), and run
+  sieve serve --config sieve.toml      and, from another shell,
+  sieve submit --stream "hello"
+`
+
+// demoCache is the folder for the toy models: dir, or the user's cache.
+func demoCache(dir string) (string, error) {
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dir = filepath.Join(base, "sieve", "demo")
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// printDemoResult says how a reply ended and what the filter did.
+func printDemoResult(e env, res job.Result) {
+	fmt.Fprintf(e.stdout, "\n    status %s, finish %s", res.Status, res.FinishReason)
+	for _, h := range res.Filter.Output {
+		switch {
+		case h.Action == "avoid" && h.Token != nil:
+			fmt.Fprintf(e.stdout, "; %s avoided: back to token %d (try %d, %d tokens taken back)", h.List, *h.Token, h.Tries, h.Discarded)
+		case h.Keyword == "": // a hidden list
+			fmt.Fprintf(e.stdout, "; %s %s at %d–%d", h.List, h.Action, h.Start, h.End)
+		default:
+			fmt.Fprintf(e.stdout, "; %s %s %q at %d–%d", h.List, h.Action, h.Keyword, h.Start, h.End)
+		}
+	}
+	fmt.Fprintln(e.stdout)
 }
 
 // demoJob runs one reply: its toy model behind a worker, one job submitted

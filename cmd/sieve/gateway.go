@@ -1,16 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
@@ -35,18 +33,8 @@ func runGateway(ctx context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	switch {
-	case *listen != "":
-		cfg.HTTP.Listen = *listen
-	case cfg.HTTP.Listen == "":
-		cfg.HTTP.Listen = "127.0.0.1:8080"
-	}
-	switch {
-	case *server != "":
-		cfg.NATS.URL = *server
-	case cfg.NATS.URL == "":
-		cfg.NATS.URL = "nats://" + cfg.NATS.Listen
-	}
+	cfg.HTTP.Listen = cmp.Or(*listen, cfg.HTTP.Listen, "127.0.0.1:8080")
+	cfg.NATS.URL = cmp.Or(*server, cfg.NATS.URL, "nats://"+cfg.NATS.Listen)
 	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
 	conn, err := broker.Connect(ctx, cfg.NATS, "", "sieve gateway", log)
 	if err != nil {
@@ -62,17 +50,7 @@ func runGateway(ctx context.Context, e env, args []string) int {
 	door.Start(ln)
 	log.Info("gateway", "url", "http://"+ln.Addr().String()+"/v1", "nats", config.RedactURL(cfg.NATS.URL), "prefix", cfg.NATS.Prefix)
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-hup:
-			reloadKeys(cfg, door, nil, log)
-		}
-	}
+	waitServing(ctx, cfg, nil, door, log)
 	log.Info("draining", "timeout", cfg.Queue.DrainTimeout.Duration)
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Queue.DrainTimeout.Duration)
 	defer cancel()

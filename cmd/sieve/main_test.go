@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -77,11 +78,7 @@ const scriptText = "Hello, world! 中文."
 
 func scripted(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: script}); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return sievetest.ModelFile(t, testmodel.Scripted{Pieces: script})
 }
 
 func TestGenerateStreamsTheSentence(t *testing.T) {

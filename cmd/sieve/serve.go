@@ -168,18 +168,24 @@ func (l *listeners) stop() {
 	}
 }
 
-// waitServing serves until ctx ends; SIGHUP rereads the lists and keys.
+// waitServing serves until ctx ends; SIGHUP rereads the lists (when
+// filters is not nil) and the door's keys (when door is not nil).
 func waitServing(ctx context.Context, cfg config.Config, filters *pipeline.Filters, door *gateway.Gateway, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	policies := func(name string) error { _, err := filters.Policy(name); return err }
+	var policies func(string) error // a gateway alone has no lists to check keys against
+	if filters != nil {
+		policies = func(name string) error { _, err := filters.Policy(name); return err }
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			reloadLists(cfg, filters, log)
+			if filters != nil {
+				reloadLists(cfg, filters, log)
+			}
 			if door != nil {
 				reloadKeys(cfg, door, policies, log)
 			}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -47,11 +49,7 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	nc := cfg.NATS
-	if *server != "" {
-		nc.URL = *server
-	} else if nc.URL == "" {
-		nc.URL = "nats://" + nc.Listen
-	}
+	nc.URL = cmp.Or(*server, nc.URL, "nats://"+nc.Listen)
 	conn, err := connectClient(ctx, nc, "sieve submit")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
@@ -60,32 +58,48 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	var onChunk func(job.Chunk)
-	printed := ""
+	out := &streamOut{w: e.stdout, on: *stream}
+	var onChunk func(job.Chunk) // nil: no subscription to the chunks
 	if *stream {
-		onChunk = func(c job.Chunk) {
-			fmt.Fprint(e.stdout, c.Text)
-			printed += c.Text
-		}
+		onChunk = out.chunk
 	}
 	res, err := conn.Submit(ctx, jobID, payload, onChunk)
 	if errors.Is(err, broker.ErrNoResult) {
-		fmt.Fprintf(e.stderr, "sieve submit: no result for job %q within %s\n", jobID, *timeout)
-		return exitFailure
+		err = fmt.Errorf("no result for job %q within %s", jobID, *timeout)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve submit: %v\n", err)
 		return exitFailure
 	}
-	if *stream {
-		if strings.HasPrefix(res.Text, printed) {
-			fmt.Fprint(e.stdout, res.Text[len(printed):])
-		}
-		fmt.Fprintln(e.stdout)
-	}
+	out.end(res.Text)
 	b, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Fprintln(e.stdout, string(b))
 	return submitStatus(e, res)
+}
+
+// streamOut prints a job's chunks as they come, and at the end whatever
+// of the result's text they missed (a subscriber may miss chunks).
+type streamOut struct {
+	w       io.Writer
+	on      bool
+	printed strings.Builder
+}
+
+func (o *streamOut) chunk(c job.Chunk) {
+	if o.on {
+		fmt.Fprint(o.w, c.Text)
+		o.printed.WriteString(c.Text)
+	}
+}
+
+func (o *streamOut) end(text string) {
+	if !o.on {
+		return
+	}
+	if p := o.printed.String(); strings.HasPrefix(text, p) {
+		fmt.Fprint(o.w, text[len(p):])
+	}
+	fmt.Fprintln(o.w)
 }
 
 // connectClient connects to a running sieve's NATS server, and says at

@@ -95,6 +95,17 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// ModelFile writes the scripted model s into t's temporary folder and
+// returns its path: what a test that runs the sieve binary hands it.
+func ModelFile(t testing.TB, s testmodel.Scripted) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := testmodel.WriteScripted(path, s); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // Parts writes the model, loads it and compiles the lists: a model behind
 // the filter, without NATS (what pipeline tests need). t's cleanup
 // unloads it.
@@ -105,10 +116,7 @@ func Parts(t testing.TB, o Options) *app.Parts {
 	if m.Pieces == nil {
 		m.Pieces = Reply
 	}
-	cfg.Model.Path = filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(cfg.Model.Path, m); err != nil {
-		t.Fatal(err)
-	}
+	cfg.Model.Path = ModelFile(t, m)
 	log := Logger(t)
 	p := &app.Parts{Config: cfg, Log: log, Filters: o.Filters}
 	if p.Filters == nil {
