@@ -1,7 +1,8 @@
 // Package pipeline runs a job from its raw bytes to its one final result:
-// decode and validate, screen the input with the input lists, render
-// ChatML, generate, pass every piece of output through the output filter,
-// and shape the result.
+// Admit decodes and validates it (job.Parse), picks its policy, screens
+// the input with the input lists and renders ChatML tokens; Generate runs
+// the engine (with the avoid lists as its guard), passes every piece of
+// output through the output filter, and shapes the result. Run is both.
 //
 // Whatever happens, Run returns exactly one result, and no byte of output
 // reaches the chunk callback or the result without passing the filter.
