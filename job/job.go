@@ -1,13 +1,18 @@
 // Package job defines the JSON messages sieve exchanges with its callers:
 // the job a caller submits, the chunks of moderated text streamed while it
-// runs, and the one final result. The field names are the wire format in
-// docs/design.md; other tools depend on them, so they change only by addition.
+// runs, and the one final result. The field names are the wire format
+// (README.md, "The daemon"; the delivery contract is in docs/design.md);
+// other tools depend on them, so they change only by addition.
 //
 // The package holds types and their vocabularies only; it does not run,
 // validate against a model, or publish anything.
 package job
 
 import "github.com/sieve-project/sieve/internal/chatml"
+
+// Message is one turn of a conversation: a role (system, user or
+// assistant) and its content.
+type Message = chatml.Message
 
 // Status is how a job ended.
 type Status string
@@ -23,19 +28,19 @@ const (
 
 // Job is a request to generate.
 type Job struct {
-	ID            string           `json:"id,omitempty"` // optional in a body: the subject names the job
-	Messages      []chatml.Message `json:"messages"`
-	MaxTokens     *int             `json:"max_tokens,omitempty"`
-	Temperature   *float64         `json:"temperature,omitempty"`
-	TopK          *int             `json:"top_k,omitempty"`
-	TopP          *float64         `json:"top_p,omitempty"`
-	MinP          *float64         `json:"min_p,omitempty"`
-	RepeatPenalty *float64         `json:"repeat_penalty,omitempty"`
-	Seed          *uint32          `json:"seed,omitempty"`
-	Stop          []string         `json:"stop,omitempty"`
-	Policy        string           `json:"policy,omitempty"`
-	TimeoutMS     *int64           `json:"timeout_ms,omitempty"`
-	Metadata      map[string]any   `json:"metadata,omitempty"`
+	ID            string         `json:"id,omitempty"` // optional in a body: the subject names the job
+	Messages      []Message      `json:"messages"`
+	MaxTokens     *int           `json:"max_tokens,omitempty"`
+	Temperature   *float64       `json:"temperature,omitempty"`
+	TopK          *int           `json:"top_k,omitempty"`
+	TopP          *float64       `json:"top_p,omitempty"`
+	MinP          *float64       `json:"min_p,omitempty"`
+	RepeatPenalty *float64       `json:"repeat_penalty,omitempty"`
+	Seed          *uint32        `json:"seed,omitempty"`
+	Stop          []string       `json:"stop,omitempty"`
+	Policy        string         `json:"policy,omitempty"`
+	TimeoutMS     *int64         `json:"timeout_ms,omitempty"`
+	Metadata      map[string]any `json:"metadata,omitempty"`
 }
 
 // Chunk is a piece of moderated text, streamed as it is released.
