@@ -53,11 +53,23 @@ var foldTableOnce = sync.OnceValue(buildFoldTable)
 var foldRanges = [][2]rune{{utf8.RuneSelf, 0x30000}, {0xE0000, 0xE1000}}
 
 func buildFoldTable() *foldTable {
-	t := &foldTable{vals: make([]uint32, 256)} // block 0: identity
+	var ascii [utf8.RuneSelf]byte
 	for b := range utf8.RuneSelf {
-		t.ascii[b] = byte(unicode.ToLower(rune(b)))
+		ascii[b] = byte(unicode.ToLower(rune(b)))
 	}
 	var buf string
+	return newFoldTable(ascii, func(r rune) []rune {
+		if !mayFold(r, &buf) {
+			return nil
+		}
+		return foldSlow(r)
+	})
+}
+
+// newFoldTable makes a table with the given ASCII row and, for the code
+// points of foldRanges, what fold says (nil for the code point itself).
+func newFoldTable(ascii [utf8.RuneSelf]byte, fold func(r rune) []rune) *foldTable {
+	t := &foldTable{ascii: ascii, vals: make([]uint32, 256)} // block 0: identity
 	block := make([]uint32, 256)
 	for _, rg := range foldRanges {
 		for hi := rg[0] &^ 0xff; hi < rg[1]; hi += 256 {
@@ -65,11 +77,11 @@ func buildFoldTable() *foldTable {
 			used := false
 			for lo := range rune(256) {
 				r := hi | lo
-				if r < rg[0] || r >= rg[1] || !mayFold(r, &buf) {
+				if r < rg[0] || r >= rg[1] {
 					continue
 				}
-				out := foldSlow(r)
-				if len(out) == 1 && out[0] == r {
+				out := fold(r)
+				if out == nil || len(out) == 1 && out[0] == r {
 					continue
 				}
 				block[lo] = uint32(len(t.exp))<<6 | uint32(len(out))<<1 | 1

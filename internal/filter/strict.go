@@ -133,63 +133,45 @@ func buildStrictTable(s Strict) *foldTable {
 			}
 		}
 	}
-	t := &foldTable{ascii: base.ascii, vals: make([]uint32, 256)}
+	ascii := base.ascii
 	if s&StrictSpaced != 0 {
 		for _, c := range []byte{'.', '-', '_', '\t'} {
-			t.ascii[c] = ' '
+			ascii[c] = ' '
 		}
 	}
 	if s&StrictLeet != 0 {
 		for c, l := range leetView {
-			t.ascii[c] = l
+			ascii[c] = l
 		}
 	}
 	mapRune := func(c rune) []rune {
 		if c < utf8.RuneSelf {
-			return []rune{rune(t.ascii[c])}
+			return []rune{rune(ascii[c])}
 		}
 		if p, ok := post[c]; ok {
 			return p
 		}
 		return []rune{c}
 	}
-	block := make([]uint32, 256)
-	for _, rg := range foldRanges {
-		for hi := rg[0] &^ 0xff; hi < rg[1]; hi += 256 {
-			clear(block)
-			used := false
-			for lo := range rune(256) {
-				r := hi | lo
-				if r < rg[0] || r >= rg[1] {
-					continue
-				}
-				out := []rune{r}
-				if v := base.lookup(r); v != 0 {
-					out = base.expansion(v)
-				}
-				// Twice: a Traditional character may fold to one that
-				// folds again; lookalike targets are plain a-z.
-				for range 2 {
-					var next []rune
-					for _, c := range out {
-						next = append(next, mapRune(c)...)
-					}
-					out = next
-				}
-				if len(out) == 1 && out[0] == r {
-					continue
-				}
-				block[lo] = uint32(len(t.exp))<<6 | uint32(len(out))<<1 | 1
-				t.exp = append(t.exp, out...)
-				used = true
-			}
-			if used {
-				t.idx[hi>>8] = uint16(len(t.vals) >> 8)
-				t.vals = append(t.vals, block...)
-			}
+	return newFoldTable(ascii, func(r rune) []rune {
+		out := []rune{r}
+		if v := base.lookup(r); v != 0 {
+			out = base.expansion(v)
 		}
-	}
-	return t
+		// Twice: a Traditional character may fold to one that folds
+		// again; lookalike targets are plain a-z.
+		for range 2 {
+			var next []rune
+			for _, c := range out {
+				next = append(next, mapRune(c)...)
+			}
+			out = next
+		}
+		if out == nil {
+			out = []rune{} // folds to nothing (not "unchanged")
+		}
+		return out
+	})
 }
 
 // strictVariants returns the other spellings an entry of a word-mode list
