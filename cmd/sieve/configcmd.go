@@ -32,10 +32,15 @@ func runConfig(_ context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, err)
 		return exitUsage
 	}
-	// The lists must compile and the model must exist, or the daemon
-	// would fail at start; say so now.
+	// The lists must compile, the HTTP door's keys load (with policies
+	// that exist) and the model exist, or the daemon would fail at start;
+	// say so now.
 	failed := false
-	if _, err := pipeline.LoadFilters(cfg); err != nil {
+	filters, err := pipeline.LoadFilters(cfg)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		failed = true
+	} else if _, err := httpKeys(cfg, func(name string) error { _, err := filters.Policy(name); return err }); err != nil {
 		fmt.Fprintln(e.stderr, err)
 		failed = true
 	}

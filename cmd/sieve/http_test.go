@@ -183,3 +183,22 @@ words = ["darn"]
 		}
 	}
 }
+
+// sieve config check reads the HTTP door's keys as serve would: a bad
+// keys file, or a key bound to a policy no list set has, is an error with
+// its place, and the secret is not repeated.
+func TestConfigCheckReadsKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sieve.toml")
+	os.WriteFile(cfg, []byte("[http]\nlisten = \"127.0.0.1:8080\"\napi_keys_file = \"keys.txt\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "keys.txt"), []byte("sk-shortone\n"), 0o600)
+	r := sieve(t, "", "config", "check", cfg)
+	if r.code != 2 || !strings.Contains(r.stderr, "keys.txt:1: key: want at least 16") || strings.Contains(r.stderr, "sk-shortone") {
+		t.Fatalf("short key: exit %d stderr %q", r.code, r.stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "keys.txt"), []byte("# tenants\nsk-0123456789abcdef policy=nope\n"), 0o600)
+	r = sieve(t, "", "config", "check", cfg)
+	if r.code != 2 || !strings.Contains(r.stderr, "keys.txt:2") || !strings.Contains(r.stderr, `"nope"`) || strings.Contains(r.stderr, "sk-0123") {
+		t.Fatalf("unknown policy: exit %d stderr %q", r.code, r.stderr)
+	}
+}
