@@ -3,6 +3,8 @@ package filter
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -662,6 +664,72 @@ func TestCloneAndSources(t *testing.T) {
 		s.Write([]byte("x"))
 		if r := mark.Close(); len(r.Hits) != 0 || string(r.Text) == "" && mark.Settled() != 19 {
 			t.Fatalf("the clone saw the other's write: %+v", r)
+		}
+	}
+}
+
+// A part's match may end inside a ligature (ﬃ folds to f, f, i) and its
+// next begin inside it: the composite waits for such a part, so that
+// every split of the text gives what the reference gives.
+func TestPartsAndLigatures(t *testing.T) {
+	specs := []ListSpec{
+		{Name: "a", Action: Redact, Words: []string{"f", "fix"}},
+		{Name: "b", Action: Flag, Strict: StrictLookalikes, Words: []string{"ffi", "ix", "ﬃxe"}},
+		{Name: "c", Action: Redact, Replacement: "<c>", Strict: StrictTraditional, Words: []string{"fi", "xe"}},
+	}
+	f := mustCompile(t, specs, Options{Normalize: true})
+	if len(f.parts) != 3 {
+		t.Fatalf("%d parts", len(f.parts))
+	}
+	for _, text := range []string{"ﬃx", "ﬃxe ﬃ", "aﬃxeﬃx", "ﬀﬃﬁx", "xﬀﬁﬃeﬃ"} {
+		want := refCheck(t, f, specs, Output, []byte(text), nil)
+		if c := f.Check(Output, text); c.Text != want.Text || !sameResult(refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}, want) {
+			t.Fatalf("Check(%q) = %+v, want %+v", text, c, want)
+		}
+		// Every way of cutting the text in two and in bytes.
+		for i := 0; i <= len(text); i++ {
+			if got := runStream(t, f, Output, nil, []byte(text), []int{i}); !sameResult(got, want) {
+				t.Fatalf("%q cut at %d: %+v, want %+v", text, i, got, want)
+			}
+		}
+		var all []int
+		for i := 1; i < len(text); i++ {
+			all = append(all, i)
+		}
+		if got := runStream(t, f, Output, nil, []byte(text), all); !sameResult(got, want) {
+			t.Fatalf("%q byte by byte: %+v, want %+v", text, got, want)
+		}
+	}
+}
+
+// The same over random lists of few letters and ligature-dense texts, each
+// list in its own view (so the filter has parts): where parts' matches
+// overlap inside ligatures, streaming gives what the reference gives.
+func TestPartsMatchReferenceOnLigatures(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	atoms := []string{"ﬃ", "ﬁ", "ﬀ", "f", "i", "x", "e", " ", "а"}
+	ents := []string{"f", "i", "fi", "ff", "ffi", "fix", "ix", "x", "ixe", "fx", "if"}
+	iters := 20000
+	if testing.Short() {
+		iters = 2000
+	}
+	for it := range iters {
+		var specs []ListSpec
+		for li := range 2 + rng.IntN(2) {
+			sp := ListSpec{Name: fmt.Sprintf("l%d", li), Action: []Action{Redact, Flag, Redact, Block}[rng.IntN(4)], Strict: Strict(li)}
+			for range 1 + rng.IntN(3) {
+				sp.Words = append(sp.Words, ents[rng.IntN(len(ents))])
+			}
+			specs = append(specs, sp)
+		}
+		f := mustCompile(t, specs, Options{Normalize: true})
+		var text []byte
+		for range 1 + rng.IntN(8) {
+			text = append(text, atoms[rng.IntN(len(atoms))]...)
+		}
+		want := refCheck(t, f, specs, Output, text, nil)
+		if got := runStream(t, f, Output, nil, text, randCuts(rng, len(text))); !sameResult(got, want) {
+			t.Fatalf("iteration %d: specs %+v text %q\ngot  %+v\nwant %+v", it, specs, text, got, want)
 		}
 	}
 }

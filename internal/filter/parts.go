@@ -93,13 +93,16 @@ func (c *composite) advance(final bool) {
 	blockPart, stopped := -1, false
 	for i, p := range c.parts {
 		if p.blocked {
-			// A part's block is the last match it logged.
-			if b := &c.logs[i][len(c.logs[i])-1]; b.start < blockAt {
+			// A part's block is the last match it logged; of several, the
+			// first wins, then the longest, the stronger list, the first
+			// part.
+			b := &c.logs[i][len(c.logs[i])-1]
+			if block == nil || cmp.Or(cmp.Compare(b.start, block.start), cmp.Compare(block.end, b.end), cmp.Compare(b.rank, block.rank)) < 0 {
 				blockAt, block, blockPart = b.start, b, i
 			}
 			continue
 		}
-		limit = min(limit, p.rel)
+		limit = min(limit, p.floor())
 		stopped = stopped || p.stopped
 	}
 	cut := min(limit, blockAt)
@@ -108,7 +111,7 @@ func (c *composite) advance(final bool) {
 	ready := c.ready[:0]
 	for i := range c.logs {
 		k := 0
-		if i == blockPart && (blockAt <= limit || limit == math.MaxInt) {
+		if i == blockPart && (blockAt < limit || limit == math.MaxInt) {
 			k = len(c.logs[i]) - 1
 		} else {
 			for k < len(c.logs[i]) && c.logs[i][k].start < cut {
@@ -139,12 +142,16 @@ func (c *composite) advance(final bool) {
 		c.apply(&sp)
 	}
 	c.ready = ready
-	if limit == math.MaxInt { // every part blocked
+	allBlocked := limit == math.MaxInt
+	if allBlocked {
 		limit = blockAt
 	}
 	c.release(min(cut, limit))
 	switch {
-	case block != nil && blockAt <= limit:
+	case block != nil && (blockAt < limit || allBlocked):
+		// Every other part is past the block's start: none can log a
+		// match that starts there any more, a block that would win
+		// included.
 		l := &c.f.lists[block.own.list]
 		c.hits = append(c.hits, Hit{List: l.name, Action: Block, Start: c.outLen, End: c.outLen, Keyword: block.own.entry})
 		c.srcs = append(c.srcs[:len(c.hits)-1], block.start)
@@ -239,4 +246,16 @@ func asciiPrefix(b []byte) int {
 		}
 	}
 	return len(b)
+}
+
+// floor is the offset before which the part will log no more matches. It
+// is its release point, except where a match ended inside a code point
+// that folds to several (a ligature): the release point is then past
+// the code point, but a match may still begin at it.
+func (s *Stream) floor() int {
+	if s.done() {
+		return s.rel
+	}
+	_, held := s.holdPoint()
+	return min(s.rel, held)
 }

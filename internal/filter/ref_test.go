@@ -196,10 +196,22 @@ func refMatches(t testing.TB, f *Filter, specs []ListSpec, where Where, text []b
 // from another view; the earliest block cuts.
 func refRender(specs []ListSpec, lists []listInfo, text []byte, parts [][]refSpan, stopped bool) refResult {
 	var res refResult
+	// The block that cuts: the first, then the longest, the stronger
+	// list, the first view.
 	blockAt, blockPart := len(text)+1, -1
 	for k, p := range parts {
-		if n := len(p); n > 0 && specs[p[n-1].list].Action == Block && p[n-1].oS < blockAt {
-			blockAt, blockPart = p[n-1].oS, k
+		n := len(p)
+		if n == 0 || specs[p[n-1].list].Action != Block {
+			continue
+		}
+		b := p[n-1]
+		if blockPart < 0 {
+			blockAt, blockPart = b.oS, k
+			continue
+		}
+		w := parts[blockPart][len(parts[blockPart])-1]
+		if b.oS < w.oS || b.oS == w.oS && (b.oE > w.oE || b.oE == w.oE && b.rank < w.rank) {
+			blockAt, blockPart = b.oS, k
 		}
 	}
 	var out []byte

@@ -791,6 +791,11 @@ func (s *Stream) emit(c *cand) {
 	oStart := s.recs[c.st].o
 	last := &s.recs[c.en-1]
 	oEnd := last.o + int(last.n)
+	if s.spans != nil {
+		// Every match, also one this part covered already: the composite
+		// may not have applied the one that covered it.
+		*s.spans = append(*s.spans, span{start: oStart, end: oEnd, own: o, rank: c.rank})
+	}
 	s.release(oStart)
 	start := s.outLen
 	switch l.action {
@@ -815,9 +820,6 @@ func (s *Stream) emit(c *cand) {
 	}
 	s.hits = append(s.hits, Hit{List: l.name, Action: l.action, Start: start, End: s.outLen, Keyword: o.entry})
 	s.srcs = append(s.srcs, oStart)
-	if s.spans != nil {
-		*s.spans = append(*s.spans, span{start: oStart, end: oEnd, own: o, rank: c.rank})
-	}
 }
 
 // holdPoint returns the first rec that must stay held and the original
