@@ -184,25 +184,32 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	defer close(g.done)
 	var err error
 	if g.srv != nil {
-		err = g.srv.Shutdown(ctx) // waits for every handler, or ctx
+		err = g.srv.Shutdown(ctx) // stops accepting; waits for every handler, or ctx
 	}
-	g.cutNow()
 	g.mu.Lock()
-	g.stopped = true
+	g.stopped = true // a handler mounted elsewhere takes no new request
 	g.mu.Unlock()
 	finished := make(chan struct{})
 	go func() { g.handlers.Wait(); close(finished) }()
+	if g.srv == nil {
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	g.cutNow()
 	select {
 	case <-finished:
 	case <-time.After(5 * time.Second):
 		// A handler stuck writing to a client that reads nothing: closing
-		// the connections unblocks it.
+		// the connections unblocks it (where the server is ours).
 	}
 	if g.srv != nil {
 		g.srv.Close()
 		<-g.served
+		<-finished
 	}
-	<-finished
 	return err
 }
 
@@ -333,7 +340,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
 	}
 	res, err := g.conn.Submit(ctx, id, payload, onChunk)
 	if err != nil {
-		e := g.giveUp(r, ctx, id, err, log)
+		e := g.giveUp(r, ctx, id, r.Header.Get("Idempotency-Key") != "", err, log)
 		if e != nil {
 			out.fail(w, e)
 		}
@@ -345,24 +352,29 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
 }
 
 // giveUp handles a job whose result did not come: its job is cancelled
-// (nobody waits for it any more) and the client, if still there, told why.
-func (g *Gateway) giveUp(r *http.Request, ctx context.Context, id string, err error, log *slog.Logger) *apiError {
-	if !errors.Is(err, broker.ErrNoResult) && ctx.Err() == nil {
-		log.Warn("job not submitted", "err", err)
-		return newError(http.StatusServiceUnavailable, typeServer, "unavailable", "", "could not submit the job: %v", err)
-	}
-	if cerr := g.conn.Cancel(id); cerr != nil {
-		log.Warn("cancel failed", "err", cerr)
+// (nobody waits for it any more; also after another error, as the job
+// may be queued already) and the client, if still there, told why. A job
+// named by an Idempotency-Key is left to run (its own deadline ends it):
+// the client's retry comes back for it.
+func (g *Gateway) giveUp(r *http.Request, ctx context.Context, id string, idem bool, err error, log *slog.Logger) *apiError {
+	gone := r.Context().Err() != nil
+	if !idem {
+		if cerr := g.conn.Cancel(id); cerr != nil {
+			log.Warn("cancel failed", "err", cerr)
+		}
 	}
 	switch {
-	case r.Context().Err() != nil:
-		log.Info("client went away; job cancelled")
+	case gone:
+		log.Info("client went away", "job_cancelled", !idem)
 		return nil
+	case !errors.Is(err, broker.ErrNoResult) && ctx.Err() == nil:
+		log.Warn("job not submitted or followed", "err", err)
+		return newError(http.StatusServiceUnavailable, typeServer, "unavailable", "", "could not submit the job or wait for its result: %v", err)
 	case g.cut.Err() != nil:
-		log.Info("cut short by shutdown; job cancelled")
+		log.Info("cut short by shutdown", "job_cancelled", !idem)
 		return shuttingDown()
 	}
-	log.Warn("no result before the deadline; job cancelled")
+	log.Warn("no result before the deadline", "job_cancelled", !idem)
 	e := newError(http.StatusGatewayTimeout, typeServer, "timeout", "", "no result for job %s before its deadline (are workers running?)", id)
 	e.final = true // its job is cancelled; a retry would wait as long again
 	return e
@@ -399,7 +411,7 @@ func (g *Gateway) deadline(h http.Header) (time.Duration, *apiError) {
 		if err != nil || math.IsNaN(sec) || sec < 0.001 {
 			return 0, invalid("invalid_value", name, "header %s %q: want a number of seconds", name, v)
 		}
-		return min(time.Duration(sec*float64(time.Second)), maxTimeout), nil
+		return time.Duration(min(sec, maxTimeout.Seconds()) * float64(time.Second)), nil
 	}
 	return g.timeout, nil
 }

@@ -528,3 +528,30 @@ func TestShutdownCutsWhatIsLeft(t *testing.T) {
 		t.Fatal("the door still answers after Shutdown")
 	}
 }
+
+// A client that goes away from a job named by an Idempotency-Key leaves
+// it running: the retry with the same key gets that job's whole reply.
+func TestIdempotentJobOutlivesItsClient(t *testing.T) {
+	d := startDoor(t, doorOpts{pieces: []string{" la", " di", " da"}, loop: true})
+	c := d.client(keyOpen)
+	p := openai.ChatCompletionNewParams{Model: model, Messages: user("sing"), MaxTokens: openai.Int(300)}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream := c.Chat.Completions.NewStreaming(ctx, p, option.WithHeader("Idempotency-Key", "song-1"))
+	for i := 0; i < 3 && stream.Next(); i++ {
+	}
+	stream.Close()
+	cancel()
+	var httpResp *http.Response
+	resp, err := c.Chat.Completions.New(context.Background(), p, option.WithHeader("Idempotency-Key", "song-1"), option.WithResponseInto(&httpResp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].FinishReason != "length" || resp.Usage.CompletionTokens != 300 {
+		t.Fatalf("retry: finish %q after %d tokens, want the first job's 300", resp.Choices[0].FinishReason, resp.Usage.CompletionTokens)
+	}
+	// A huge timeout is cut to a day, not an error.
+	if _, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: model, Messages: user("sing"), MaxTokens: openai.Int(3)},
+		option.WithHeader("X-Sieve-Timeout", "1e10")); err != nil {
+		t.Fatalf("X-Sieve-Timeout 1e10: %v", err)
+	}
+}
