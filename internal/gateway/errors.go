@@ -60,4 +60,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	w.WriteHeader(e.status)
 	w.Write(append(e.body(), '\n'))
+	// Out now: at a shutdown's cut the server closes the connections as
+	// soon as the handlers return, before it would flush.
+	http.NewResponseController(w).Flush()
 }
