@@ -149,6 +149,12 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: micro service: %w", err)
 	}
 	w.svc = svc
+	// The server has the service's and the cancels' subscriptions once
+	// this round trip is back: a request sent when Start returns finds
+	// them (a disconnected client flushes when it reconnects).
+	if err := cfg.Conn.NC.FlushTimeout(5 * time.Second); err != nil && cfg.Conn.NC.IsConnected() {
+		log.Warn("flush after subscribing", "err", err)
+	}
 	go w.pull()
 	log.Info("worker started", "name", cfg.Name, "parallel", cfg.Parallel, "jobs", w.subj.Jobs(), "generate", w.subj.Generate())
 	return w, nil
