@@ -15,6 +15,7 @@ import (
 
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/gateway"
 	"github.com/sieve-project/sieve/job"
 )
@@ -100,40 +101,31 @@ func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs 
 		tpsHTTP, tpsNATS, ratios, ttftHTTP, ttftNATS []float64
 		mu                                           sync.Mutex
 	)
+	// One side of a round: n jobs at once (generateAll), each recording
+	// its time to first text.
 	side := func(useHTTP bool, round int) (float64, error) {
-		var wg sync.WaitGroup
-		tokens := 0
-		var firstErr error
 		start := time.Now()
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var (
-					t   int
-					ft  time.Duration
-					err error
-				)
-				if useHTTP {
-					t, ft, err = viaHTTP()
-				} else {
-					t, ft, err = viaNATS(fmt.Sprintf("bench-http-%d-%d-%d", os.Getpid(), round, i))
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				tokens += t
-				if useHTTP {
-					ttftHTTP = append(ttftHTTP, float64(ft.Microseconds())/1000)
-				} else {
-					ttftNATS = append(ttftNATS, float64(ft.Microseconds())/1000)
-				}
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-			}()
-		}
-		wg.Wait()
-		return float64(tokens) / time.Since(start).Seconds(), firstErr
+		tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
+			var (
+				t   int
+				ft  time.Duration
+				err error
+			)
+			if useHTTP {
+				t, ft, err = viaHTTP()
+			} else {
+				t, ft, err = viaNATS(fmt.Sprintf("bench-http-%d-%d-%d", os.Getpid(), round, i))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if useHTTP {
+				ttftHTTP = append(ttftHTTP, float64(ft.Microseconds())/1000)
+			} else {
+				ttftNATS = append(ttftNATS, float64(ft.Microseconds())/1000)
+			}
+			return engine.Result{CompletionTokens: t}, err
+		})
+		return float64(tokens) / time.Since(start).Seconds(), err
 	}
 	for r := range rounds {
 		var h, s float64

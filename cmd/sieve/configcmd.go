@@ -40,7 +40,7 @@ func runConfig(_ context.Context, e env, args []string) int {
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		failed = true
-	} else if _, err := httpKeys(cfg, func(name string) error { _, err := filters.Policy(name); return err }); err != nil {
+	} else if _, err := httpKeys(cfg, filters.CheckPolicy); err != nil {
 		fmt.Fprintln(e.stderr, err)
 		failed = true
 	}

@@ -108,17 +108,9 @@ func httpKeys(cfg config.Config, policies func(string) error) ([]gateway.Key, er
 	return keys, errors.Join(errs...)
 }
 
-// reloadKeys rereads the keys from the configuration file; a failed
-// reload keeps the old ones.
-func reloadKeys(cfg config.Config, door *gateway.Gateway, policies func(string) error, log *slog.Logger) {
-	if cfg.File == "" {
-		return
-	}
-	fresh, err := config.Load(cfg.File)
-	var keys []gateway.Key
-	if err == nil {
-		keys, err = httpKeys(fresh, policies)
-	}
+// reloadKeys puts fresh's keys in force; bad ones keep the old keys.
+func reloadKeys(fresh config.Config, door *gateway.Gateway, policies func(string) error, log *slog.Logger) {
+	keys, err := httpKeys(fresh, policies)
 	if err == nil {
 		err = door.SetKeys(keys)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,7 +68,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return fail(exitFailure, err)
 	}
 	l.start(w)
-	log.Info("serving", "nats", cmpOr(conn.ClientURL(), config.RedactURL(cfg.NATS.URL)), "prefix", cfg.NATS.Prefix)
+	log.Info("serving", "nats", cmp.Or(conn.ClientURL(), config.RedactURL(cfg.NATS.URL)), "prefix", cfg.NATS.Prefix)
 	waitServing(ctx, cfg, parts.Filters, l.door, log)
 	drain(cfg, w, l.door, log)
 	log.Info("stopped")
@@ -83,13 +84,6 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // listeners are serve's HTTP sides: metrics and health, and the
 // OpenAI door, bound before the worker starts and served after.
 type listeners struct {
@@ -97,6 +91,7 @@ type listeners struct {
 	worker      atomic.Pointer[worker.Worker] // for readiness, once it runs
 	door        *gateway.Gateway
 	doorLn      net.Listener
+	doorServing bool // Start took doorLn
 	stopMetrics context.CancelFunc
 	waitMetrics func() error
 	log         *slog.Logger
@@ -136,9 +131,8 @@ func listen(ctx context.Context, p *app.Parts, conn *broker.Conn, log *slog.Logg
 		log.Info("metrics", "url", "http://"+cfg.Metrics.Listen+"/metrics")
 	}
 	if cfg.HTTP.Listen != "" {
-		policies := func(name string) error { _, err := p.Filters.Policy(name); return err }
 		var err error
-		if l.door, l.doorLn, err = openDoor(cfg, conn, policies, log); err != nil {
+		if l.door, l.doorLn, err = openDoor(cfg, conn, p.Filters.CheckPolicy, log); err != nil {
 			l.stop()
 			return nil, err
 		}
@@ -151,6 +145,7 @@ func (l *listeners) start(w *worker.Worker) {
 	l.worker.Store(w)
 	if l.door != nil {
 		l.door.Start(l.doorLn)
+		l.doorServing = true
 		l.log.Info("http", "url", "http://"+l.doorLn.Addr().String()+"/v1")
 	}
 }
@@ -163,31 +158,41 @@ func (l *listeners) stop() {
 			l.log.Warn("metrics server", "err", err)
 		}
 	}
-	if l.door == nil && l.doorLn != nil {
+	if l.doorLn != nil && !l.doorServing { // the start failed after the bind
 		l.doorLn.Close()
 	}
 }
 
-// waitServing serves until ctx ends; SIGHUP rereads the lists (when
-// filters is not nil) and the door's keys (when door is not nil).
+// waitServing serves until ctx ends; SIGHUP rereads the configuration
+// file once for the lists (when filters is not nil) and the door's keys
+// (when door is not nil). A failed reload keeps what is in force.
 func waitServing(ctx context.Context, cfg config.Config, filters *pipeline.Filters, door *gateway.Gateway, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	var policies func(string) error // a gateway alone has no lists to check keys against
 	if filters != nil {
-		policies = func(name string) error { _, err := filters.Policy(name); return err }
+		policies = filters.CheckPolicy
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if cfg.File == "" {
+				log.Warn("SIGHUP: no configuration file to reload from")
+				continue
+			}
+			fresh, err := config.Load(cfg.File)
+			if err != nil {
+				log.Error("reload failed; the old lists and keys stay in force", "err", err)
+				continue
+			}
 			if filters != nil {
-				reloadLists(cfg, filters, log)
+				reloadLists(fresh, filters, log)
 			}
 			if door != nil {
-				reloadKeys(cfg, door, policies, log)
+				reloadKeys(fresh, door, policies, log)
 			}
 		}
 	}
@@ -225,18 +230,10 @@ func drain(cfg config.Config, w *worker.Worker, door *gateway.Gateway, log *slog
 	<-doorDone
 }
 
-// reloadLists rereads the configuration file's lists; running jobs keep
-// the lists they started with, and a failed reload keeps the old ones.
-func reloadLists(cfg config.Config, filters *pipeline.Filters, log *slog.Logger) {
-	if cfg.File == "" {
-		log.Warn("SIGHUP: no configuration file to reload lists from")
-		return
-	}
-	fresh, err := config.Load(cfg.File)
-	if err == nil {
-		err = filters.Reload(fresh)
-	}
-	if err != nil {
+// reloadLists puts fresh's lists in force; running jobs keep the lists
+// they started with, and lists that do not compile keep the old ones.
+func reloadLists(fresh config.Config, filters *pipeline.Filters, log *slog.Logger) {
+	if err := filters.Reload(fresh); err != nil {
 		log.Error("reload failed; the old lists stay in force", "err", err)
 		return
 	}

@@ -572,7 +572,7 @@ func (c Config) checkFilter(bad badFunc) {
 
 	for name, members := range c.Filter.Policies {
 		key := "filter.policies." + name
-		if !subjectTokens.MatchString(name) || strings.Contains(name, ".") {
+		if !ValidPolicyName(name) {
 			bad(key, "%q: a policy name is letters, digits, '_' and '-'", name)
 		}
 		for _, m := range members {
@@ -595,13 +595,13 @@ func (c Config) checkHTTP(bad badFunc) {
 	}
 	for i, k := range c.HTTP.APIKeys {
 		key := func(k string) string { return fmt.Sprintf("http.api_keys[%d].%s", i, k) }
-		if len(k.Key) < 16 || strings.ContainsAny(k.Key, " \t\r\n") {
+		if len(k.Key) < MinAPIKeyLength || strings.ContainsAny(k.Key, " \t\r\n") {
 			bad(key("key"), "want at least 16 characters and no spaces")
 		}
-		if k.Policy != "" && (!subjectTokens.MatchString(k.Policy) || strings.Contains(k.Policy, ".")) {
+		if k.Policy != "" && !ValidPolicyName(k.Policy) {
 			bad(key("policy"), "%q: a policy name is letters, digits, '_' and '-'", k.Policy)
 		}
-		if k.Tenant != "" && (!subjectTokens.MatchString(k.Tenant) || strings.Contains(k.Tenant, ".") || strings.HasPrefix(k.Tenant, "_") || len(k.Tenant) > 64) {
+		if k.Tenant != "" && !ValidTenant(k.Tenant) {
 			bad(key("tenant"), "%q: want one id token of up to 64 letters, digits, '_' and '-', not starting with '_'", k.Tenant)
 		}
 	}
@@ -624,6 +624,23 @@ func (c Config) checkMetricsLog(bad badFunc) {
 	default:
 		bad("log.format", "%q: want text or json", c.Log.Format)
 	}
+}
+
+// MinAPIKeyLength is the shortest API key of the HTTP door: keys are
+// compared as hashes in constant time, but a short one can be guessed.
+const MinAPIKeyLength = 16
+
+// ValidPolicyName reports whether s can name a policy: letters, digits,
+// '_' and '-'.
+func ValidPolicyName(s string) bool {
+	return subjectTokens.MatchString(s) && !strings.Contains(s, ".")
+}
+
+// ValidTenant reports whether s can be an API key's tenant: one job id
+// token of up to 64 letters, digits, '_' and '-', not starting with '_'
+// (sieve's own namespace).
+func ValidTenant(s string) bool {
+	return ValidPolicyName(s) && !strings.HasPrefix(s, "_") && len(s) <= 64
 }
 
 var validScheme = map[string]bool{"nats": true, "tls": true, "ws": true, "wss": true}

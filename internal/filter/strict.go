@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -45,7 +46,7 @@ var strictNames = []struct {
 func ParseStrict(names []string) (Strict, error) {
 	var s Strict
 	for _, n := range names {
-		i := indexFunc(strictNames, func(x struct {
+		i := slices.IndexFunc(strictNames, func(x struct {
 			s    Strict
 			name string
 		}) bool {
@@ -59,15 +60,6 @@ func ParseStrict(names []string) (Strict, error) {
 	return s, nil
 }
 
-func indexFunc[T any](s []T, f func(T) bool) int {
-	for i, x := range s {
-		if f(x) {
-			return i
-		}
-	}
-	return -1
-}
-
 func (s Strict) String() string {
 	var names []string
 	for _, x := range strictNames {
@@ -78,8 +70,8 @@ func (s Strict) String() string {
 	return strings.Join(names, ",")
 }
 
-// viewOf is the part of s that changes the view of the text (the rest
-// works on the entries); spaced and leet apply to word-mode lists only.
+// forMode is s as it applies to a list of mode m: spaced and leet apply
+// to word-mode lists only.
 func (s Strict) forMode(m Mode) Strict {
 	if m != Word { // "" is substring
 		return s &^ (StrictSpaced | StrictLeet)

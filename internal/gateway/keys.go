@@ -8,28 +8,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
+
+	"github.com/sieve-project/sieve/internal/config"
 )
 
 // Key is one API key and what it binds its holder to.
 type Key struct {
-	Secret string // the bearer token; at least MinKeyLength characters
+	Secret string // the bearer token; at least config.MinAPIKeyLength characters
 	Policy string // the filter policy every request runs under; "" = the default, or X-Sieve-Policy
 	Tenant string // the first token of every job id; "" = "http"
 	Source string // where it was read ("file:line"), for errors
 }
 
-// MinKeyLength is the shortest secret accepted: keys are compared as
-// hashes in constant time, but a short one can still be guessed.
-const MinKeyLength = 16
-
-var (
-	// ErrBadKey wraps every problem with a key's definition.
-	ErrBadKey   = errors.New("bad API key")
-	policyName  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	tenantToken = regexp.MustCompile(`^[A-Za-z0-9-][A-Za-z0-9_-]*$`)
-)
+// ErrBadKey wraps every problem with a key's definition.
+var ErrBadKey = errors.New("bad API key")
 
 // Check returns what is wrong with k, if anything.
 func (k Key) Check() error {
@@ -38,14 +31,13 @@ func (k Key) Check() error {
 		where = k.Source + ": "
 	}
 	switch {
-	case len(k.Secret) < MinKeyLength:
-		return fmt.Errorf("%w: %skey: want at least %d characters", ErrBadKey, where, MinKeyLength)
+	case len(k.Secret) < config.MinAPIKeyLength:
+		return fmt.Errorf("%w: %skey: want at least %d characters", ErrBadKey, where, config.MinAPIKeyLength)
 	case strings.ContainsAny(k.Secret, " \t\r\n"):
 		return fmt.Errorf("%w: %skey: no spaces", ErrBadKey, where)
-	case k.Policy != "" && !policyName.MatchString(k.Policy):
+	case k.Policy != "" && !config.ValidPolicyName(k.Policy):
 		return fmt.Errorf("%w: %spolicy %q: a policy name is letters, digits, '_' and '-'", ErrBadKey, where, k.Policy)
-	case k.Tenant != "" && (!tenantToken.MatchString(k.Tenant) || len(k.Tenant) > 64):
-		// One id token, and not "_…", which is sieve's own namespace.
+	case k.Tenant != "" && !config.ValidTenant(k.Tenant):
 		return fmt.Errorf("%w: %stenant %q: want up to 64 letters, digits, '_' and '-', not starting with '_'", ErrBadKey, where, k.Tenant)
 	}
 	return nil

@@ -75,6 +75,13 @@ func (f *Filters) Policy(name string) (*filter.Filter, error) {
 	return p.f, nil
 }
 
+// CheckPolicy returns the error Policy would, without the filter: for
+// settings that name a policy (an API key's).
+func (f *Filters) CheckPolicy(name string) error {
+	_, err := f.policy(name)
+	return err
+}
+
 func (f *Filters) policy(name string) (*policy, error) {
 	if name == "" {
 		name = DefaultPolicy

@@ -7,6 +7,7 @@
 package sievetest
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -53,7 +54,7 @@ type Options struct {
 	Join     *broker.Conn         // a server to join (a second worker) instead of a new one
 }
 
-// Config is the configuration Options give: defaults, greedy sampling,
+// config is the configuration Options give: defaults, greedy sampling,
 // fast retries and a 2 s ack wait, 4 KiB jobs.
 func (o Options) config() config.Config {
 	c := config.Default()
@@ -67,20 +68,13 @@ func (o Options) config() config.Config {
 	}
 	c.Filter.Policies = o.Policies
 	c.Model.Parallel = max(o.Parallel, 1)
-	c.Model.Context = c.Model.Parallel * cmpOr(o.Context, 256)
+	c.Model.Context = c.Model.Parallel * cmp.Or(o.Context, 256)
 	c.Model.Batch = 64
 	c.Model.Threads = 1
 	if o.Config != nil {
 		o.Config(&c)
 	}
 	return c
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // Logger logs to t at debug level.
