@@ -67,7 +67,10 @@ type Result struct {
 
 // Usage counts tokens.
 type Usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
+	PromptTokens int `json:"prompt_tokens"`
+	// CachedTokens of PromptTokens came from the prompt cache: computed
+	// for an earlier job that began the same way, not again for this one.
+	CachedTokens     int `json:"cached_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 }
 

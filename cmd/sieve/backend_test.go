@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/cpu"
@@ -129,7 +132,137 @@ func TestBuiltBackends(t *testing.T) {
 	if !strings.Contains(r.stderr, `msg="llama.cpp backend" device=CPU type=cpu`) || !strings.Contains(r.stderr, "variant="+variant) {
 		t.Errorf("the start-up log does not name the backend:\n%s", r.stderr)
 	}
-	if strings.Contains(r.stderr, "level=WARN") {
+	if strings.Contains(dropMachineWarnings(r.stderr), "level=WARN") {
 		t.Errorf("warnings with the built backends:\n%s", r.stderr)
+	}
+}
+
+// TestCUDAFallback: with the CUDA backend built (lib/ollama holds
+// libggml-cuda.so) on a machine without a GPU or driver, every command
+// that loads a model starts, says once which backend computes and why
+// CUDA does not, and computes on the same CPU variant as without the
+// CUDA library. CI builds the CUDA backend and sets SIEVE_REQUIRE_CUDA,
+// so there the test cannot skip.
+func TestCUDAFallback(t *testing.T) {
+	libs := os.Getenv("SIEVE_BACKENDS")
+	if _, err := os.Stat(filepath.Join(libs, "libggml-cuda.so")); libs == "" || err != nil {
+		if os.Getenv("SIEVE_REQUIRE_CUDA") != "" {
+			t.Fatalf("SIEVE_REQUIRE_CUDA is set but SIEVE_BACKENDS (%q) holds no libggml-cuda.so: make did not build the CUDA backend", libs)
+		}
+		t.Skip("no CUDA backend built: install nvcc and run `make test`")
+	}
+	r := runWith(t, bin, libs, "version")
+	if r.code != 0 {
+		t.Fatalf("version: exit %d stderr %q", r.code, r.stderr)
+	}
+	line := regexp.MustCompile(`(?m)^cuda (\S+libggml-cuda\.so), built for (sm_\d+( sm_\d+)*); (.*)$`).FindStringSubmatch(r.stdout)
+	if line == nil {
+		t.Fatalf("version does not list the CUDA backend and its architectures:\n%s", r.stdout)
+	}
+	if !strings.HasPrefix(line[4], "not used: ") {
+		t.Skipf("this machine has a GPU CUDA runs on (%s): the fallback cannot be seen here", line[4])
+	}
+	if strings.Contains(r.stderr, "ggml_cuda_init") {
+		t.Errorf("llama.cpp's own CUDA message leaked:\n%s", r.stderr)
+	}
+	// The CPU variant computing is the one chosen without the CUDA library.
+	variant := regexp.MustCompile(`(?m)^backend CPU \(cpu\): .*, variant (\S+),`).FindStringSubmatch(r.stdout)
+	if variant == nil {
+		t.Fatalf("no CPU backend in:\n%s", r.stdout)
+	}
+	// The binding loads only from folders named lib/ollama.
+	cpuLibs := filepath.Join(t.TempDir(), "lib", "ollama")
+	if err := os.MkdirAll(cpuLibs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(libs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "libggml-") && e.Name() != "libggml-cuda.so" {
+			if err := os.Symlink(filepath.Join(libs, e.Name()), filepath.Join(cpuLibs, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if w := regexp.MustCompile(`(?m)^backend CPU \(cpu\): .*, variant (\S+),`).FindStringSubmatch(runWith(t, bin, cpuLibs, "version").stdout); w == nil || w[1] != variant[1] {
+		t.Fatalf("with CUDA the CPU variant is %s, without it %v", variant[1], w)
+	}
+
+	said := func(t *testing.T, name, stderr string) {
+		t.Helper()
+		if n := strings.Count(stderr, cudaUnused); n != 1 {
+			t.Fatalf("%s: says %d times that CUDA is not used, want once:\n%s", name, n, stderr)
+		}
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.Contains(l, cudaUnused) && (!strings.Contains(l, "reason=") || !strings.Contains(l, "cpu_variant="+variant[1]) || !strings.Contains(l, "libggml-cuda.so")) {
+				t.Fatalf("%s: the line names no reason, CPU variant %s or library: %s", name, variant[1], l)
+			}
+		}
+		if strings.Contains(stderr, "ggml_cuda_init") {
+			t.Errorf("%s: llama.cpp's own CUDA message leaked:\n%s", name, stderr)
+		}
+	}
+	model := scripted(t)
+	t.Run("generate", func(t *testing.T) {
+		r := runWith(t, bin, libs, "generate", "--model", model, "hi")
+		if r.code != 0 || r.stdout != scriptText+"\n" {
+			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		said(t, "generate", r.stderr)
+	})
+	t.Run("bench", func(t *testing.T) {
+		r := runWith(t, bin, libs, "bench", "--model", model, "--parallel", "1", "--gen-tokens", "4", "--prompt-tokens", "8", "--threads", "1", "--nats=false")
+		if r.code != 0 || !strings.Contains(r.stdout, "CPU backend "+variant[1]) || !strings.Contains(r.stdout, "GPU: none") {
+			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		said(t, "bench", r.stderr)
+	})
+	t.Run("demo", func(t *testing.T) {
+		r := runWith(t, bin, libs, "demo", "--pace", "0", "--cache", t.TempDir())
+		if r.code != 0 || !strings.Contains(r.stdout, "4 completed, 1 filtered") {
+			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		said(t, "demo (four models in one process)", r.stderr)
+	})
+	t.Run("serve", func(t *testing.T) {
+		dir := t.TempDir()
+		port := freePort(t)
+		cfg := filepath.Join(dir, "sieve.toml")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[model]\npath = %q\nthreads = 1\ncontext = 512\n[nats]\nlisten = \"127.0.0.1:%d\"\ndata_dir = \"store\"\n", model, port)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("OLLAMA_LIBRARY_PATH", libs)
+		srv, exited, logs, _ := startServe(t, cfg, fmt.Sprintf("nats://127.0.0.1:%d", port))
+		if r := sieve(t, "", "submit", "--server", fmt.Sprintf("nats://127.0.0.1:%d", port), "hi"); r.code != 0 || !strings.Contains(r.stdout, scriptText) {
+			t.Fatalf("submit: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		srv.Process.Signal(syscall.SIGTERM)
+		if err := <-exited; err != nil {
+			t.Fatalf("serve: %v\n%s", err, logs.String())
+		}
+		said(t, "serve", logs.String())
+	})
+}
+
+// TestGPUCheckSaysWhenNoGPURan: the GPU check on a machine where no GPU
+// computes (none here, or no CUDA backend built) exits 1 and says why,
+// after sieve bench refused to measure the CPU in its place.
+func TestGPUCheckSaysWhenNoGPURan(t *testing.T) {
+	if r := runWith(t, bin, os.Getenv("SIEVE_BACKENDS"), "version"); regexp.MustCompile(`(?m)^cuda .*; CUDA0 `).MatchString(r.stdout) {
+		t.Skip("this machine has a GPU: make gpu-check measures it")
+	}
+	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "gpu-check.sh"))
+	cmd.Env = append(os.Environ(), "SIEVE="+bin, "MODEL="+scripted(t), "GPU_CHECK_DIR="+t.TempDir(), "LIMIT=120")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1:\n%s", err, out)
+	}
+	for _, w := range []string{"sieve bench: the GPU was not used: ", "gpu-check: FAILED: the GPU was not used", "== sieve version"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
 	}
 }

@@ -41,6 +41,9 @@ type benchReport struct {
 	NATS         *natsRow          `json:"nats,omitempty"`
 	HTTP         *httpRow          `json:"http,omitempty"`
 	FirstToken   []firstTokenRow   `json:"first_token"`
+	Prefix       *prefixRow        `json:"shared_prefix,omitempty"`
+	GPU          gpuRow            `json:"gpu"`
+	PromptCache  bool              `json:"prompt_cache"`
 	PeakRSSBytes int64             `json:"peak_rss_bytes"`
 	Notes        map[string]string `json:"notes,omitempty"`
 }
@@ -66,6 +69,17 @@ type natsRow struct {
 	ChunkLatencyP99us float64   `json:"chunk_latency_p99_us"`
 }
 
+// gpuRow says whether a GPU computed, and what it held.
+type gpuRow struct {
+	Used      bool     `json:"used"`                 // layers were offloaded to a CUDA device
+	Devices   []string `json:"devices,omitempty"`    // "CUDA0 NVIDIA H200, compute 9.0"
+	Archs     []string `json:"archs,omitempty"`      // what the CUDA backend was built for
+	Reason    string   `json:"reason,omitempty"`     // why no GPU computed
+	GPULayers int      `json:"gpu_layers"`           // as asked (-1 = all)
+	VRAMBytes int64    `json:"vram_bytes,omitempty"` // GPU memory this process took: model, KV cache, buffers
+	VRAMTotal int64    `json:"vram_total_bytes,omitempty"`
+}
+
 type firstTokenRow struct {
 	PromptTokens int     `json:"prompt_tokens"`
 	Milliseconds float64 `json:"ms"`
@@ -75,8 +89,9 @@ type firstTokenRow struct {
 type benchFlags struct {
 	model, random, wtype                        string
 	parallel, promptN, genN, threads, nice, gpu int
-	rounds                                      int
-	withNATS, withHTTP, asJSON                  bool
+	rounds, sharedPrefix                        int
+	withNATS, withHTTP, asJSON, promptCache     bool
+	requireGPU                                  bool
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, int) {
@@ -94,12 +109,15 @@ func parseBenchFlags(e env, args []string) (benchFlags, int) {
 	fs.StringVar(&f.random, "random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
 	fs.StringVar(&f.wtype, "type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
 	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
-	fs.IntVar(&f.rounds, "rounds", 5, "rounds of the NATS comparison: each runs the jobs through NATS and on the engine alone, in alternating order")
+	fs.IntVar(&f.rounds, "rounds", 5, "rounds of the NATS comparison (each runs the jobs through NATS and on the engine alone, in alternating order) and of --shared-prefix")
+	fs.IntVar(&f.sharedPrefix, "shared-prefix", 0, "also time first tokens of jobs that share a system prompt of this many `tokens` (each round a new one: its first job computes it, the next ones reuse it), one at a time and --parallel at once")
+	fs.BoolVar(&f.requireGPU, "require-gpu", false, "fail (exit 1) unless the model's layers went to a GPU: a GPU check")
+	fs.BoolVar(&f.promptCache, "prompt-cache", true, "keep computed prompts for jobs that begin the same way (model.prompt_cache); the throughput and first-token rows use prompts that share nothing, so they measure cold prompts either way")
 	if err := fs.Parse(args); err != nil {
 		return f, flagError(err)
 	}
-	if f.model == "" || fs.NArg() > 0 || f.parallel < 1 || f.promptN < 1 || f.genN < 1 || f.rounds < 1 {
-		fmt.Fprintln(e.stderr, "sieve bench: give --model PATH; --parallel, --prompt-tokens, --gen-tokens and --rounds must be at least 1")
+	if f.model == "" || fs.NArg() > 0 || f.parallel < 1 || f.promptN < 1 || f.genN < 1 || f.rounds < 1 || f.sharedPrefix < 0 {
+		fmt.Fprintln(e.stderr, "sieve bench: give --model PATH; --parallel, --prompt-tokens, --gen-tokens and --rounds must be at least 1, --shared-prefix 0 or more")
 		return f, exitUsage
 	}
 	return f, -1
@@ -119,14 +137,17 @@ func runBench(ctx context.Context, e env, args []string) int {
 	}
 	levels := benchLevels(f.parallel)
 	maxN := levels[len(levels)-1]
-	slot := max(f.promptN+f.genN+64, 1024+64) // room for the first-token rows too
-	eng, err := engine.Load(ctx, engine.Config{ModelPath: f.model, GPULayers: f.gpu, Context: slot * maxN, Batch: 512, Threads: f.threads, Parallel: maxN, DecodeNice: f.nice}, engine.WithLogger(log))
+	slot := max(f.promptN+f.genN+64, 1024+64, f.sharedPrefix+256) // room for the first-token and shared-prefix rows too
+	before := engine.GPUMemory()
+	eng, err := engine.Load(ctx, engine.Config{ModelPath: f.model, GPULayers: f.gpu, Context: slot * maxN, Batch: 512, Threads: f.threads, Parallel: maxN, DecodeNice: f.nice},
+		engine.WithLogger(log), engine.WithPromptCache(engine.PromptCache{Off: !f.promptCache}))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
 	}
 	defer eng.Close()
 	rep := newBenchReport(f.model, eng.Info(), f.genN)
+	rep.PromptCache = f.promptCache
 	progress := func(format string, a ...any) {
 		if !f.asJSON {
 			fmt.Fprintf(e.stderr, format+"\n", a...)
@@ -136,6 +157,12 @@ func runBench(ctx context.Context, e env, args []string) int {
 	makePrompt, err := warmUp(ctx, eng, greedy)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
+		return exitFailure
+	}
+	rep.GPU = gpuUse(f.gpu, modelSize(f.model), before, engine.GPUMemory())
+	progress("GPU: %s", rep.GPU)
+	if f.requireGPU && !rep.GPU.Used {
+		fmt.Fprintf(e.stderr, "sieve bench: the GPU was not used: %s\n", rep.GPU.Reason)
 		return exitFailure
 	}
 	rep.PromptTokens = len(makePrompt(f.promptN)) // a short n is padded to the ChatML frame
@@ -153,6 +180,12 @@ func runBench(ctx context.Context, e env, args []string) int {
 	if rep.FirstToken, err = benchFirstToken(ctx, eng, makePrompt, greedy, progress); err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)
 		return exitFailure
+	}
+	if f.sharedPrefix > 0 {
+		if rep.Prefix, err = benchPrefix(ctx, eng, f.sharedPrefix, maxN, f.rounds, greedy, progress); err != nil {
+			fmt.Fprintf(e.stderr, "sieve bench: shared prefix: %v\n", err)
+			return exitFailure
+		}
 	}
 	rep.PeakRSSBytes = peakRSS()
 
@@ -267,7 +300,9 @@ func benchFirstToken(ctx context.Context, eng engine.Engine, makePrompt func(int
 
 // promptMaker returns a function that makes a ChatML prompt of about n
 // tokens: a user message of plain English filler, so the model answers as
-// it would a person.
+// it would a person. Each prompt begins with its own number, so no two
+// share more than the ChatML frame and a prompt cache cannot serve them:
+// the rows that use them time cold prompts.
 func promptMaker(eng engine.Engine) (func(n int) []int, error) {
 	const sentence = "Tell me a long story about a lighthouse keeper who finds a message in a bottle. "
 	filler, err := eng.Tokenize(strings.Repeat(sentence, 64), false)
@@ -285,13 +320,17 @@ func promptMaker(eng engine.Engine) (func(n int) []int, error) {
 		return nil, err
 	}
 	cut := 1 + len(userHead)
+	calls := 0
 	return func(n int) []int {
+		calls++
+		salt, _ := eng.Tokenize(fmt.Sprintf("%d. ", calls), false)
 		k := max(0, n-len(frame))
 		for len(filler) < k {
 			filler = append(filler, filler...)
 		}
 		p := append([]int{}, frame[:cut]...)
-		p = append(p, filler[:k]...)
+		p = append(p, salt[:min(k, len(salt))]...)
+		p = append(p, filler[:k-min(k, len(salt))]...)
 		return append(p, frame[cut:]...)
 	}, nil
 }
@@ -517,7 +556,8 @@ func peakRSS() int64 {
 }
 
 func printBench(e env, r benchReport) {
-	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads (decode nice %d), CPU backend %s, %s %s/%s\n\n", r.Model, float64(r.Parameters)/1e6, r.Threads, r.DecodeNice, r.CPUBackend, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "model %s (%.0fM parameters), %d threads (decode nice %d), CPU backend %s, %s %s/%s\n", r.Model, float64(r.Parameters)/1e6, r.Threads, r.DecodeNice, r.CPUBackend, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "GPU: %s\n\n", r.GPU)
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "jobs\ttokens\tseconds\ttokens/s\tvs 1 job\t\n")
 	for _, c := range r.Concurrency {
@@ -535,6 +575,9 @@ func printBench(e env, r benchReport) {
 	fmt.Fprintln(e.stdout)
 	for _, f := range r.FirstToken {
 		fmt.Fprintf(e.stdout, "time to first token, %4d-token prompt: %.1f ms\n", f.PromptTokens, f.Milliseconds)
+	}
+	if p := r.Prefix; p != nil {
+		printPrefix(e, p)
 	}
 	fmt.Fprintf(e.stdout, "\npeak RSS: %.0f MiB\n", float64(r.PeakRSSBytes)/(1<<20))
 }

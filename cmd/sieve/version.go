@@ -30,5 +30,6 @@ func runVersion(_ context.Context, e env, args []string) int {
 		}
 		fmt.Fprintln(e.stdout)
 	}
+	fmt.Fprintf(e.stdout, "cuda %s\n", engine.CUDAStatus())
 	return exitOK
 }

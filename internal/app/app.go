@@ -43,6 +43,11 @@ func Version() string {
 	return "0.1.0-dev"
 }
 
+// PromptCache is the engine option for m's prompt cache.
+func PromptCache(m config.Model) engine.Option {
+	return engine.WithPromptCache(engine.PromptCache{Off: !m.PromptCache, Tokens: m.PromptCacheTokens})
+}
+
 // EngineConfig is the engine's configuration from the model's.
 func EngineConfig(m config.Model) engine.Config {
 	return engine.Config{ModelPath: m.Path, GPULayers: m.GPULayers, Context: m.Context, Batch: m.Batch, Threads: m.Threads, Parallel: m.Parallel, DecodeNice: m.DecodeNice}
@@ -79,7 +84,7 @@ func Load(ctx context.Context, cfg config.Config, log *slog.Logger) (*Parts, err
 	if err != nil {
 		return nil, listsError{err}
 	}
-	eng, err := engine.Load(ctx, EngineConfig(cfg.Model), engine.WithLogger(log))
+	eng, err := engine.Load(ctx, EngineConfig(cfg.Model), engine.WithLogger(log), PromptCache(cfg.Model))
 	if err != nil {
 		return nil, err
 	}

@@ -94,35 +94,44 @@ func Text(msgs []Message) string {
 // tokenizes a whole template with special parsing on, so benign prompts get
 // the same ids either way, and content cannot smuggle markers in.
 func Tokens(tok Tokenizer, msgs []Message) ([]int, error) {
+	ids, _, err := TokensAndHistory(tok, msgs)
+	return ids, err
+}
+
+// TokensAndHistory is Tokens, and also says where the last message
+// begins: the tokens before it (the system prompt, the conversation so
+// far) are the part another request, or the next turn of this
+// conversation, is likely to send again.
+func TokensAndHistory(tok Tokenizer, msgs []Message) (ids []int, history int, err error) {
 	start, err := marker(tok, ImStart)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	end, err := marker(tok, ImEnd)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var ids []int
 	plain := func(s string) error {
 		t, err := tok.Tokenize(s, false)
 		ids = append(ids, t...)
 		return err
 	}
 	for _, m := range msgs {
+		history = len(ids)
 		ids = append(ids, start)
 		if err := plain(m.Role + "\n" + m.Content); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ids = append(ids, end)
 		if err := plain("\n"); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	ids = append(ids, start)
 	if err := plain(Assistant + "\n"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return ids, nil
+	return ids, history, nil
 }
 
 // marker returns the single control token for s, or an error naming the

@@ -54,6 +54,11 @@ type Model struct {
 	// the daemon's NATS and streaming work is not kept waiting by them;
 	// -1 chooses (engine.AutoNice).
 	DecodeNice int `toml:"decode_nice"`
+	// PromptCache keeps finished jobs' KV cells for jobs that begin the
+	// same way (a shared system prompt is computed once);
+	// PromptCacheTokens adds KV cells for it beyond Context.
+	PromptCache       bool `toml:"prompt_cache"`
+	PromptCacheTokens int  `toml:"prompt_cache_tokens"`
 }
 
 // Generate holds the defaults a job may override.
@@ -232,7 +237,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Default returns the configuration used where a file is silent.
 func Default() Config {
 	return Config{
-		Model: Model{Context: 4096, Batch: 512, Parallel: 1, DecodeNice: -1},
+		Model: Model{Context: 4096, Batch: 512, Parallel: 1, DecodeNice: -1, PromptCache: true},
 		Generate: Generate{
 			System:         "You are a helpful assistant.",
 			MaxTokens:      512,
@@ -409,6 +414,9 @@ func (c Config) checkModel(bad badFunc) {
 	}
 	if m.DecodeNice < -1 || m.DecodeNice > 19 {
 		bad("model.decode_nice", "%d: want 0 (the process's priority) to 19, or -1 to let sieve choose", m.DecodeNice)
+	}
+	if m.PromptCacheTokens < 0 || m.PromptCacheTokens > 1<<20 {
+		bad("model.prompt_cache_tokens", "%d: want 0 to 1048576 tokens", m.PromptCacheTokens)
 	}
 }
 

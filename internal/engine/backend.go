@@ -62,6 +62,14 @@ static void sieve_dev_describe(size_t i, sieve_dev *d) {
 	}
 }
 
+// sieve_dev_mem reads device i's memory now.
+static int sieve_dev_mem(size_t i, size_t *free, size_t *total) {
+	ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+	*free = *total = 0;
+	ggml_backend_dev_memory(dev, free, total);
+	return ggml_backend_dev_type(dev);
+}
+
 static const char *sieve_feature_name(struct ggml_backend_feature *f, int i) { return f[i].name; }
 static const char *sieve_feature_value(struct ggml_backend_feature *f, int i) { return f[i].value; }
 
@@ -120,11 +128,19 @@ type Device struct {
 // Builtin is the Variant of the CPU backend compiled into the binary.
 const Builtin = "built-in"
 
-// devices initializes llama.cpp's backends, once per process (its
+// startup is what llama.cpp's backends made of this machine.
+type startup struct {
+	devs []Device
+	cuda CUDA
+}
+
+// backends initializes llama.cpp's backends, once per process (its
 // registry is process-wide), and lists the devices in the order llama.cpp
 // prefers them: GPUs first, then CPU backends best first. The first CPU
 // device is the one llama.cpp computes with on the CPU.
-var devices = sync.OnceValue(func() []Device {
+var backends = sync.OnceValue(func() startup {
+	dirs := libraryDirs()
+	captured := startCUDA(dirs)
 	// Loads the libraries under $OLLAMA_LIBRARY_PATH, or else under
 	// <executable>/../lib/ollama, then registers the backends.
 	llama.BackendInit()
@@ -169,8 +185,51 @@ var devices = sync.OnceValue(func() []Device {
 		}
 		out = append(out, dev)
 	}
-	return out
+	return startup{devs: out, cuda: endCUDA(captured, dirs, out)}
 })
+
+func devices() []Device { return backends().devs }
+
+// Memory is a GPU's memory at one moment, in bytes.
+type Memory struct {
+	Device      string // "CUDA0"
+	Free, Total uint64
+}
+
+// GPUMemory reads every GPU's free and total memory now: what a loaded
+// model takes shows as the free memory it took.
+func GPUMemory() []Memory {
+	devs := devices()
+	var out []Memory
+	for i, d := range devs {
+		var free, total C.size_t
+		if C.sieve_dev_mem(C.size_t(i), &free, &total) != 1 {
+			continue
+		}
+		out = append(out, Memory{Device: d.Name, Free: uint64(free), Total: uint64(total)})
+	}
+	return out
+}
+
+// CUDAStatus says whether llama.cpp computes on an NVIDIA GPU here, on
+// which, and if not, why; it loads the backends first if nothing has yet.
+func CUDAStatus() CUDA { return backends().cuda }
+
+// libraryDirs are the folders the binding loads backend libraries from:
+// those in $OLLAMA_LIBRARY_PATH whose path holds lib/ollama, or else
+// <executable's folder>/../lib/ollama (package ggml's OnceLoad).
+func libraryDirs() []string {
+	var dirs []string
+	exe, _ := os.Executable()
+	for _, p := range filepath.SplitList(searchPath()) {
+		abs, err := filepath.Abs(p)
+		if err != nil || (abs != filepath.Dir(exe) && !strings.Contains(abs, filepath.FromSlash("lib/ollama"))) || slices.Contains(dirs, abs) {
+			continue
+		}
+		dirs = append(dirs, abs)
+	}
+	return dirs
+}
 
 // Devices returns llama.cpp's backend devices, loading the backend
 // libraries first if nothing has yet; see Device.
@@ -228,17 +287,21 @@ func baselineWarning(devs []Device, hasAVX2 bool, search string) string {
 
 // gpuWarning says when layers meant for a GPU find no GPU backend. Empty
 // when all is well.
-func gpuWarning(devs []Device, gpuLayers int, search string) string {
+func gpuWarning(devs []Device, cuda CUDA, gpuLayers int, search string) string {
 	if gpuLayers == 0 || slices.ContainsFunc(devs, func(d Device) bool { return d.Type == DeviceGPU }) {
 		return ""
+	}
+	if cuda.Library != "" {
+		return "" // logCUDA says why the library found no GPU
 	}
 	return fmt.Sprintf("model.gpu_layers is %d but llama.cpp found no GPU backend, so every layer runs on the CPU: "+
 		"build the CUDA backend with `make` on a machine with nvcc (it goes to lib/ollama), or point OLLAMA_LIBRARY_PATH at a lib/ollama folder that holds libggml-cuda.so; searched %s", gpuLayers, search)
 }
 
-// baselineWarned makes the baseline warning once per process: the
-// backends are the process's, however many models it loads.
-var baselineWarned sync.Once
+// baselineWarned and cudaSaid make the baseline warning and the CUDA
+// line once per process: the backends are the process's, however many
+// models it loads.
+var baselineWarned, cudaSaid sync.Once
 
 // InUse returns the devices llama.cpp computes with: every GPU and
 // accelerator, and the first CPU device (the others are CPU variants
@@ -275,7 +338,38 @@ func logDevices(log *slog.Logger, devs []Device, gpuLayers int) {
 	if w := baselineWarning(devs, cpu.X86.HasAVX2, searchPath()); w != "" {
 		baselineWarned.Do(func() { log.Warn(w) })
 	}
-	if w := gpuWarning(devs, gpuLayers, searchPath()); w != "" {
+	cuda := CUDAStatus()
+	if w := gpuWarning(devs, cuda, gpuLayers, searchPath()); w != "" {
 		log.Warn(w)
+	}
+	cudaSaid.Do(func() { logCUDA(log, cuda, devs, gpuLayers) })
+}
+
+// logCUDA says what became of a CUDA backend that was built: the GPUs it
+// computes on, or, as a warning, that it is not used, why, and what
+// computes instead (a CUDA library on a machine without a GPU is a
+// deployment that does not do what was meant). Without the library
+// there is nothing to say.
+func logCUDA(log *slog.Logger, c CUDA, devs []Device, gpuLayers int) {
+	switch {
+	case c.Library == "":
+	case len(c.Devices) == 0:
+		attrs := []any{"reason", c.Reason, "library", c.Library}
+		if i := slices.IndexFunc(devs, func(d Device) bool { return d.Type == DeviceCPU }); i >= 0 {
+			attrs = append(attrs, "cpu_variant", devs[i].Variant)
+		}
+		if gpuLayers != 0 {
+			attrs = append(attrs, "gpu_layers", gpuLayers)
+		}
+		log.Warn("CUDA backend not used: llama.cpp computes on the CPU", attrs...)
+	default:
+		for _, g := range c.Devices {
+			attrs := []any{"device", g.Name, "description", g.Description, "compute", g.Compute, "archs", strings.Join(c.Archs, ","), "library", c.Library}
+			if !g.Supported {
+				log.Warn("the CUDA backend has no code for this GPU: rebuild it with make CUDA_ARCHITECTURES="+strings.ReplaceAll(g.Compute, ".", ""), attrs...)
+				continue
+			}
+			log.Info("CUDA device", attrs...)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func TestBackendWarnings(t *testing.T) {
 			case b != "":
 				t.Errorf("unexpected warning %q", b)
 			}
-			g := gpuWarning(tt.devs, tt.gpuLayers, search)
+			g := gpuWarning(tt.devs, CUDA{}, tt.gpuLayers, search)
 			switch {
 			case tt.gpu != "":
 				oneLine(g, tt.gpu)
@@ -140,5 +140,49 @@ func TestThreadpoolParams(t *testing.T) {
 	if n != 3 || prio != 0 || poll != 50 || strict || paused {
 		t.Fatalf("ggml_threadpool_params_default(3) read as n_threads %d prio %d poll %d strict %v paused %v: the struct layout changed, review threadpool.go",
 			n, prio, poll, strict, paused)
+	}
+}
+
+// TestDescribeCUDA: what sieve says of the CUDA backend, from the
+// library found, llama.cpp's registry and what the backend logged.
+func TestDescribeCUDA(t *testing.T) {
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "libggml-cuda.so")
+	if err := os.WriteFile(lib, []byte("not a shared object"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := func(ok bool, n int, archs string) func() (bool, int, string) {
+		return func() (bool, int, string) { return ok, n, archs }
+	}
+	h200 := Device{Name: "CUDA0", Description: "NVIDIA H200", Backend: "CUDA", Type: DeviceGPU, MemTotal: 150 << 30}
+	a100 := Device{Name: "CUDA1", Description: "NVIDIA A100", Backend: "CUDA", Type: DeviceGPU}
+	const devLog = "ggml_cuda_init: found 2 CUDA devices:\n  Device 0: NVIDIA H200, compute capability 9.0, VMM: yes\n  Device 1: NVIDIA A100, compute capability 8.0, VMM: yes\n"
+	for _, tt := range []struct {
+		name   string
+		dirs   []string
+		devs   []Device
+		said   string
+		reg    func() (bool, int, string)
+		want   string // in String()
+		gpus   int
+		reason string
+	}{
+		{"not built", []string{t.TempDir()}, nil, "", reg(false, 0, ""), "not used: sieve was built without the CUDA backend", 0, "make"},
+		{"does not load", []string{dir}, nil, "", reg(false, 0, ""), "built for unknown architectures; not used: libggml-cuda.so does not load: ", 0, "does not load"},
+		{"no device", []string{dir}, nil, "ggml_cuda_init: failed to initialize CUDA: no CUDA-capable device is detected\n", reg(true, 0, "900"),
+			"built for sm_90; not used: CUDA found no usable GPU: no CUDA-capable device is detected", 0, "no CUDA-capable device"},
+		{"two GPUs, one the build cannot run", []string{dir}, []Device{h200, a100}, devLog, reg(true, 2, "900"),
+			"built for sm_90; CUDA0 NVIDIA H200, compute 9.0, 150.0 GiB; CUDA1 NVIDIA A100, compute 8.0, NOT SUPPORTED by this build (rebuild with make CUDA_ARCHITECTURES=80)", 2, ""},
+		{"every architecture", []string{dir}, []Device{a100}, devLog, reg(true, 1, "750,800,860,890,900"), "built for sm_75 sm_80 sm_86 sm_89 sm_90; CUDA1 NVIDIA A100, compute 8.0", 1, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := describeCUDA(tt.dirs, tt.devs, tt.said, tt.reg)
+			if s := c.String(); !strings.Contains(s, tt.want) {
+				t.Errorf("String() = %q, want it to hold %q", s, tt.want)
+			}
+			if len(c.Devices) != tt.gpus || !strings.Contains(c.Reason, tt.reason) || (tt.gpus > 0) != (c.Reason == "") {
+				t.Errorf("%d devices, reason %q", len(c.Devices), c.Reason)
+			}
+		})
 	}
 }

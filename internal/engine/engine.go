@@ -15,6 +15,11 @@
 // ErrPromptTooLong; a reply that runs out of room ends with finish reason
 // "length".
 //
+// A prompt cache (cache.go) keeps finished requests' KV cells: a request
+// starts on the longest prefix of its prompt any sequence holds and
+// computes only the rest, and requests that arrive together with a new
+// shared prefix compute it once.
+//
 // The package knows nothing of NATS, keyword filters or prompt templates:
 // it takes token ids and returns text.
 package engine
@@ -27,6 +32,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ollama/ollama/llama"
@@ -58,6 +64,7 @@ type Option func(*options) error
 type options struct {
 	log    *slog.Logger
 	onMain func() bool // reports whether the calling thread is the process's main one; tests replace it
+	cache  PromptCache
 }
 
 // WithLogger sets the logger; the default discards.
@@ -78,6 +85,7 @@ var (
 	ErrPromptTooLong = errors.New("prompt does not fit in the context")
 	ErrBadRequest    = errors.New("invalid request")
 	ErrDecode        = errors.New("llama.cpp decode failed")
+	ErrBackend       = errors.New("llama.cpp backend unusable")
 )
 
 // FinishReason says why generation ended.
@@ -107,8 +115,14 @@ type Sampling struct {
 
 // Request is one generation.
 type Request struct {
-	Prompt    []int // token ids, e.g. from package chatml
-	MaxTokens int   // > 0
+	Prompt []int // token ids, e.g. from package chatml
+	// Keep is how many leading prompt tokens the prompt cache keeps once
+	// the next request has started: those others are likely to send
+	// again (a system prompt, a conversation's history; chatml's
+	// TokensAndHistory). What the request took from the cache is kept in
+	// any case; the rest (its own message, the reply) is freed.
+	Keep      int
+	MaxTokens int // > 0
 	Sampling  Sampling
 	Stop      []string // generation ends before the first of these
 	// Guard, if set, may veto text as it is generated (see Guard);
@@ -123,6 +137,7 @@ type Result struct {
 	Text             string
 	FinishReason     FinishReason
 	PromptTokens     int
+	CachedTokens     int // of PromptTokens, taken from the prompt cache instead of computed
 	CompletionTokens int
 	QueueTime        time.Duration // waiting for a free slot
 	PromptTime       time.Duration // slot admitted → first token sampled
@@ -193,6 +208,15 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 
 	devs := devices()
 	logDevices(o.log, devs, cfg.GPULayers)
+	// A GPU the CUDA backend has no code for would abort the process at
+	// its first kernel (llama.cpp offloads large batches to a GPU even
+	// with no layers on it): refuse here, naming the fix.
+	for _, g := range CUDAStatus().Devices {
+		if !g.Supported {
+			return nil, fmt.Errorf("%w: %s (%s, compute capability %s) has no code in the CUDA backend, built for %s: rebuild it with make CUDA_ARCHITECTURES=%s, or hide the GPU with CUDA_VISIBLE_DEVICES",
+				ErrBackend, g.Name, g.Description, g.Compute, strings.Join(CUDAStatus().Archs, " "), strings.ReplaceAll(g.Compute, ".", ""))
+		}
+	}
 
 	start := time.Now()
 	model, err := llama.LoadModelFromFile(cfg.ModelPath, llama.ModelParams{
@@ -208,10 +232,11 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 		llama.FreeModel(model)
 		return nil, err
 	}
-	lctx, err := llama.NewContextWithModel(model, llama.NewContextParams(cfg.Context, cfg.Batch, cfg.Parallel, threads, false, ""))
+	cells, seqs := cfg.Context+o.cache.Tokens, entries(cfg.Parallel, o.cache)
+	lctx, err := llama.NewContextWithModel(model, llama.NewContextParams(cells, cfg.Batch, seqs, threads, false, ""))
 	if err != nil {
 		llama.FreeModel(model)
-		return nil, fmt.Errorf("engine: create context of %d tokens: %w", cfg.Context, err)
+		return nil, fmt.Errorf("engine: create context of %d tokens: %w", cells, err)
 	}
 	batch, err := llama.NewBatch(cfg.Batch, cfg.Parallel, 0)
 	if err != nil {
@@ -230,6 +255,11 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 		work:   make(chan *seq),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		cache:  o.cache,
+		cells:  cells,
+	}
+	for id := range seqs {
+		e.kv = append(e.kv, &kvseq{id: id})
 	}
 	e.info = e.describe(mf, threads)
 	e.info.Devices = devs
@@ -238,7 +268,8 @@ func Load(ctx context.Context, cfg Config, opts ...Option) (Engine, error) {
 	e.log.Info("model loaded", "path", cfg.ModelPath, "arch", mf.arch,
 		"params", mf.params, "vocab", e.info.VocabSize, "context", cfg.Context,
 		"slot_context", e.info.SlotContext, "parallel", cfg.Parallel,
-		"threads", threads, "decode_nice", cfg.DecodeNice, "gpu_layers", cfg.GPULayers, "took", time.Since(start))
+		"threads", threads, "decode_nice", cfg.DecodeNice, "gpu_layers", cfg.GPULayers,
+		"prompt_cache", !o.cache.Off, "prompt_cache_tokens", o.cache.Tokens, "took", time.Since(start))
 	go e.loop()
 	return e, nil
 }

@@ -200,6 +200,8 @@ func TestBadRequests(t *testing.T) {
 		{"token outside vocabulary", engine.Request{Prompt: []int{1 << 20}, MaxTokens: 5}, engine.ErrBadRequest},
 		{"empty stop", engine.Request{Prompt: p, MaxTokens: 5, Stop: []string{""}}, engine.ErrBadRequest},
 		{"top_p above 1", engine.Request{Prompt: p, MaxTokens: 5, Sampling: engine.Sampling{TopP: 2}}, engine.ErrBadRequest},
+		{"keep past the prompt", engine.Request{Prompt: p, MaxTokens: 5, Keep: len(p) + 1}, engine.ErrBadRequest},
+		{"negative keep", engine.Request{Prompt: p, MaxTokens: 5, Keep: -1}, engine.ErrBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 	s := &seq{
 		ctx:       ctx,
 		prompt:    req.Prompt,
+		keep:      req.Keep,
 		maxTokens: req.MaxTokens,
 		sampling:  req.Sampling,
 		quit:      make(chan struct{}),
@@ -76,6 +77,7 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 		case ev.final:
 			loopErr = ev.err
 			res.Rewinds = ev.rewinds
+			res.CachedTokens = ev.cached
 			if reason == "" { // a stop string seen here outranks why the loop ended
 				reason = ev.reason
 			}
@@ -136,6 +138,9 @@ func (e *engine) check(req Request) error {
 	var errs []error
 	if req.MaxTokens < 1 {
 		errs = append(errs, fmt.Errorf("max_tokens %d: want at least 1", req.MaxTokens))
+	}
+	if req.Keep < 0 || req.Keep > len(req.Prompt) {
+		errs = append(errs, fmt.Errorf("keep %d: want 0 to the prompt's %d tokens", req.Keep, len(req.Prompt)))
 	}
 	for _, id := range req.Prompt {
 		if id < 0 || id >= len(e.pieces) {

@@ -27,6 +27,12 @@ type engine struct {
 	pieces []string     // token id → text; read-only after Load
 	eog    map[int]bool // end-of-generation tokens; read-only after Load
 
+	// The prompt cache (cache.go); loop-owned.
+	cache PromptCache
+	kv    []*kvseq // llama.cpp's sequences: the running requests' and idle ones
+	cells int      // KV cells in all
+	clock uint64   // counts requests started, for least-recently-used order
+
 	work   chan *seq     // Generate → loop; unbuffered: a request waits for a slot
 	stop   chan struct{} // closed by Close
 	done   chan struct{} // closed when the loop has returned
@@ -41,6 +47,7 @@ type engine struct {
 type seq struct {
 	ctx                  context.Context
 	prompt               []int
+	keep                 int // Request.Keep
 	maxTokens            int
 	sampling             Sampling
 	quit                 chan struct{} // closed by Generate to end early (stop string, emit error)
@@ -49,9 +56,19 @@ type seq struct {
 	out                  chan event // loop → Generate; room for every event, so sends never block
 
 	// loop-owned
-	slot     int
-	sampler  *sampler
-	fed      int // prompt tokens decoded so far
+	slot    int
+	kv      *kvseq // the llama.cpp sequence it computes in
+	sampler *sampler
+	// started is set once its prompt's cached prefix is in kv; until
+	// then it waits for wait, which is computing the first waitFor
+	// tokens of its prompt.
+	started  bool
+	wait     *seq
+	waitFor  int
+	cached   int // prompt tokens taken from the cache
+	limit    int // positions it may fill: its prompt, max tokens, the slot's room
+	from     int // its first position in the batch being decoded
+	fed      int // prompt tokens decoded so far (cached ones included)
 	pos      int // next KV position
 	last     int // last sampled token, to decode next
 	produced int
@@ -83,6 +100,7 @@ type event struct {
 	reason  FinishReason
 	err     error
 	rewinds []Rewind // final: a guarded sequence's record
+	cached  int      // final: prompt tokens taken from the cache
 }
 
 func (e *engine) loop() {
@@ -188,15 +206,17 @@ func (e *engine) admit(slots []*seq, s *seq) {
 		return
 	}
 	s.slot, s.sampler = i, sampler
+	s.limit = min(e.info.SlotContext, len(s.prompt)+s.maxTokens)
 	if s.guard != nil {
 		s.g = &guarded{guard: s.guard, maxRewinds: cmp.Or(s.maxRewinds, DefaultMaxRewinds), maxTries: cmp.Or(s.maxTries, DefaultMaxTries),
 			bans: map[int][]int32{}, tries: map[int]int{}}
 	}
-	// A slot's cells may hold a previous request's tail if a decode
-	// failed midway; start clean.
-	e.lctx.KvCacheSeqRm(i, -1, -1)
+	s.kv = e.pick(s.prompt)
+	s.kv.owner = s
 	slots[i] = s
 	s.out <- event{token: -1, at: time.Now()} // admitted: ends the queue wait
+	e.plan(s)
+	e.trim()
 }
 
 // step decodes one batch: the next token of every generating slot, then
@@ -209,8 +229,13 @@ func (e *engine) step(slots []*seq) {
 		}
 		if r, ok := s.stopped(); ok {
 			e.finish(slots, s, r, nil)
+			continue
+		}
+		if s.wait != nil && s.ready() {
+			e.plan(s)
 		}
 	}
+	e.fit(slots)
 	b := e.batch
 	b.Clear()
 	room := e.cfg.Batch
@@ -218,16 +243,15 @@ func (e *engine) step(slots []*seq) {
 		if s == nil {
 			continue
 		}
-		s.idx = -1
-		if s.fed < len(s.prompt) {
+		s.idx, s.from = -1, -1
+		if !s.started || s.fed < len(s.prompt) {
 			continue
 		}
 		if s.pos >= e.info.SlotContext {
 			if s.g != nil {
 				if e.endGuarded(slots, s, FinishLength, time.Now()); slots[s.slot] == s {
 					s.idx = b.NumTokens() // sent back: it decodes again
-					b.Add(s.last, nil, s.pos, true, s.slot)
-					s.pos++
+					e.add(s, s.last, true)
 					room--
 				}
 				continue
@@ -236,12 +260,11 @@ func (e *engine) step(slots []*seq) {
 			continue
 		}
 		s.idx = b.NumTokens()
-		b.Add(s.last, nil, s.pos, true, s.slot)
-		s.pos++
+		e.add(s, s.last, true)
 		room--
 	}
 	for _, s := range slots {
-		if s == nil || s.fed >= len(s.prompt) || room == 0 {
+		if s == nil || !s.started || s.fed >= len(s.prompt) || room == 0 {
 			continue
 		}
 		n := min(room, len(s.prompt)-s.fed)
@@ -250,8 +273,7 @@ func (e *engine) step(slots []*seq) {
 			if lastOfPrompt {
 				s.idx = b.NumTokens()
 			}
-			b.Add(s.prompt[s.fed+j], nil, s.pos, lastOfPrompt, s.slot)
-			s.pos++
+			e.add(s, s.prompt[s.fed+j], lastOfPrompt)
 		}
 		s.fed += n
 		room -= n
@@ -259,7 +281,7 @@ func (e *engine) step(slots []*seq) {
 	if b.NumTokens() == 0 {
 		return
 	}
-	if err := e.lctx.Decode(b); err != nil {
+	if err := e.decode(slots); err != nil {
 		// The batch is lost for everyone in it; their KV state is unknown.
 		err = fmt.Errorf("%w: %w", ErrDecode, err)
 		e.log.Error("decode failed", "tokens", b.NumTokens(), "err", err)
@@ -300,6 +322,34 @@ func (e *engine) step(slots []*seq) {
 			e.finish(slots, s, FinishLength, nil)
 		}
 	}
+}
+
+// add puts tok at s's next position in the batch.
+func (e *engine) add(s *seq, tok int, logits bool) {
+	if s.from < 0 {
+		s.from = s.pos
+	}
+	e.batch.Add(tok, nil, s.pos, logits, s.kv.id)
+	s.kv.toks = append(s.kv.toks, tok)
+	s.pos++
+}
+
+// decode decodes the batch. Where no run of free cells can take it,
+// idle cache entries are evicted and it is tried once more, after its
+// cells are taken back from every sequence in it (llama.cpp may have
+// placed part of it).
+func (e *engine) decode(slots []*seq) error {
+	err := e.lctx.Decode(e.batch)
+	if !errors.Is(err, llama.ErrKvCacheFull) || !e.dropIdle() {
+		return err
+	}
+	for _, s := range slots {
+		if s != nil && s.from >= 0 {
+			e.lctx.KvCacheSeqRm(s.kv.id, s.from, -1)
+		}
+	}
+	e.log.Debug("prompt cache: no room for the batch, idle entries evicted", "tokens", e.batch.NumTokens())
+	return e.lctx.Decode(e.batch)
 }
 
 // guardedToken takes a guarded sequence's next token: it holds the token
@@ -388,7 +438,8 @@ func (e *engine) rewind(s *seq, v *Veto) bool {
 	// Decode the last kept token (or the prompt's last) again, for the
 	// logits of position j.
 	p := len(s.prompt)
-	e.lctx.KvCacheSeqRm(s.slot, p+j-1, -1)
+	e.lctx.KvCacheSeqRm(s.kv.id, p+j-1, -1)
+	s.kv.toks = s.kv.toks[:p+j-1]
 	s.pos = p + j - 1
 	if j > 0 {
 		s.last = int(g.gen[j-1])
@@ -416,14 +467,14 @@ func (s *seq) stopped() (FinishReason, bool) {
 	return "", false
 }
 
-// finish ends s: its slot and KV cells are free for the next request at
-// once.
+// finish ends s: its slot is free for the next request at once, and its
+// KV cells stay for a request that begins the same way (release).
 func (e *engine) finish(slots []*seq, s *seq, r FinishReason, err error) {
-	e.lctx.KvCacheSeqRm(s.slot, -1, -1)
+	e.release(s, !errors.Is(err, ErrDecode))
 	slots[s.slot] = nil
 	s.sampler.free()
 	s.sampler = nil
-	ev := event{final: true, reason: r, err: err, at: time.Now()}
+	ev := event{final: true, reason: r, err: err, at: time.Now(), cached: s.cached}
 	if s.g != nil {
 		ev.rewinds = s.g.rewinds
 	}

@@ -178,6 +178,11 @@ func TestSDKCompletion(t *testing.T) {
 	if got := resp.Choices[0]; got.Message.Content != "Oh ***" || got.FinishReason != "length" {
 		t.Fatalf("max_completion_tokens 3: got %q, %s", got.Message.Content, got.FinishReason)
 	}
+	// The same prompt again: all but its last token came from the prompt
+	// cache, which usage reports as OpenAI's does.
+	if u := resp.Usage; u.PromptTokensDetails.CachedTokens != u.PromptTokens-1 || !resp.Usage.JSON.PromptTokensDetails.Valid() {
+		t.Fatalf("usage %+v: want %d cached tokens", u, u.PromptTokens-1)
+	}
 }
 
 func TestSDKStreaming(t *testing.T) {

@@ -30,9 +30,15 @@ type (
 		Refusal *string `json:"refusal"`
 	}
 	usage struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-		TotalTokens      int `json:"total_tokens"`
+		PromptTokens        int                 `json:"prompt_tokens"`
+		CompletionTokens    int                 `json:"completion_tokens"`
+		TotalTokens         int                 `json:"total_tokens"`
+		PromptTokensDetails promptTokensDetails `json:"prompt_tokens_details"`
+	}
+	// promptTokensDetails says, as OpenAI's API does, how many prompt
+	// tokens came from the prompt cache.
+	promptTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
 	}
 	chunk struct {
 		ID      string        `json:"id"`
@@ -162,7 +168,8 @@ func (r *response) fail(w http.ResponseWriter, e *apiError) {
 func (r *response) finish(w http.ResponseWriter, res job.Result) {
 	finish, e := outcome(res)
 	ext := &extension{ID: res.ID, Status: res.Status, FinishReason: res.FinishReason, Filter: res.Filter, Timings: res.Timings, Attempt: res.Attempt}
-	u := usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.PromptTokens + res.Usage.CompletionTokens}
+	u := usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.PromptTokens + res.Usage.CompletionTokens,
+		promptTokensDetails{res.Usage.CachedTokens}}
 	if r.stream == nil {
 		if e != nil {
 			writeError(w, e)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,15 +28,20 @@ type Metrics struct {
 	jobs       *prometheus.CounterVec
 	tokens     prometheus.Counter
 	promptToks prometheus.Counter
-	queueWait  prometheus.Histogram
-	firstToken prometheus.Histogram
-	tokRate    prometheus.Histogram
-	hits       *prometheus.CounterVec
-	busy       prometheus.Gauge
-	slots      prometheus.Gauge
-	backend    *prometheus.GaugeVec
-	rewinds    *prometheus.CounterVec
-	discarded  *prometheus.CounterVec
+	// The prompt cache: prompt tokens of jobs that ran, computed or taken
+	// from the cache, and the jobs that took any.
+	evaluated, cached, cacheHits prometheus.Counter
+	cacheMu                      sync.Mutex
+	cachedN, promptN             float64
+	queueWait                    prometheus.Histogram
+	firstToken                   prometheus.Histogram
+	tokRate                      prometheus.Histogram
+	hits                         *prometheus.CounterVec
+	busy                         prometheus.Gauge
+	slots                        prometheus.Gauge
+	backend                      *prometheus.GaugeVec
+	rewinds                      *prometheus.CounterVec
+	discarded                    *prometheus.CounterVec
 }
 
 // New makes the collectors; slots is the number of generation slots.
@@ -50,6 +56,15 @@ func New(slots int) *Metrics {
 		}),
 		promptToks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sieve_prompt_tokens_total", Help: "Prompt tokens processed.",
+		}),
+		evaluated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sieve_prompt_tokens_evaluated_total", Help: "Prompt tokens of jobs that ran which llama.cpp computed.",
+		}),
+		cached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sieve_prompt_tokens_cached_total", Help: "Prompt tokens of jobs that ran which came from the prompt cache instead.",
+		}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sieve_prompt_cache_hits_total", Help: "Jobs that took at least one prompt token from the prompt cache.",
 		}),
 		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sieve_queue_wait_seconds", Help: "Time from a job's publication to its start.",
@@ -83,6 +98,10 @@ func New(slots int) *Metrics {
 		}, []string{"device", "type", "variant", "library", "features"}),
 	}
 	m.slots.Set(float64(slots))
+	hitRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sieve_prompt_cache_hit_ratio", Help: "Share of the prompt tokens of jobs that ran which came from the prompt cache, since start.",
+	}, m.hitRatio)
+	m.reg.MustRegister(m.evaluated, m.cached, m.cacheHits, hitRatio)
 	m.reg.MustRegister(m.jobs, m.tokens, m.promptToks, m.queueWait, m.firstToken, m.tokRate, m.hits, m.busy, m.slots, m.backend, m.rewinds, m.discarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -112,6 +131,7 @@ func (m *Metrics) Result(r job.Result) {
 		}
 		return
 	}
+	m.promptCache(r.Usage)
 	m.queueWait.Observe(float64(r.Timings.QueuedMS) / 1000)
 	if r.Usage.CompletionTokens > 0 {
 		m.firstToken.Observe(float64(r.Timings.PromptMS) / 1000)
@@ -129,6 +149,28 @@ func (m *Metrics) Result(r job.Result) {
 			m.discarded.WithLabelValues(h.List).Add(float64(h.Discarded))
 		}
 	}
+}
+
+func (m *Metrics) promptCache(u job.Usage) {
+	cached, evaluated := float64(u.CachedTokens), float64(u.PromptTokens-u.CachedTokens)
+	m.cached.Add(cached)
+	m.evaluated.Add(evaluated)
+	if u.CachedTokens > 0 {
+		m.cacheHits.Inc()
+	}
+	m.cacheMu.Lock()
+	m.cachedN += cached
+	m.promptN += cached + evaluated
+	m.cacheMu.Unlock()
+}
+
+func (m *Metrics) hitRatio() float64 {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if m.promptN == 0 {
+		return 0
+	}
+	return m.cachedN / m.promptN
 }
 
 // SlotBusy adds d (+1 or -1) to the busy slots.

@@ -92,7 +92,7 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 		}
 		msgs[i].Content = c.Text
 	}
-	prompt, err := chatml.Tokens(r.Engine, msgs)
+	prompt, history, err := chatml.TokensAndHistory(r.Engine, msgs)
 	if err != nil {
 		// Tokenizing fails only when the engine does (or the model is
 		// not a ChatML model): not the job's fault, so it may be retried.
@@ -107,7 +107,7 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 		return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodePromptTooLong,
 			Message: fmt.Sprintf("the prompt is %d tokens, and a slot holds %d (model.context %d / model.parallel %d)", len(prompt), slot, slot*info.Parallel, info.Parallel)})
 	}
-	a.req.Prompt = prompt
+	a.req.Prompt, a.req.Keep = prompt, history
 	r.log(j.ID).Debug("prompt", "text", chatml.Text(msgs))
 	return a, nil
 }
@@ -200,7 +200,7 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 		res.Filter.Output = append(res.Filter.Output, h)
 	}
 	res.FinishReason = string(gen.FinishReason)
-	res.Usage = job.Usage{PromptTokens: gen.PromptTokens, CompletionTokens: gen.CompletionTokens}
+	res.Usage = job.Usage{PromptTokens: gen.PromptTokens, CachedTokens: gen.CachedTokens, CompletionTokens: gen.CompletionTokens}
 	res.Timings = timings(gen)
 	res.Status = job.Completed
 	switch {
@@ -220,7 +220,7 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 		res.Status = job.Expired
 	}
 	log.Info("job done", "status", res.Status, "finish", res.FinishReason,
-		"prompt_tokens", res.Usage.PromptTokens, "completion_tokens", res.Usage.CompletionTokens,
+		"prompt_tokens", res.Usage.PromptTokens, "cached_tokens", res.Usage.CachedTokens, "completion_tokens", res.Usage.CompletionTokens,
 		"hits_in", len(res.Filter.Input), "hits_out", len(res.Filter.Output))
 	return res
 }

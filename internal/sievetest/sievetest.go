@@ -120,7 +120,7 @@ func Parts(t testing.TB, o Options) *app.Parts {
 		}
 	}
 	var err error
-	if p.Engine, err = engine.Load(context.Background(), app.EngineConfig(cfg.Model)); err != nil {
+	if p.Engine, err = engine.Load(context.Background(), app.EngineConfig(cfg.Model), app.PromptCache(cfg.Model)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)

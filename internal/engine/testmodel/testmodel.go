@@ -149,6 +149,26 @@ type Scripted struct {
 	// Arch, when set, replaces "llama" as general.architecture (the other
 	// keys keep the llama. prefix), to test how unsupported models fail.
 	Arch string
+	// Recall, when set, makes the model read its context (see Recall).
+	Recall *Recall
+}
+
+// Recall makes a scripted model's answer depend on every position of its
+// context, not only on its last token: its attention averages all earlier
+// positions (queries and keys are zero), so a token anywhere in the
+// prompt shows in each position's state. Where the context holds the
+// Marker token, the model says Pieces instead of the script's pieces.
+// The margins hold for contexts of up to 4,096 positions in which no one
+// token is much of the text, and the marker outscores the script's first
+// piece only while the tokens before it in the script (with Loop, its
+// last piece) are rarer in the context than the marker is.
+//
+// A prompt cache that gave a request the wrong KV cells (another
+// prompt's, or none) changes what such a model says; with attention off,
+// as in a plain scripted model, nothing could show it.
+type Recall struct {
+	Marker string   // a piece the prompt holds as one token
+	Pieces []string // distinct from the script's, as they are
 }
 
 // WriteScripted writes the scripted model s to path.
@@ -200,6 +220,29 @@ func WriteScripted(path string, s Scripted) error {
 			alts = append(alts, alt{f, t, k + 1})
 		}
 	}
+	var recall []int
+	marker := -1
+	if r := s.Recall; r != nil {
+		if len(r.Pieces) == 0 || r.Marker == "" || r.Marker == "\n" {
+			return errors.New("testmodel: Recall needs a marker and pieces")
+		}
+		marker = v.addBytes([]byte(r.Marker))
+		if seen[marker] {
+			return fmt.Errorf("testmodel: recall marker %q is a piece of the script", r.Marker)
+		}
+		seen[marker] = true
+		for i, p := range r.Pieces {
+			if p == "" || p == "\n" {
+				return fmt.Errorf("testmodel: recall piece %d is %q", i, p)
+			}
+			id := v.addBytes([]byte(p))
+			if seen[id] {
+				return fmt.Errorf("testmodel: recall piece %d (%q) repeats a token already in the script", i, p)
+			}
+			seen[id] = true
+			recall = append(recall, id)
+		}
+	}
 	then := map[int]int{}
 	for from, to := range s.Then {
 		f, err := extra(from)
@@ -231,6 +274,12 @@ func WriteScripted(path string, s Scripted) error {
 			next[f] = t
 		}
 	}
+	for i := 0; i+1 < len(recall); i++ {
+		next[recall[i]] = recall[i+1]
+	}
+	if len(recall) > 0 {
+		next[recall[len(recall)-1]] = imEnd
+	}
 
 	// One-hot embeddings need n_embd ≥ n_vocab; two heads of an even size
 	// keep llama.cpp's rope kernel happy.
@@ -250,6 +299,27 @@ func WriteScripted(path string, s Scripted) error {
 		ones[i] = 1
 	}
 	zeros := func(n int) []float32 { return make([]float32, n) }
+	attnV, attnOut := zeros(nEmbd*nEmbd), zeros(nEmbd*nEmbd)
+	if len(recall) > 0 {
+		// Each position's state gains half the mean of the one-hot tokens
+		// it attends to (values copy the normalized input, whose entries
+		// are sqrt(nEmbd); the output scales that back to 1/2). Half,
+		// because the end token's row collects the share of every token
+		// off the script, up to 1/2 then, below the script's next (1 and
+		// more). After the header, the recall piece scores (1-δ) on "\n"
+		// plus c/2 times the marker's share of the context: it loses by δ
+		// without the marker, and wins with it while c/2/4096 > δ(1 + the
+		// share of "\n"). Later in the reply its score, at most c/2/20 on
+		// a 20-token context, stays below the script's next token.
+		const delta, c = 0.0002, 10
+		scale := float32(0.5 / math.Sqrt(float64(nEmbd)))
+		for i := 0; i < nEmbd; i++ {
+			attnV[i*nEmbd+i] = 1
+			attnOut[i*nEmbd+i] = scale
+		}
+		out[recall[0]*nEmbd+nl] = 1 - delta
+		out[recall[0]*nEmbd+marker] = c
+	}
 	ts := []*fsggml.Tensor{
 		f32Tensor("token_embd.weight", emb, nEmbd, nVocab),
 		f32Tensor("output_norm.weight", ones, nEmbd),
@@ -257,8 +327,8 @@ func WriteScripted(path string, s Scripted) error {
 		f32Tensor("blk.0.attn_norm.weight", ones, nEmbd),
 		f32Tensor("blk.0.attn_q.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
 		f32Tensor("blk.0.attn_k.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
-		f32Tensor("blk.0.attn_v.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
-		f32Tensor("blk.0.attn_output.weight", zeros(nEmbd*nEmbd), nEmbd, nEmbd),
+		f32Tensor("blk.0.attn_v.weight", attnV, nEmbd, nEmbd),
+		f32Tensor("blk.0.attn_output.weight", attnOut, nEmbd, nEmbd),
 		f32Tensor("blk.0.ffn_norm.weight", ones, nEmbd),
 		f32Tensor("blk.0.ffn_gate.weight", zeros(nEmbd*nFF), nEmbd, nFF),
 		f32Tensor("blk.0.ffn_up.weight", zeros(nEmbd*nFF), nEmbd, nFF),
