@@ -72,12 +72,14 @@ type kvseq struct {
 
 // entries returns how many llama.cpp sequences the engine keeps for
 // parallel slots: one per slot without the cache; with it, as many again
-// plus four idle entries, which the cell budget bounds.
+// plus four idle ones (at most 64 more: llama.cpp reserves logits for
+// every sequence, a vocabulary's worth each), which the cell budget
+// bounds.
 func entries(parallel int, pc PromptCache) int {
 	if pc.Off {
 		return parallel
 	}
-	return 2*parallel + 4
+	return parallel + min(parallel+4, 64)
 }
 
 // commonPrefix returns how many leading tokens a and b share.
