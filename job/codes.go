@@ -34,4 +34,10 @@ const (
 	CodeEngineError   = "engine_error"   // retried; failed after the last delivery
 	CodePublishFailed = "publish_failed" // a chunk could not be sent
 	CodeShuttingDown  = "shutting_down"  // request/reply cut short by a drain
+	// CodeMaxDeliver: the job was delivered queue.max_deliver times and
+	// no delivery ended with a result (the workers that took it stopped,
+	// crashed, or could not store one).
+	CodeMaxDeliver = "max_deliver"
+	// CodeInterrupted: a drain cut the job short at its last delivery.
+	CodeInterrupted = "interrupted"
 )

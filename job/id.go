@@ -51,6 +51,19 @@ func checkID(id string) string {
 // Reserved reports whether id is in the namespace sieve keeps for itself.
 func Reserved(id string) bool { return strings.HasPrefix(id, "_") }
 
+// CheckQueuedID is CheckID for a job on the queue (published on the jobs
+// subject, or a batch line): its id may not be in sieve's namespace, not
+// even a request/reply id, which only sieve gives.
+func CheckQueuedID(id string) *Error {
+	if e := CheckID(id); e != nil {
+		return e
+	}
+	if Reserved(id) {
+		return &Error{Code: CodeReservedID, Message: fmt.Sprintf("id %q: ids starting with \"_\" are sieve's own (%s… for request/reply jobs); publish the job under another", id, RequestIDPrefix)}
+	}
+	return nil
+}
+
 // NewRequestID returns a fresh id for a request/reply job.
 func NewRequestID() string {
 	var b [12]byte

@@ -43,11 +43,14 @@ type Job struct {
 	Metadata      map[string]any `json:"metadata,omitempty"`
 }
 
-// Chunk is a piece of moderated text, streamed as it is released.
+// Chunk is a piece of moderated text, streamed as it is released. Seq
+// counts from 1 in each attempt: a queued job run again (Attempt, the
+// delivery, as in its result) streams from its start again.
 type Chunk struct {
-	ID   string `json:"id"`
-	Seq  int    `json:"seq"`
-	Text string `json:"text"`
+	ID      string `json:"id"`
+	Seq     int    `json:"seq"`
+	Text    string `json:"text"`
+	Attempt int    `json:"attempt,omitempty"`
 }
 
 // Result is the one final message of a job.
@@ -94,10 +97,15 @@ type Hit struct {
 	Fallback  string `json:"fallback,omitempty"`
 }
 
-// FilterReport lists the keyword hits on the way in and out.
+// FilterReport lists the keyword hits on the way in and out. A result
+// always fits in one NATS message: where the hits would not, the lists
+// keep their first hits and the Omitted counts say how many more there
+// were.
 type FilterReport struct {
-	Input  []Hit `json:"input"`
-	Output []Hit `json:"output"`
+	Input         []Hit `json:"input"`
+	Output        []Hit `json:"output"`
+	InputOmitted  int   `json:"input_omitted,omitempty"`
+	OutputOmitted int   `json:"output_omitted,omitempty"`
 }
 
 // Timings are in milliseconds.

@@ -190,7 +190,7 @@ func runBench(ctx context.Context, e env, args []string) int {
 	rep.PeakRSSBytes = peakRSS()
 
 	if f.asJSON {
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		b, _ := job.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}
@@ -428,7 +428,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		start := time.Now()
 		tokens, err := generateAll(ctx, n, func(i int) (engine.Result, error) {
 			id := fmt.Sprintf("bench-%d-%d-%d", os.Getpid(), round, i)
-			b, _ := json.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Seed: &sampling.Seed})
+			b, _ := job.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Seed: &sampling.Seed})
 			res, err := conn.Submit(ctx, id, b, nil)
 			return engine.Result{CompletionTokens: res.Usage.CompletionTokens}, err
 		})

@@ -87,7 +87,7 @@ func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs 
 		return tokens, first, sc.Err()
 	}
 	viaNATS := func(id string) (int, time.Duration, error) {
-		b, _ := json.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Seed: &seed})
+		b, _ := job.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Seed: &seed})
 		start := time.Now()
 		var first time.Duration
 		res, err := conn.Submit(ctx, id, b, func(c job.Chunk) {

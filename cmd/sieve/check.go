@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/sieve-project/sieve/internal/filter"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 // maxCheckInput bounds what check reads, so a mistaken pipe cannot eat
@@ -62,7 +62,7 @@ func runCheck(_ context.Context, e env, args []string) int {
 	}
 	res := flt.Check(filter.Where(*side), string(data))
 	if *asJSON {
-		b, _ := json.Marshal(res)
+		b, _ := job.Marshal(res)
 		fmt.Fprintln(e.stdout, string(b))
 	} else {
 		fmt.Fprint(e.stdout, res.Text)

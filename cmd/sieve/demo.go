@@ -182,7 +182,7 @@ func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consu
 
 	fmt.Fprintf(e.stdout, "\n[%d] %s\n    user> %s\n    sieve> ", i+1, d.shows, d.prompt)
 	id := fmt.Sprintf("demo-%d-%d", os.Getpid(), i+1)
-	payload, err := json.Marshal(job.Job{ID: id, Messages: []chatml.Message{{Role: chatml.User, Content: d.prompt}}})
+	payload, err := job.Marshal(job.Job{ID: id, Messages: []chatml.Message{{Role: chatml.User, Content: d.prompt}}})
 	if err != nil {
 		return job.Result{}, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -68,7 +67,7 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		return err
 	})
 	if *asJSON {
-		b, _ := json.MarshalIndent(res, "", "  ")
+		b, _ := job.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(e.stdout, string(b))
 	} else if res.Text != "" && !strings.HasSuffix(res.Text, "\n") {
 		fmt.Fprintln(e.stdout)
@@ -107,7 +106,7 @@ func (f *generateFlags) apply(cfg *config.Config, prompt string) ([]byte, error)
 		s := uint32(f.seed)
 		j.Seed = &s
 	}
-	return json.Marshal(j)
+	return job.Marshal(j)
 }
 
 // generateStatus says how the reply ended and returns the exit status.

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/sieve-project/sieve/internal/filter"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/job"
 )
 
 func runLists(_ context.Context, e env, args []string) int {
@@ -60,7 +60,7 @@ func runLists(_ context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	if *asJSON {
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		b, _ := job.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(e.stdout, string(b))
 		return exitOK
 	}

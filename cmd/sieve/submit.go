@@ -72,7 +72,7 @@ func runSubmit(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	out.end(res.Text)
-	b, _ := json.MarshalIndent(res, "", "  ")
+	b, _ := job.MarshalIndent(res, "", "  ")
 	fmt.Fprintln(e.stdout, string(b))
 	return submitStatus(e, res)
 }
@@ -148,7 +148,7 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 		if system != "" {
 			j.Messages = append([]chatml.Message{{Role: chatml.System, Content: system}}, j.Messages...)
 		}
-		b, err := json.Marshal(j)
+		b, err := job.Marshal(j)
 		return b, id, err
 	}
 	var data []byte
@@ -183,7 +183,7 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 	if e := job.CheckID(got); e != nil {
 		return nil, "", errors.New(e.Message)
 	}
-	b, err := json.Marshal(obj)
+	b, err := job.Marshal(obj)
 	return b, got, err
 }
 

@@ -102,13 +102,20 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return fail(&job.Error{Code: job.CodeInvalidJSON, Message: "not a JSON object: " + err.Error()})
 	}
+	// A line's own id must be one the queue takes; any other value (a
+	// number, "", an id sieve keeps for itself) is the line's error, as
+	// it would be the job's on NATS, and the line keeps its stable id.
 	if idRaw, ok := obj["id"]; ok {
 		var id string
-		if json.Unmarshal(idRaw, &id) == nil && id != "" {
-			l.ID = id
+		if json.Unmarshal(idRaw, &id) != nil || id == "" {
+			return fail(&job.Error{Code: job.CodeBadID, Message: fmt.Sprintf(`"id" is %s: give the job's id as a string, or leave "id" out`, idRaw)})
 		}
+		if e := job.CheckQueuedID(id); e != nil {
+			return fail(e)
+		}
+		l.ID = id
 	}
-	obj["id"], _ = json.Marshal(l.ID)
+	obj["id"], _ = job.Marshal(l.ID)
 	if p, ok := obj["prompt"]; ok {
 		if _, has := obj["messages"]; has {
 			return fail(&job.Error{Code: job.CodeBadField, Message: `a line has "prompt" or "messages", not both`})
@@ -121,12 +128,12 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 		if d.System != "" {
 			msgs = append([]chatml.Message{{Role: chatml.System, Content: d.System}}, msgs...)
 		}
-		obj["messages"], _ = json.Marshal(msgs)
+		obj["messages"], _ = job.Marshal(msgs)
 		delete(obj, "prompt")
 	}
 	set := func(key string, v any, present bool) {
 		if _, ok := obj[key]; !ok && present {
-			obj[key], _ = json.Marshal(v)
+			obj[key], _ = job.Marshal(v)
 		}
 	}
 	set("policy", d.Policy, d.Policy != "")
@@ -138,7 +145,7 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 	set("repeat_penalty", d.RepeatPenalty, d.RepeatPenalty != nil)
 	set("seed", d.Seed, d.Seed != nil)
 	set("stop", d.Stop, len(d.Stop) > 0)
-	payload, err := json.Marshal(obj)
+	payload, err := job.Marshal(obj)
 	if err != nil {
 		return fail(&job.Error{Code: job.CodeInvalidJSON, Message: err.Error()})
 	}
@@ -231,7 +238,7 @@ func (w *Writer) Skip(i int) error {
 
 // Put writes result r for input index i.
 func (w *Writer) Put(i int, r job.Result) error {
-	b, err := json.Marshal(r)
+	b, err := job.Marshal(r)
 	if err != nil {
 		return err
 	}

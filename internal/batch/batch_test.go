@@ -159,3 +159,33 @@ func TestRunOrderedAndResumed(t *testing.T) {
 		t.Fatalf("malformed line: %+v", last)
 	}
 }
+
+// TestLineIDsJudgedAsOnNATS: a line's "id" gets the verdict the same job
+// gets on the queue: a number, an empty string or an id sieve keeps for
+// itself is the line's error (bad_id, reserved_id), not silently replaced
+// by a derived id.
+func TestLineIDsJudgedAsOnNATS(t *testing.T) {
+	in := writeFile(t, "ids.jsonl", `{"id": 5, "prompt": "a"}
+{"id": "", "prompt": "b"}
+{"id": "_req.1", "prompt": "c"}
+{"id": "_mine", "prompt": "d"}
+{"id": "a b", "prompt": "e"}
+{"id": "tenant-a.42", "prompt": "f"}
+`)
+	lines, err := Read(in, Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{job.CodeBadID, job.CodeBadID, job.CodeReservedID, job.CodeReservedID, job.CodeBadID, ""} {
+		got := ""
+		if lines[i].Err != nil {
+			got = lines[i].Err.Code
+		}
+		if got != want {
+			t.Errorf("line %d: %+v, want code %q", i+1, lines[i].Err, want)
+		}
+	}
+	if lines[5].ID != "tenant-a.42" {
+		t.Fatalf("a good id: %q", lines[5].ID)
+	}
+}

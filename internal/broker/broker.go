@@ -258,8 +258,9 @@ func (c *Conn) Close() {
 // naming the setting, where the stream cannot serve it: retention,
 // subjects, and on the jobs stream one message per subject (the job
 // contract's one job per id). Other differences are logged. The consumer
-// takes queue.ack_wait and queue.max_deliver from the configuration. It
-// is idempotent: every worker runs it at start.
+// takes queue.ack_wait from the configuration and delivers without limit
+// (the workers enforce queue.max_deliver). It is idempotent: every worker
+// runs it at start.
 func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstream.Consumer, error) {
 	s := c.Subjects
 	replicas = max(replicas, 1)
@@ -303,7 +304,8 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		MaxAge:      q.ResultsMaxAge.Duration,
-		Duplicates:  2 * time.Minute,
+		// JetStream wants the window within the age.
+		Duplicates: min(2*time.Minute, q.ResultsMaxAge.Duration),
 	}
 	if err := c.ensureStream(ctx, results, func(have jetstream.StreamConfig) []string {
 		var bad []string
@@ -322,7 +324,12 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		Description:   "sieve workers",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       q.AckWait.Duration,
-		MaxDeliver:    q.MaxDeliver,
+		// Unlimited: the workers count deliveries against
+		// queue.max_deliver and store a failed result at the limit, so
+		// a job never runs out of deliveries without a result (a worker
+		// that crashed with its last one would leave the id answering
+		// nothing).
+		MaxDeliver:    -1,
 		MaxAckPending: -1,
 	})
 	if err != nil {

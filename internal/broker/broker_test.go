@@ -175,3 +175,23 @@ func TestConnectKeepsToItsContext(t *testing.T) {
 		t.Fatal("Connect took its time after its context ended")
 	}
 }
+
+// TestResultsMaxAgeBelowTheDuplicateWindow: every results_max_age the
+// configuration accepts (1m and up) starts, though JetStream wants the
+// duplicate window within the stream's age; and the workers' consumer
+// delivers without limit, as the workers count deliveries themselves.
+func TestResultsMaxAgeBelowTheDuplicateWindow(t *testing.T) {
+	for _, age := range []time.Duration{time.Minute, 90 * time.Second, 2 * time.Minute, time.Hour} {
+		q := config.Default().Queue
+		q.ResultsMaxAge.Duration = age
+		l, err := StartLocal(context.Background(), config.Default().NATS, q, "test", slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("results_max_age %s: %v", age, err)
+		}
+		info, err := l.Consumer.Info(context.Background())
+		l.Close()
+		if err != nil || info.Config.MaxDeliver != -1 {
+			t.Fatalf("consumer %+v, %v: want unlimited deliveries", info, err)
+		}
+	}
+}

@@ -1,9 +1,10 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/sieve-project/sieve/job"
 )
 
 // apiError is an error in OpenAI's shape:
@@ -46,7 +47,7 @@ func invalid(code, param, format string, args ...any) *apiError {
 }
 
 func (e *apiError) body() []byte {
-	b, _ := json.Marshal(struct {
+	b, _ := job.Marshal(struct {
 		Error *apiError `json:"error"`
 	}{e})
 	return b

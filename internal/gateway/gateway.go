@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -314,7 +313,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
 		writeError(w, e)
 		return
 	}
-	payload, err := json.Marshal(j)
+	payload, err := job.Marshal(j)
 	if err != nil {
 		writeError(w, newError(http.StatusInternalServerError, typeServer, "internal_error", "", "encode the job: %v", err))
 		return

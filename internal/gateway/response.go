@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/sieve-project/sieve/job"
@@ -83,7 +82,7 @@ type (
 )
 
 func writeJSON(w http.ResponseWriter, v any) {
-	b, _ := json.Marshal(v)
+	b, _ := job.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(append(b, '\n'))
 }
@@ -250,7 +249,7 @@ type streamer struct {
 }
 
 func (s *streamer) event(v any) {
-	b, _ := json.Marshal(v)
+	b, _ := job.Marshal(v)
 	s.write(append(append([]byte("data: "), b...), '\n', '\n'))
 }
 

@@ -20,8 +20,12 @@ func newAvoidGuard(f *filter.Filter) *avoidGuard {
 	return &avoidGuard{s: f.NewStream(filter.Output, nil)}
 }
 
+// Write takes the next token's text; what it reports safe is read after
+// the text went in, so a token no keyword can reach is released as soon
+// as it is generated, not one token later.
 func (g *avoidGuard) Write(text []byte) (int, *engine.Veto) {
-	return g.s.Settled(), g.veto(g.s.Write(text))
+	r := g.s.Write(text)
+	return g.s.Settled(), g.veto(r)
 }
 
 func (g *avoidGuard) End() *engine.Veto { return g.veto(g.s.Close()) }

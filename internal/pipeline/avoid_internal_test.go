@@ -83,3 +83,30 @@ func TestAvoidNeverReachesReleasedText(t *testing.T) {
 		t.Fatalf("only %d vetoes in 3000 texts: the test is not exercising them", vetoes)
 	}
 }
+
+// TestAvoidReleasesAtOnce: text no avoided keyword can reach is safe as
+// soon as the guard has seen it: the engine releases each such token when
+// it is generated, not a token later. Text that could still begin a
+// keyword is held until it cannot.
+func TestAvoidReleasesAtOnce(t *testing.T) {
+	f, err := filter.Compile([]filter.ListSpec{{Name: "en", Action: filter.Flag, Match: filter.Word, Words: []string{"darn"}}}, filter.Options{Normalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newAvoidGuard(f)
+	for _, tt := range []struct {
+		tok  string
+		safe int
+	}{
+		{"Hello", 5},   // no word of the list begins inside a word
+		{", ", 7},      // nor in punctuation and space
+		{"da", 7},      // "da" may begin "darn": held
+		{"wn", 11},     // "dawn" cannot: released
+		{" world", 16}, // "world" cannot become "darn"
+	} {
+		safe, v := g.Write([]byte(tt.tok))
+		if v != nil || safe != tt.safe {
+			t.Fatalf("after %q: safe %d, want %d (veto %+v)", tt.tok, safe, tt.safe, v)
+		}
+	}
+}

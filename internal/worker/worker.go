@@ -14,7 +14,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -231,6 +230,16 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	if w.settledBefore(msg, id, attempt, log) {
 		return
 	}
+	if max := w.cfg.Queue.MaxDeliver; attempt > max {
+		// Every delivery ended without a result: a worker stopped or
+		// crashed with it, or could not store its result. The id answers
+		// with why, instead of waiting forever.
+		log.Error("job delivered too often without a result; it fails", "max_deliver", max)
+		r := ended(job.Job{ID: id}, job.Failed, "error")
+		r.Error = &job.Error{Code: job.CodeMaxDeliver, Message: fmt.Sprintf("delivered %d times (queue.max_deliver %d) without a result: the workers that took it stopped, crashed or could not store its result; publish it again", attempt-1, max)}
+		w.finish(msg, log, r, attempt, start, published)
+		return
+	}
 	ctx, cancel, ok := w.register(id)
 	if !ok {
 		// The stream holds one job per id, so this is the same message,
@@ -241,6 +250,10 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	}
 	defer w.unregister(id, cancel)
 	a, rej := w.cfg.Runner.Admit(msg.Data(), id)
+	if e := job.CheckQueuedID(id); e != nil {
+		r := rejected(job.Job{ID: id}, e.Code, e.Message)
+		a, rej = nil, &r
+	}
 	if rej != nil {
 		w.conclude(msg, log, *rej, attempt, start, published)
 		return
@@ -260,15 +273,21 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		defer cancelDeadline()
 	}
 	stopBeat := w.heartbeat(msg, log)
-	res := w.run(ctx, a, id)
+	res := w.run(ctx, a, id, attempt)
 	stopBeat()
 	if errors.Is(context.Cause(ctx), errDraining) && res.Status != job.Rejected {
-		// Cut short by shutdown: another worker does it again, whole.
-		log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
-		if err := msg.Nak(); err != nil {
-			log.Warn("nak failed", "err", err)
+		if attempt < w.cfg.Queue.MaxDeliver {
+			// Cut short by shutdown: another worker does it again, whole.
+			log.Info("job handed back at drain", "generated", res.Usage.CompletionTokens)
+			if err := msg.Nak(); err != nil {
+				log.Warn("nak failed", "err", err)
+			}
+			return
 		}
-		return
+		// Its last delivery: it ends here, saying why.
+		log.Warn("job cut short by the drain at its last delivery; it fails", "max_deliver", w.cfg.Queue.MaxDeliver)
+		res = ended(a.Job, job.Failed, "error")
+		res.Error = &job.Error{Code: job.CodeInterrupted, Message: fmt.Sprintf("the worker shut down while the job ran, at its last delivery (%d of queue.max_deliver %d); publish it again", attempt, w.cfg.Queue.MaxDeliver)}
 	}
 	w.conclude(msg, log, res, attempt, start, published)
 }
@@ -318,11 +337,11 @@ func (w *Worker) heartbeat(msg jetstream.Msg, log *slog.Logger) (stop func()) {
 }
 
 // run generates an admitted job, publishing each chunk as released.
-func (w *Worker) run(ctx context.Context, a *pipeline.Admitted, id string) job.Result {
+func (w *Worker) run(ctx context.Context, a *pipeline.Admitted, id string, attempt int) job.Result {
 	seq := 0
 	return w.cfg.Runner.Generate(ctx, a, func(text string) error {
 		seq++
-		b, err := json.Marshal(job.Chunk{ID: id, Seq: seq, Text: text})
+		b, err := job.Marshal(job.Chunk{ID: id, Seq: seq, Text: text, Attempt: attempt})
 		if err != nil {
 			return err
 		}
@@ -350,6 +369,15 @@ func (w *Worker) conclude(msg jetstream.Msg, log *slog.Logger, res job.Result, a
 	w.finish(msg, log, res, attempt, start, published)
 }
 
+// stored says what became of a result finish was to store.
+type stored int
+
+const (
+	storedNow    stored = iota // stored by this call
+	storedBefore               // the id had its result already: another run's, or this one's published twice
+	notStored                  // not stored: the job is left for redelivery
+)
+
 // finish stores the result, then acks (or terminates) the job: the ack
 // comes only after JetStream confirmed the result, so a crash between the
 // two redelivers the job rather than losing it, and the redelivery finds
@@ -357,32 +385,51 @@ func (w *Worker) conclude(msg jetstream.Msg, log *slog.Logger, res job.Result, a
 //
 // The result is stored only if the id has none yet (JetStream checks the
 // subject's last sequence atomically): a result, once stored, is the
-// job's for as long as it is kept, and no later run can replace it.
-func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+// job's for as long as it is kept, and no later run can replace it. It
+// always fits in a message: hit lists too long for one are cut, with
+// counts of what was left out (job.Fit).
+func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) stored {
 	res.Worker, res.Attempt = w.cfg.Name, attempt
 	res.Timings.QueuedMS = start.Sub(published).Milliseconds()
-	b, err := json.Marshal(res)
+	b, err := job.Fit(res, w.maxResult())
 	if err != nil {
+		// Cannot happen with sieve's own results (the text is bounded by
+		// the slot); still, the id must answer: say why, in few bytes.
 		log.Error("encode result", "err", err)
-		msg.NakWithDelay(w.backoff(attempt))
-		return
+		f := ended(job.Job{ID: res.ID}, job.Failed, "error")
+		f.Worker, f.Attempt = res.Worker, res.Attempt
+		f.Error = &job.Error{Code: job.CodeEngineError, Message: "the result could not be encoded: " + err.Error()}
+		res, b = f, nil
+		if b, err = job.Marshal(f); err != nil {
+			msg.NakWithDelay(w.backoff(attempt))
+			return notStored
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.jobsCtx), 10*time.Second)
 	defer cancel()
-	_, err = w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b,
+	ack, err := w.cfg.Conn.JS.Publish(ctx, w.subj.Result(res.ID), b,
 		jetstream.WithMsgID("result:"+res.ID), jetstream.WithExpectLastSequencePerSubject(0))
 	var apiErr *jetstream.APIError
+	var outcome stored
 	switch {
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
 		log.Warn("a result for this id was stored meanwhile; it stands, this one is dropped", "status", res.Status)
-		err = msg.Ack()
+		outcome, err = storedBefore, msg.Ack()
 	case err != nil:
-		// Not stored: leave the job to be redelivered.
+		// Not stored: leave the job to be redelivered. Deliveries are
+		// not limited on the consumer (the worker counts them), so the
+		// job stays retriable until a result is stored.
 		log.Error("store result failed; job left for redelivery", "err", err)
 		msg.NakWithDelay(w.backoff(attempt))
-		return
+		return notStored
+	case ack.Duplicate:
+		// The same result published again within the duplicate window
+		// (a run whose first store was confirmed late): stored once.
+		log.Info("the result was stored already", "status", res.Status)
+		outcome, err = storedBefore, msg.Ack()
 	default:
 		w.cfg.Metrics.Result(res)
+		outcome = storedNow
 		switch res.Status {
 		case job.Rejected, job.Failed:
 			err = msg.Term()
@@ -393,6 +440,13 @@ func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, att
 	if err != nil {
 		log.Warn("ack failed", "err", err)
 	}
+	return outcome
+}
+
+// maxResult is the most bytes a result may take: what the server lets a
+// message carry, less room for its headers.
+func (w *Worker) maxResult() int {
+	return int(w.cfg.Conn.NC.MaxPayload()) - 4096
 }
 
 // resultStored reports whether a result for id is stored.
@@ -511,7 +565,7 @@ func (w *Worker) generate(req micro.Request) {
 	final := micro.WithHeaders(micro.Headers{HeaderFinal: []string{"true"}})
 	reply := func(res job.Result) {
 		w.cfg.Metrics.Result(res)
-		b, _ := json.Marshal(res)
+		b, _ := job.Marshal(res)
 		if err := req.Respond(b, final); err != nil {
 			w.log.Warn("reply failed", "job", res.ID, "err", err)
 		}
@@ -543,7 +597,7 @@ func (w *Worker) generate(req micro.Request) {
 			return nil
 		}
 		seq++
-		b, err := json.Marshal(job.Chunk{ID: j.ID, Seq: seq, Text: text})
+		b, err := job.Marshal(job.Chunk{ID: j.ID, Seq: seq, Text: text})
 		if err != nil {
 			return err
 		}
@@ -575,7 +629,7 @@ func (w *Worker) onCheck(req micro.Request) {
 		return
 	}
 	res := flt.Check(where, string(req.Data()))
-	b, _ := json.Marshal(res)
+	b, _ := job.Marshal(res)
 	req.Respond(b)
 }
 

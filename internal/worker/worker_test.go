@@ -225,6 +225,13 @@ func TestCompletedBlockedAndStreamed(t *testing.T) {
 	if got := c.text(); got != r.Text {
 		t.Fatalf("chunks %q, result text %q", got, r.Text)
 	}
+	c.mu.Lock()
+	for _, ch := range c.list {
+		if ch.Attempt != 1 {
+			t.Errorf("chunk %+v: want attempt 1", ch)
+		}
+	}
+	c.mu.Unlock()
 	if len(r.Filter.Output) != 1 || r.Filter.Output[0].List != "profanity" {
 		t.Fatalf("hits %+v", r.Filter.Output)
 	}
@@ -444,7 +451,7 @@ func TestWorkerDiesJobRedelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.submitJob(map[string]any{"id": "x1", "messages": user("hi")})
+	c := e.submitJob(map[string]any{"id": "x1", "messages": user("hi")})
 	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -462,6 +469,11 @@ func TestWorkerDiesJobRedelivered(t *testing.T) {
 	if r.Status != job.Filtered || r.Attempt != 2 {
 		t.Fatalf("redelivered: %+v (want attempt 2)", r)
 	}
+	c.mu.Lock()
+	if len(c.list) == 0 || c.list[0].Attempt != 2 {
+		t.Errorf("chunks %+v: want them from attempt 2", c.list)
+	}
+	c.mu.Unlock()
 	if rs := e.results("x1", 2*time.Second); len(rs) != 1 {
 		t.Fatalf("%d results for x1", len(rs))
 	}
