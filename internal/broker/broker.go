@@ -320,10 +320,10 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		return nil, err
 	}
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, s.JobsStream(), jetstream.ConsumerConfig{
-		Durable:       s.Consumer(),
-		Description:   "sieve workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       q.AckWait.Duration,
+		Durable:     s.Consumer(),
+		Description: "sieve workers",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     q.AckWait.Duration,
 		// Unlimited: the workers count deliveries against
 		// queue.max_deliver and store a failed result at the limit, so
 		// a job never runs out of deliveries without a result (a worker
