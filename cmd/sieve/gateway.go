@@ -35,6 +35,12 @@ func runGateway(ctx context.Context, e env, args []string) int {
 	}
 	cfg.HTTP.Listen = cmp.Or(*listen, cfg.HTTP.Listen, "127.0.0.1:8080")
 	cfg.NATS.URL = cmp.Or(*server, cfg.NATS.URL, "nats://"+cfg.NATS.Listen)
+	// Keys first: a door whose keys cannot be read does not start, not
+	// even to wait for NATS.
+	if _, err := httpKeys(cfg, nil); err != nil {
+		fmt.Fprintf(e.stderr, "sieve gateway: %v\n", err)
+		return exitUsage
+	}
 	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
 	conn, err := broker.Connect(ctx, cfg.NATS, "", "sieve gateway", log)
 	if err != nil {
@@ -76,6 +82,9 @@ func openDoor(cfg config.Config, conn *broker.Conn, policies func(string) error,
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(keys) == 0 {
+		log.Warn("the HTTP door is open to anyone who reaches it: no API keys are configured (http.api_keys, http.api_keys_file)", "listen", cfg.HTTP.Listen)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.listen: %w", err)
@@ -108,9 +117,14 @@ func httpKeys(cfg config.Config, policies func(string) error) ([]gateway.Key, er
 	return keys, errors.Join(errs...)
 }
 
-// reloadKeys puts fresh's keys in force; bad ones keep the old keys.
+// reloadKeys puts fresh's keys in force; bad ones keep the old keys, and
+// so does a configuration without any: a reload never opens a door that
+// had keys (a restart does, and says so).
 func reloadKeys(fresh config.Config, door *gateway.Gateway, policies func(string) error, log *slog.Logger) {
 	keys, err := httpKeys(fresh, policies)
+	if err == nil && len(keys) == 0 && door.Keys() > 0 {
+		err = errors.New("the configuration now has no API keys, which would open the door to anyone; restart sieve to serve without keys")
+	}
 	if err == nil {
 		err = door.SetKeys(keys)
 	}

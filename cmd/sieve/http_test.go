@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +18,10 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/sieve-project/sieve/internal/broker"
+	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/gateway"
 )
 
 // TestHTTPDoorEndToEnd runs sieve serve with its HTTP door, and sieve
@@ -166,6 +170,22 @@ words = ["darn"]
 	if status(key1) != 401 {
 		t.Fatal("the old key still works after the reload")
 	}
+	// A key file emptied (or broken) and reloaded: the door stays closed
+	// with the keys it had, and says why.
+	for _, broken := range []string{"", "# every key rotated out\n", "sk-short\n"} {
+		os.WriteFile(keys, []byte(broken), 0o600)
+		before := strings.Count(gwLogs.String(), "key reload failed")
+		gw.Process.Signal(syscall.SIGHUP)
+		for i := 0; strings.Count(gwLogs.String(), "key reload failed") == before; i++ {
+			if i > 100 {
+				t.Fatalf("key file %q: no reload error logged:\n%s", broken, gwLogs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if status("") != 401 || status(key1) != 401 || status(key2) != 200 {
+			t.Fatalf("key file %q reloaded: no key %d, key1 %d, key2 %d", broken, status(""), status(key1), status(key2))
+		}
+	}
 
 	// SIGTERM: both drain and exit 0.
 	for _, p := range []struct {
@@ -200,5 +220,78 @@ func TestConfigCheckReadsKeys(t *testing.T) {
 	r = sieve(t, "", "config", "check", cfg)
 	if r.code != 2 || !strings.Contains(r.stderr, "keys.txt:2") || !strings.Contains(r.stderr, `"nope"`) || strings.Contains(r.stderr, "sk-0123") {
 		t.Fatalf("unknown policy: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestDoorFailsClosed: serve and gateway refuse to start when their key
+// file is missing, unreadable, empty or broken, naming the file (and the
+// line); a door with no keys configured at all starts, open, and says so.
+func TestDoorFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	model := scripted(t)
+	keys := filepath.Join(dir, "keys.txt")
+	cfg := filepath.Join(dir, "sieve.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[model]\npath = %q\nthreads = 1\ncontext = 256\n[nats]\nlisten = \"127.0.0.1:%d\"\ndata_dir = \"store\"\n[http]\nlisten = \"127.0.0.1:%d\"\napi_keys_file = \"keys.txt\"\n",
+		model, freePort(t), freePort(t))), 0o644)
+	for _, tt := range []struct {
+		name, data string
+		mode       os.FileMode
+		want       string
+	}{
+		{"missing", "", 0, "keys.txt: no such file"},
+		{"empty", "", 0o600, "keys.txt holds no key"},
+		{"comments only", "# none yet\n", 0o600, "keys.txt holds no key"},
+		{"broken", "# keys\nsk-short\n", 0o600, "keys.txt:2: key: want at least 16"},
+		{"unreadable", "sk-0123456789abcdef\n", 0o000, "keys.txt: permission denied"},
+	} {
+		os.Remove(keys)
+		if tt.mode != 0 {
+			os.WriteFile(keys, []byte(tt.data), tt.mode)
+		}
+		if tt.name == "unreadable" && os.Geteuid() == 0 {
+			continue // root reads every file
+		}
+		for _, cmd := range [][]string{{"serve", "--config", cfg}, {"gateway", "--config", cfg, "--server", "nats://127.0.0.1:1"}} {
+			r := sieve(t, "", cmd...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "sk-short") {
+				t.Errorf("%s, %s: exit %d stderr %q, want 2 and %q", tt.name, cmd[0], r.code, r.stderr, tt.want)
+			}
+		}
+	}
+	// No keys configured: open, and the log says so.
+	port := freePort(t)
+	open := filepath.Join(dir, "open.toml")
+	os.WriteFile(open, []byte(fmt.Sprintf("[model]\npath = %q\nthreads = 1\ncontext = 256\n[nats]\nlisten = \"127.0.0.1:%d\"\ndata_dir = \"store2\"\n[http]\nlisten = \"127.0.0.1:%d\"\n",
+		model, port, freePort(t))), 0o644)
+	_, _, logs, _ := startServe(t, open, fmt.Sprintf("nats://127.0.0.1:%d", port))
+	if !strings.Contains(logs.String(), "the HTTP door is open to anyone") {
+		t.Fatalf("no warning that the door is open:\n%s", logs.String())
+	}
+}
+
+// TestReloadNeverOpensTheDoor: a SIGHUP whose configuration has no keys
+// any more leaves the keys in force; only a restart opens the door.
+func TestReloadNeverOpensTheDoor(t *testing.T) {
+	l, err := broker.StartLocal(context.Background(), config.Default().NATS, config.Default().Queue, "test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	cfg := config.Default()
+	cfg.HTTP.APIKeys = []config.APIKey{{Key: "sk-0123456789abcdef"}}
+	door, err := gateway.New(gateway.Config{Conn: l.Conn, Model: "m"}, gateway.WithKeys([]gateway.Key{{Secret: "sk-0123456789abcdef"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	reloadKeys(config.Default(), door, nil, log)
+	if door.Keys() != 1 || !strings.Contains(logs.String(), "would open the door") {
+		t.Fatalf("%d keys after a reload without any; logs %q", door.Keys(), logs.String())
+	}
+	cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, config.APIKey{Key: "sk-fedcba9876543210"})
+	reloadKeys(cfg, door, nil, log)
+	if door.Keys() != 2 {
+		t.Fatalf("%d keys after a reload with two", door.Keys())
 	}
 }

@@ -40,6 +40,13 @@ func runServe(ctx context.Context, e env, args []string) int {
 	}
 	log := newLogger(e, cfg.Log.Level, cfg.Log.Format)
 	fail := func(code int, err error) int { fmt.Fprintf(e.stderr, "sieve serve: %v\n", err); return code }
+	if cfg.HTTP.Listen != "" {
+		// The door's keys before the model: a door whose keys cannot be
+		// read does not start (its policies are checked with the lists).
+		if _, err := httpKeys(cfg, nil); err != nil {
+			return fail(exitUsage, err)
+		}
+	}
 	parts, err := app.Load(ctx, cfg, log)
 	if err != nil {
 		return fail(exitCode(err), err)

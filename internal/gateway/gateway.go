@@ -143,6 +143,9 @@ func (g *Gateway) SetKeys(keys []Key) error {
 	return nil
 }
 
+// Keys returns how many API keys are in force (0: the door is open).
+func (g *Gateway) Keys() int { return len(g.keys.Load().keys) }
+
 // Start serves on ln until Shutdown.
 func (g *Gateway) Start(ln net.Listener) {
 	g.srv = &http.Server{

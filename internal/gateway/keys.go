@@ -48,7 +48,8 @@ func (k Key) Check() error {
 //	SECRET [policy=NAME] [tenant=PREFIX]
 //
 // with blank lines and lines starting with # ignored. Every problem is
-// reported, each with path:line, and no line echoes a secret.
+// reported, each with path:line, and no line echoes a secret. A file
+// without a key is an error: the door fails closed.
 func LoadKeys(path string) ([]Key, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -87,6 +88,11 @@ func LoadKeys(path string) ([]Key, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if len(keys) == 0 {
+		// A door configured with a key file and given none would take
+		// every request: it fails closed instead.
+		return nil, fmt.Errorf("%w: %s holds no key: a key file must hold at least one (to serve without keys, leave http.api_keys_file out)", ErrBadKey, path)
 	}
 	return keys, nil
 }

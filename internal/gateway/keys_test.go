@@ -36,6 +36,22 @@ func TestLoadKeys(t *testing.T) {
 	}
 }
 
+// TestKeyFileWithoutKeys: a key file that is empty, or holds comments
+// only, or is missing, is an error naming it: the door fails closed.
+func TestKeyFileWithoutKeys(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"empty": "", "comments": "# rotated out\n\n# all of them\n"} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(data), 0o600)
+		if _, err := LoadKeys(path); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), path+" holds no key") {
+			t.Errorf("%s: %v, want ErrBadKey naming the file", name, err)
+		}
+	}
+	if _, err := LoadKeys(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
 func TestKeyring(t *testing.T) {
 	r, err := newKeyring([]Key{{Secret: "sk-aaaaaaaaaaaaaaaaaaaa", Tenant: "acme"}, {Secret: "sk-bbbbbbbbbbbbbbbbbbbb", Policy: "soft"}})
 	if err != nil {
