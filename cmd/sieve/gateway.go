@@ -78,7 +78,8 @@ func openDoor(cfg config.Config, conn *broker.Conn, policies func(string) error,
 		timeout = cfg.Queue.MaxTimeout.Duration
 	}
 	door, err := gateway.New(gateway.Config{Conn: conn, Model: modelName(cfg)},
-		gateway.WithKeys(keys), gateway.WithTimeout(timeout), gateway.WithMaxBody(cfg.Queue.MaxPayload), gateway.WithLogger(log))
+		gateway.WithKeys(keys), gateway.WithTimeout(timeout), gateway.WithMaxBody(cfg.Queue.MaxPayload), gateway.WithLogger(log),
+		gateway.WithTimeouts(gateway.Timeouts{Read: cfg.HTTP.ReadTimeout.Duration, Write: cfg.HTTP.WriteTimeout.Duration, Idle: cfg.HTTP.IdleTimeout.Duration}))
 	if err != nil {
 		return nil, nil, err
 	}

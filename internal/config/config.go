@@ -203,6 +203,13 @@ type HTTP struct {
 	// [policy=NAME] [tenant=PREFIX]) may call; with none, anyone may.
 	APIKeys     []APIKey `toml:"api_keys"`
 	APIKeysFile string   `toml:"api_keys_file"`
+	// Slow clients: ReadTimeout bounds reading a request (headers and
+	// body), WriteTimeout each write of a reply (a streaming client that
+	// reads nothing for that long is cut and its job cancelled),
+	// IdleTimeout a kept-alive connection between requests.
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+	IdleTimeout  Duration `toml:"idle_timeout"`
 }
 
 // APIKey is one bearer key of the HTTP door.
@@ -259,6 +266,7 @@ func Default() Config {
 			ResultsMaxAge: Duration{24 * time.Hour},
 		},
 		Filter: Filter{Normalize: true, AvoidMaxRewinds: 16, AvoidMaxTries: 4},
+		HTTP:   HTTP{ReadTimeout: Duration{30 * time.Second}, WriteTimeout: Duration{30 * time.Second}, IdleTimeout: Duration{2 * time.Minute}},
 		Log:    Log{Level: "info", Format: "text"},
 	}
 }
@@ -600,6 +608,14 @@ func (c Config) checkHTTP(bad badFunc) {
 	}
 	if c.HTTP.Timeout.Duration != 0 && c.HTTP.Timeout.Duration < time.Second {
 		bad("http.timeout", "%s: want at least 1s, or 0 for queue.max_timeout", c.HTTP.Timeout)
+	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"http.read_timeout", c.HTTP.ReadTimeout}, {"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}} {
+		if t.d.Duration < time.Second || t.d.Duration > 24*time.Hour {
+			bad(t.key, "%s: want 1s to 24h", t.d)
+		}
 	}
 	for i, k := range c.HTTP.APIKeys {
 		key := func(k string) string { return fmt.Sprintf("http.api_keys[%d].%s", i, k) }

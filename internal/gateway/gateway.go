@@ -50,6 +50,26 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// Timeouts bound what slow clients may hold: Read a request's headers
+// and body, Write each write of a reply (a client that reads nothing for
+// that long is cut off and its job cancelled), Idle a kept-alive
+// connection between requests. Read and Idle apply where Start serves.
+type Timeouts struct {
+	Read, Write, Idle time.Duration
+}
+
+// WithTimeouts sets the slow-client timeouts; the defaults are 30 s, 30 s
+// and 2 min.
+func WithTimeouts(t Timeouts) Option {
+	return func(g *Gateway) error {
+		if t.Read <= 0 || t.Write <= 0 || t.Idle <= 0 {
+			return fmt.Errorf("gateway: timeouts %+v: want each above 0", t)
+		}
+		g.slow = t
+		return nil
+	}
+}
+
 // WithMaxBody sets the largest request body, in bytes (default 1 MiB);
 // larger ones get 413. Workers refuse jobs over their queue.max_payload
 // in any case.
@@ -77,6 +97,7 @@ type Gateway struct {
 	conn    *broker.Conn
 	model   string
 	timeout time.Duration
+	slow    Timeouts
 	maxBody int
 	log     *slog.Logger
 	keys    atomic.Pointer[keyring]
@@ -109,6 +130,7 @@ func New(cfg Config, opts ...Option) (*Gateway, error) {
 		conn:    cfg.Conn,
 		model:   cfg.Model,
 		timeout: 10 * time.Minute,
+		slow:    Timeouts{Read: 30 * time.Second, Write: 30 * time.Second, Idle: 2 * time.Minute},
 		maxBody: 1 << 20,
 		log:     slog.New(slog.DiscardHandler),
 		served:  make(chan struct{}),
@@ -150,8 +172,9 @@ func (g *Gateway) Keys() int { return len(g.keys.Load().keys) }
 func (g *Gateway) Start(ln net.Listener) {
 	g.srv = &http.Server{
 		Handler:           g,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, g.slow.Read),
+		ReadTimeout:       g.slow.Read, // the body too: a client trickling it is cut
+		IdleTimeout:       g.slow.Idle,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	go func() {
@@ -334,15 +357,16 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout+grace)
 	defer cancel()
 	defer context.AfterFunc(g.cut, cancel)()
-	out := &response{id: "chatcmpl-" + id, created: start.Unix(), model: g.model}
+	out := &response{id: "chatcmpl-" + id, created: start.Unix(), model: g.model, writeTimeout: g.slow.Write}
 	var onChunk func(job.Chunk)
 	if req.stream {
-		out.stream = &streamer{w: w, rc: http.NewResponseController(w), usage: req.includeUsage}
+		out.stream = &streamer{w: w, rc: http.NewResponseController(w), usage: req.includeUsage, timeout: g.slow.Write, cut: cancel}
 		onChunk = out.chunk
 	}
 	res, err := g.conn.Submit(ctx, id, payload, onChunk)
 	if err != nil {
-		e := g.giveUp(r, ctx, id, r.Header.Get("Idempotency-Key") != "", err, log)
+		cutOff := out.stream != nil && out.stream.broken
+		e := g.giveUp(r, ctx, id, r.Header.Get("Idempotency-Key") != "", cutOff, err, log)
 		if e != nil {
 			out.fail(w, e)
 		}
@@ -358,8 +382,8 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
 // may be queued already) and the client, if still there, told why. A job
 // named by an Idempotency-Key is left to run (its own deadline ends it):
 // the client's retry comes back for it.
-func (g *Gateway) giveUp(r *http.Request, ctx context.Context, id string, idem bool, err error, log *slog.Logger) *apiError {
-	gone := r.Context().Err() != nil
+func (g *Gateway) giveUp(r *http.Request, ctx context.Context, id string, idem, cutOff bool, err error, log *slog.Logger) *apiError {
+	gone := r.Context().Err() != nil || cutOff
 	if !idem {
 		if cerr := g.conn.Cancel(id); cerr != nil {
 			log.Warn("cancel failed", "err", cerr)
@@ -367,7 +391,7 @@ func (g *Gateway) giveUp(r *http.Request, ctx context.Context, id string, idem b
 	}
 	switch {
 	case gone:
-		log.Info("client went away", "job_cancelled", !idem)
+		log.Info("client went away, or read nothing for http.write_timeout", "job_cancelled", !idem)
 		return nil
 	case !errors.Is(err, broker.ErrNoResult) && ctx.Err() == nil:
 		log.Warn("job not submitted or followed", "err", err)

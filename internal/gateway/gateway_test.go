@@ -54,8 +54,12 @@ type door struct {
 }
 
 type doorOpts struct {
-	pieces []string
-	loop   bool
+	pieces   []string
+	loop     bool
+	timeouts *gateway.Timeouts
+	// smallSends makes the door's sockets buffer little, so a client
+	// that stops reading blocks its writes soon.
+	smallSends bool
 }
 
 func startDoor(t *testing.T, o doorOpts) *door {
@@ -76,15 +80,22 @@ func startDoor(t *testing.T, o doorOpts) *door {
 		Config:   func(c *config.Config) { c.Generate.MaxTokensLimit = 8000 },
 	})
 	log := se.Parts.Log
-	g, err := gateway.New(gateway.Config{Conn: se.Conn, Model: model},
-		gateway.WithKeys([]gateway.Key{{Secret: keySoft, Policy: "soft", Tenant: "acme"}, {Secret: keyOpen}}),
-		gateway.WithMaxBody(se.Config.Queue.MaxPayload), gateway.WithLogger(log))
+	gopts := []gateway.Option{gateway.WithKeys([]gateway.Key{{Secret: keySoft, Policy: "soft", Tenant: "acme"}, {Secret: keyOpen}}),
+		gateway.WithMaxBody(se.Config.Queue.MaxPayload), gateway.WithLogger(log)}
+	if o.timeouts != nil {
+		gopts = append(gopts, gateway.WithTimeouts(*o.timeouts))
+	}
+	g, err := gateway.New(gateway.Config{Conn: se.Conn, Model: model}, gopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.smallSends {
+		ln = smallSendListener{ln}
 	}
 	g.Start(ln)
 	t.Cleanup(func() {
@@ -95,6 +106,17 @@ func startDoor(t *testing.T, o doorOpts) *door {
 		}
 	})
 	return &door{t: t, url: "http://" + ln.Addr().String(), conn: se.Conn, g: g}
+}
+
+// smallSendListener gives every accepted connection a small send buffer.
+type smallSendListener struct{ net.Listener }
+
+func (l smallSendListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }
 
 // client is the official OpenAI Go SDK, as a user would set it up.

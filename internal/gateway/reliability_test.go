@@ -1,15 +1,21 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sieve-project/sieve/internal/gateway"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -70,5 +76,101 @@ func TestHTMLIsNotEscapedOnTheWay(t *testing.T) {
 	}
 	if !bytes.Contains(m.Data, []byte(`"<b>&</b>"`)) {
 		t.Fatalf("the stored result escapes HTML: %s", m.Data)
+	}
+}
+
+var quick = &gateway.Timeouts{Read: time.Second, Write: time.Second, Idle: time.Second}
+
+// closedWithin reports whether the server closes c within d, reading (and
+// dropping) whatever it sends meanwhile.
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	return err == nil || !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// TestSlowClientsAreCut: a body sent a byte at a time, a connection that
+// says nothing, and one kept alive and idle are each closed after their
+// timeout, so no client holds a connection and a goroutine for long.
+func TestSlowClientsAreCut(t *testing.T) {
+	d := startDoor(t, doorOpts{timeouts: quick})
+	addr := strings.TrimPrefix(d.url, "http://")
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+
+	trickle := dial()
+	fmt.Fprintf(trickle, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", keySoft)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				trickle.Write([]byte(" "))
+			}
+		}
+	}()
+	if !closedWithin(trickle, 5*time.Second) {
+		t.Error("a body sent a byte at a time kept its connection past read_timeout")
+	}
+
+	if !closedWithin(dial(), 5*time.Second) {
+		t.Error("a connection that sends nothing was kept past read_timeout")
+	}
+
+	idle := dial()
+	fmt.Fprintf(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if !closedWithin(idle, 5*time.Second) {
+		t.Error("an idle kept-alive connection was kept past idle_timeout")
+	}
+}
+
+// TestStreamReaderThatStopsIsCut: a streaming client that stops reading
+// (and does not close) is cut off after write_timeout, and its job is
+// cancelled instead of generating into a full socket.
+func TestStreamReaderThatStopsIsCut(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	d := startDoor(t, doorOpts{pieces: []string{long + "a", long + "b", long + "c"}, loop: true, timeouts: quick, smallSends: true})
+	addr := strings.TrimPrefix(d.url, "http://")
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := `{"model":"` + model + `","stream":true,"max_tokens":8000,"messages":[{"role":"user","content":"hi"}]}`
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", keyOpen, len(body), body)
+	// Read the headers and the first events, then stop reading.
+	br := bufio.NewReader(c)
+	id := ""
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := strings.CutPrefix(line, "X-Sieve-Job: "); ok {
+			id = strings.TrimSpace(v)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			break
+		}
+	}
+	if id == "" {
+		t.Fatal("no job id in the headers")
+	}
+	r := d.result(id)
+	if r.Status != job.Cancelled || r.Usage.CompletionTokens >= 8000 {
+		t.Fatalf("job %s: %s after %d tokens, want cancelled long before 8000", id, r.Status, r.Usage.CompletionTokens)
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/sieve-project/sieve/job"
 )
@@ -148,10 +149,11 @@ func rejection(je *job.Error) *apiError {
 // response writes one request's answer: a completion, or a stream of
 // chunks when stream is set.
 type response struct {
-	id      string
-	created int64
-	model   string
-	stream  *streamer
+	id           string
+	created      int64
+	model        string
+	stream       *streamer
+	writeTimeout time.Duration // of a whole JSON answer
 }
 
 func (r *response) fail(w http.ResponseWriter, e *apiError) {
@@ -165,6 +167,9 @@ func (r *response) fail(w http.ResponseWriter, e *apiError) {
 }
 
 func (r *response) finish(w http.ResponseWriter, res job.Result) {
+	if r.stream == nil {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(r.writeTimeout))
+	}
 	finish, e := outcome(res)
 	ext := &extension{ID: res.ID, Status: res.Status, FinishReason: res.FinishReason, Filter: res.Filter, Timings: res.Timings, Attempt: res.Attempt}
 	u := usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.PromptTokens + res.Usage.CompletionTokens,
@@ -246,6 +251,12 @@ type streamer struct {
 	usage   bool
 	relay   relay
 	started bool
+	// Each write must be done within timeout; one that is not (a client
+	// that reads nothing) breaks the stream and calls cut, which ends
+	// the wait for the job, whose job the handler then cancels.
+	timeout time.Duration
+	cut     func()
+	broken  bool
 }
 
 func (s *streamer) event(v any) {
@@ -253,9 +264,20 @@ func (s *streamer) event(v any) {
 	s.write(append(append([]byte("data: "), b...), '\n', '\n'))
 }
 
-// write sends b at once. Errors are the client's going away, which the
-// request's context reports.
+// write sends b at once, within the write timeout. A client gone, or one
+// that reads nothing, breaks the stream: nothing more is written, and the
+// job's wait is cut.
 func (s *streamer) write(b []byte) {
-	s.w.Write(b)
-	s.rc.Flush()
+	if s.broken {
+		return
+	}
+	s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // not supported where mounted on another server: then its own timeouts hold
+	_, err := s.w.Write(b)
+	if err == nil {
+		err = s.rc.Flush()
+	}
+	if err != nil {
+		s.broken = true
+		s.cut()
+	}
 }
