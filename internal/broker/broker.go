@@ -306,6 +306,9 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		MaxAge:      q.ResultsMaxAge.Duration,
 		// JetStream wants the window within the age.
 		Duplicates: min(2*time.Minute, q.ResultsMaxAge.Duration),
+		// Callers read a stored result by its subject (Submit), which
+		// permissions can grant per tenant.
+		AllowDirect: true,
 	}
 	if err := c.ensureStream(ctx, results, func(have jetstream.StreamConfig) []string {
 		var bad []string
@@ -317,6 +320,9 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		}
 		return bad
 	}); err != nil {
+		return nil, err
+	}
+	if err := c.allowDirect(ctx, results.Name); err != nil {
 		return nil, err
 	}
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, s.JobsStream(), jetstream.ConsumerConfig{
@@ -387,6 +393,28 @@ func (c *Conn) ensureStream(ctx context.Context, want jetstream.StreamConfig, pr
 			c.log.Info("stream setting left as found", "stream", want.Name, "setting", d.key, "found", d.have, "sieve_default", d.want)
 		}
 	}
+	return nil
+}
+
+// allowDirect turns on direct gets on the results stream where an older
+// sieve (or an operator) created it without them: callers read stored
+// results by subject. Where the update is refused, sieve does not start,
+// and says how to do it by hand.
+func (c *Conn) allowDirect(ctx context.Context, name string) error {
+	st, err := c.JS.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", name, c.explain(err))
+	}
+	cfg := st.CachedInfo().Config
+	if cfg.AllowDirect {
+		return nil
+	}
+	cfg.AllowDirect = true
+	if _, err := c.JS.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("%w: stream %s: allow_direct is off, and sieve reads stored results by subject with it; turning it on failed (%v): run nats stream edit %s --allow-direct",
+			ErrStream, name, c.explain(err), name)
+	}
+	c.log.Info("stream setting changed", "stream", name, "setting", "allow_direct", "to", true)
 	return nil
 }
 

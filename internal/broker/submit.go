@@ -83,42 +83,73 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 			return res, c.explainSince(err, start)
 		}
 	}
+	// The result: a subscription to its subject, made before the job is
+	// published, sees it when a worker stores it; one stored before (the
+	// id's job ran already) is read directly from the stream. No
+	// JetStream consumer is made: a consumer per request is a Raft
+	// proposal each on a cluster, and lingers for its inactive threshold.
+	results := make(chan *nats.Msg, 4)
+	rsub, err := c.NC.ChanSubscribe(c.Subjects.Result(id), results)
+	if err != nil {
+		return res, c.explainSince(err, start)
+	}
+	defer rsub.Unsubscribe()
+	if err := c.NC.Flush(); err != nil {
+		return res, c.explainSince(err, start)
+	}
 	if _, err := c.JS.Publish(ctx, c.Subjects.Job(id), payload, jetstream.WithMsgID(id)); err != nil && !alreadyQueued(err) {
 		return res, fmt.Errorf("publish %s: %w", c.Subjects.Job(id), c.explainSince(err, start))
 	}
-	cons, err := c.JS.OrderedConsumer(ctx, c.Subjects.ResultsStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{c.Subjects.Result(id)},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
-	if err != nil {
-		return res, fmt.Errorf("read %s: %w", c.Subjects.Result(id), c.explainSince(err, start))
+	decode := func(data []byte) (job.Result, error) {
+		var r job.Result
+		if err := json.Unmarshal(data, &r); err != nil {
+			return r, fmt.Errorf("result of %s is not JSON: %w", id, err)
+		}
+		return r, nil
 	}
 	for {
-		if ctx.Err() != nil {
+		// Stored already: before the subscription, or while it missed a
+		// message (a reconnect); asked again every 30 s.
+		data, err := c.storedResult(ctx, id)
+		switch {
+		case err == nil:
+			return decode(data)
+		case ctx.Err() != nil:
 			return res, c.explainSince(ErrNoResult, start)
-		}
-		// Each pull asks for at most 30 s, so a lost pull request costs
-		// no more than that; ctx's end stops the wait at once.
-		pull, cancel := context.WithTimeout(ctx, 30*time.Second)
-		msg, err := cons.Next(jetstream.FetchContext(pull))
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return res, c.explainSince(ErrNoResult, start)
+		case !errors.Is(err, errNoStoredResult):
+			if p := c.explainSince(err, start); errors.Is(p, ErrPermission) {
+				return res, p
 			}
-			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
-				if p := c.explainSince(err, start); errors.Is(p, ErrPermission) {
-					return res, p
-				}
-				continue
-			}
-			return res, c.explainSince(err, start)
 		}
-		if err := json.Unmarshal(msg.Data(), &res); err != nil {
-			return res, fmt.Errorf("result of %s is not JSON: %w", id, err)
+		select {
+		case m := <-results:
+			return decode(m.Data)
+		case <-ctx.Done():
+			return res, c.explainSince(ErrNoResult, start)
+		case <-time.After(30 * time.Second):
 		}
-		return res, nil
 	}
+}
+
+var errNoStoredResult = errors.New("no stored result")
+
+// storedResult reads the result stored for id with JetStream's direct get
+// by subject ($JS.API.DIRECT.GET.<stream>.<subject>), which NATS
+// permissions can grant per tenant; errNoStoredResult when there is none.
+func (c *Conn) storedResult(ctx context.Context, id string) ([]byte, error) {
+	get, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := c.NC.RequestWithContext(get, "$JS.API.DIRECT.GET."+c.Subjects.ResultsStream()+"."+c.Subjects.Result(id), nil)
+	if err != nil {
+		return nil, err
+	}
+	if status := m.Header.Get("Status"); status != "" {
+		if status == "404" {
+			return nil, errNoStoredResult
+		}
+		return nil, fmt.Errorf("direct get of %s: status %s %s", c.Subjects.Result(id), status, m.Header.Get("Description"))
+	}
+	return m.Data, nil
 }
 
 // alreadyQueued reports whether a publish was refused because a job with

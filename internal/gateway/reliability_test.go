@@ -174,3 +174,32 @@ func TestStreamReaderThatStopsIsCut(t *testing.T) {
 		t.Fatalf("job %s: %s after %d tokens, want cancelled long before 8000", id, r.Status, r.Usage.CompletionTokens)
 	}
 }
+
+// TestNoConsumerPerRequest: requests through the door wait for their
+// results without making JetStream consumers (each would be a Raft
+// proposal on a cluster, lingering for its inactive threshold).
+func TestNoConsumerPerRequest(t *testing.T) {
+	d := startDoor(t, doorOpts{})
+	for i := 0; i < 20; i++ {
+		body := map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": fmt.Sprintf("hi %d", i)}}}
+		if i%2 == 1 {
+			body["stream"] = true
+		}
+		if status, out := d.post(keySoft, body); status != http.StatusOK {
+			t.Fatalf("request %d: %d %s", i, status, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := d.conn.JS.Stream(ctx, d.conn.Subjects.ResultsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 || info.State.Msgs != 20 {
+		t.Fatalf("after 20 requests: %d consumers on the results stream, %d results", info.State.Consumers, info.State.Msgs)
+	}
+}

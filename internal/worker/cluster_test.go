@@ -187,10 +187,18 @@ func TestClusterLosesNoJob(t *testing.T) {
 		}
 	}
 
-	// Read results as they come; midway, take a node and a worker down.
+	// Read results as they come, as the reader (an auditor) does;
+	// midway, take a node and a worker down.
+	reader, err := nats.Connect(urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.UserInfo("reader", "reader-secret"), nats.CustomInboxPrefix("_INBOX_reader"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reader.Close)
+	rjs, _ := jetstream.New(reader)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, "SIEVE_RESULTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"sieve.results.tenant-a.>"}})
+	cons, err := rjs.OrderedConsumer(ctx, "SIEVE_RESULTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"sieve.results.tenant-a.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}

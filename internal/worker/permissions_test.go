@@ -193,6 +193,16 @@ func TestLeastPrivilege(t *testing.T) {
 	if err == nil {
 		t.Error("tenant a could read tenant b's results")
 	}
+	if m, err := a.NC.Request("$JS.API.DIRECT.GET.SIEVE_RESULTS.sieve.results.tenant-b.7", nil, 2*time.Second); err == nil {
+		t.Errorf("tenant a read tenant b's stored result: %q", m.Data)
+	}
+	if err := subscribeDenied(a.NC, "sieve.results.tenant-b.>"); err != nil {
+		t.Error(err)
+	}
+	// Its own stored result, read again by id: no consumer needed.
+	if again, err := a.Submit(ctx, "tenant-a.1", []byte(`{"messages":[{"role":"user","content":"hi"}]}`), nil); err != nil || again.Text != res.Text {
+		t.Errorf("tenant a reading its stored result: %+v %v", again, err)
+	}
 	if err := subscribeDenied(a.NC, "sieve.stream.tenant-b.>"); err != nil {
 		t.Error(err)
 	}
