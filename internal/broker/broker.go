@@ -43,6 +43,7 @@ func (s Subjects) StreamAll() string       { return s.Prefix + ".stream.>" }
 func (s Subjects) Cancel(id string) string { return s.Prefix + ".cancel." + id }
 func (s Subjects) JobsStream() string      { return s.streamBase() + "_JOBS" }
 func (s Subjects) ResultsStream() string   { return s.streamBase() + "_RESULTS" }
+func (s Subjects) CancelsStream() string   { return s.streamBase() + "_CANCELS" }
 func (s Subjects) Consumer() string        { return s.streamBase() + "_WORKERS" }
 func (s Subjects) IDFromSubject(subj string) string {
 	return strings.TrimPrefix(subj, s.Prefix+".jobs.")
@@ -323,6 +324,32 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		return nil, err
 	}
 	if err := c.allowDirect(ctx, results.Name); err != nil {
+		return nil, err
+	}
+	// Cancels are kept as long as a queued job may wait, so a worker
+	// that takes the job later, even one started after the cancel,
+	// honours it (Conn.Cancelled).
+	cancels := jetstream.StreamConfig{
+		Name:              s.CancelsStream(),
+		Description:       "sieve cancel requests, for jobs a worker takes later",
+		Subjects:          []string{s.CancelAll()},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		Replicas:          replicas,
+		MaxAge:            q.MaxTimeout.Duration,
+		MaxMsgsPerSubject: 1,
+		Duplicates:        min(2*time.Minute, q.MaxTimeout.Duration),
+		AllowDirect:       true,
+	}
+	if err := c.ensureStream(ctx, cancels, func(have jetstream.StreamConfig) []string {
+		if !slices.Contains(have.Subjects, s.CancelAll()) {
+			return []string{fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.CancelAll())}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := c.allowDirect(ctx, cancels.Name); err != nil {
 		return nil, err
 	}
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, s.JobsStream(), jetstream.ConsumerConfig{

@@ -162,9 +162,34 @@ func alreadyQueued(err error) bool {
 // jsStreamStoreFailed is nats-server's JSStreamStoreFailedF.
 const jsStreamStoreFailed = 10077
 
+// Cancelled reports whether a cancel request for id was made at or after
+// since (the job's publication): the cancels stream keeps them, so a
+// worker that takes a queued job honours a cancel it never heard.
+func (c *Conn) Cancelled(ctx context.Context, id string, since time.Time) (bool, error) {
+	get, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := c.NC.RequestWithContext(get, "$JS.API.DIRECT.GET."+c.Subjects.CancelsStream()+"."+c.Subjects.Cancel(id), nil)
+	if err != nil {
+		return false, c.explain(err)
+	}
+	switch status := m.Header.Get("Status"); status {
+	case "":
+	case "404":
+		return false, nil
+	default:
+		return false, fmt.Errorf("direct get of %s: status %s %s", c.Subjects.Cancel(id), status, m.Header.Get("Description"))
+	}
+	at, err := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
+	if err != nil {
+		return false, fmt.Errorf("cancel of %s: no time stamp: %w", id, err)
+	}
+	return !at.Before(since), nil
+}
+
 // Cancel asks the workers to stop job id: a running job ends with status
 // cancelled within one token, and a queued one is cancelled when a worker
-// takes it. It does not wait for the job's result.
+// takes it (the cancels stream keeps the request). It does not wait for
+// the job's result.
 func (c *Conn) Cancel(id string) error {
 	if err := c.NC.Publish(c.Subjects.Cancel(id), nil); err != nil {
 		return c.explain(err)

@@ -258,7 +258,7 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		w.conclude(msg, log, *rej, attempt, start, published)
 		return
 	}
-	if w.takeCancelled(id) {
+	if w.takeCancelled(id) || w.cancelledBefore(id, published, log) {
 		cancel(errCancelRequested)
 	}
 	if a.Timeout > 0 {
@@ -500,6 +500,20 @@ func (w *Worker) unregister(id string, cancel context.CancelCauseFunc) {
 	delete(w.running, id)
 	w.mu.Unlock()
 	cancel(nil)
+}
+
+// cancelledBefore reports whether a cancel for id was requested while
+// the job waited, perhaps before this worker started (the cancels
+// stream keeps it). Where that cannot be told, the job runs: a cancel is
+// a request, and the live subscription still hears new ones.
+func (w *Worker) cancelledBefore(id string, published time.Time, log *slog.Logger) bool {
+	ctx, cancel := context.WithTimeout(w.jobsCtx, 5*time.Second)
+	defer cancel()
+	ok, err := w.cfg.Conn.Cancelled(ctx, id, published)
+	if err != nil {
+		log.Warn("cannot tell whether the job was cancelled while it waited", "err", err)
+	}
+	return ok
 }
 
 func (w *Worker) takeCancelled(id string) bool {
