@@ -203,3 +203,53 @@ func TestNoConsumerPerRequest(t *testing.T) {
 		t.Fatalf("after 20 requests: %d consumers on the results stream, %d results", info.State.Consumers, info.State.Msgs)
 	}
 }
+
+// TestDeadlineWithoutJetStream: with the results stream gone (no result
+// can be stored or read), a request still ends at its deadline with a
+// 504, and the door's shutdown is not held up by it.
+func TestDeadlineWithoutJetStream(t *testing.T) {
+	d := startDoor(t, doorOpts{})
+	ctx := context.Background()
+	if err := d.conn.JS.DeleteStream(ctx, d.conn.Subjects.ResultsStream()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b, _ := job.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": "hi"}}})
+	req, _ := http.NewRequest("POST", d.url+"/v1/chat/completions", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+keySoft)
+	req.Header.Set("X-Sieve-Timeout", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); resp.StatusCode != http.StatusGatewayTimeout || took > 20*time.Second {
+		t.Fatalf("status %d after %s, want 504 by the deadline and its grace", resp.StatusCode, took)
+	}
+
+	// A request waiting when the door shuts down is cut at the end of
+	// the shutdown's time.
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", d.url+"/v1/chat/completions", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+keySoft)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	start = time.Now()
+	d.g.Shutdown(sctx)
+	if took := time.Since(start); took > 8*time.Second {
+		t.Fatalf("shutdown took %s", took)
+	}
+	if status := <-done; status != http.StatusServiceUnavailable {
+		t.Fatalf("the waiting request got %d, want 503 shutting_down", status)
+	}
+}
