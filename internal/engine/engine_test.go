@@ -22,7 +22,6 @@ import (
 
 	"github.com/ollama/ollama/llama"
 
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/engine/testmodel"
 )
@@ -60,15 +59,7 @@ func load(t *testing.T, path string, mod ...func(*engine.Config)) engine.Engine 
 
 func prompt(t *testing.T, e engine.Engine, user string) []int {
 	t.Helper()
-	msgs, err := chatml.Prepare([]chatml.Message{{Role: chatml.User, Content: user}}, "You are a helpful assistant.")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := chatml.Tokens(e, msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
+	return chatPrompt(t, e, "You are a helpful assistant.", user)
 }
 
 var greedy = engine.Sampling{Temperature: 0, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/job"
@@ -88,15 +86,7 @@ func TestResultsStreamDownLongerThanTheRetries(t *testing.T) {
 // short cannot be handed back; it fails, saying why.
 func TestDrainAtTheLastDelivery(t *testing.T) {
 	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192, queue: func(q *config.Queue) { q.MaxDeliver = 1 }})
-	c := e.submitJob(map[string]any{"id": "drained1", "messages": user("hi"), "max_tokens": 4000})
-	for i := 0; c.text() == "" && i < 400; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := e.w.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.drainMidJob(e.submitJob(map[string]any{"id": "drained1", "messages": user("hi"), "max_tokens": 4000}))
 	r := e.result("drained1")
 	if r.Status != job.Failed || r.Error.Code != job.CodeInterrupted {
 		t.Fatalf("result %s %+v, want failed %s", r.Status, r.Error, job.CodeInterrupted)
@@ -110,21 +100,7 @@ func TestDrainAtTheLastDelivery(t *testing.T) {
 func TestWorkerKilledAtTheLastDelivery(t *testing.T) {
 	q := func(q *config.Queue) { q.AckWait = config.Duration{Duration: time.Second}; q.MaxDeliver = 1 }
 	e := start(t, opts{queue: q})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	e.w.Shutdown(ctx)
-	cancel()
-	// The dying worker takes the job and never acks it.
-	cons, err := e.js.Consumer(context.Background(), "SIEVE_JOBS", "SIEVE_WORKERS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.submitJob(map[string]any{"id": "killed1", "messages": user("hi")})
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range batch.Messages() {
-	}
+	e.dyingWorkerTakes(map[string]any{"id": "killed1", "messages": user("hi")})
 	start(t, opts{conn: e.conn, queue: q})
 	r := e.result("killed1")
 	if r.Status != job.Failed || r.Error.Code != job.CodeMaxDeliver || r.Attempt != 2 {

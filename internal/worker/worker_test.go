@@ -439,30 +439,50 @@ func TestRequestReply(t *testing.T) {
 // TestWorkerDiesJobRedelivered: a worker that fetched a job and died
 // without acking leaves it to be redelivered to the next worker, and the
 // id still gets exactly one completed result.
-func TestWorkerDiesJobRedelivered(t *testing.T) {
-	e := start(t, opts{queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: time.Second} }})
-	// Stop the first worker so it takes nothing more.
+// dyingWorkerTakes stops e's worker, so it takes nothing more, submits
+// j, and takes it as a worker that dies would: fetched from the shared
+// consumer, never acked.
+func (e *env) dyingWorkerTakes(j map[string]any) *chunks {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	e.w.Shutdown(ctx)
 	cancel()
-	// A "dying worker": fetches the job from the shared consumer and
-	// never acks it.
 	cons, err := e.js.Consumer(context.Background(), "SIEVE_JOBS", "SIEVE_WORKERS")
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	c := e.submitJob(map[string]any{"id": "x1", "messages": user("hi")})
+	c := e.submitJob(j)
 	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	n := 0
 	for range batch.Messages() {
 		n++
 	}
 	if n != 1 {
-		t.Fatalf("dying worker fetched %d jobs, want 1", n)
+		e.t.Fatalf("dying worker fetched %d jobs, want 1", n)
 	}
+	return c
+}
+
+// drainMidJob waits until the job streaming into c has text, then drains
+// the worker with almost no time, so the job is cut short.
+func (e *env) drainMidJob(c *chunks) {
+	e.t.Helper()
+	for i := 0; c.text() == "" && i < 400; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.w.Shutdown(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestWorkerDiesJobRedelivered(t *testing.T) {
+	e := start(t, opts{queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: time.Second} }})
+	c := e.dyingWorkerTakes(map[string]any{"id": "x1", "messages": user("hi")})
 	// A second worker on the same server gets it after ack_wait.
 	start(t, opts{conn: e.conn, queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: time.Second} }})
 	r := e.result("x1")
@@ -481,15 +501,7 @@ func TestWorkerDiesJobRedelivered(t *testing.T) {
 
 func TestDrainHandsBackRunningJobs(t *testing.T) {
 	e := start(t, opts{pieces: []string{"a", "b", "c"}, loop: true, context: 8192, queue: func(q *config.Queue) { q.AckWait = config.Duration{Duration: 30 * time.Second} }})
-	c := e.submitJob(map[string]any{"id": "long", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 600000})
-	for i := 0; c.text() == "" && i < 400; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := e.w.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.drainMidJob(e.submitJob(map[string]any{"id": "long", "messages": user("hi"), "max_tokens": 4000, "timeout_ms": 600000}))
 	if rs := e.results("long", time.Second); len(rs) != 0 {
 		t.Fatalf("a drained job published a result: %+v", rs)
 	}
