@@ -30,9 +30,13 @@ import (
 // the prefix into an empty or the least recently used idle entry. Where a
 // request still computing its prompt will hold a longer prefix soon (jobs
 // that arrive together), the new request waits for it instead of
-// computing the same tokens again. The cells are bounded: running requests
-// may always grow to their limit, and idle entries are evicted, least
-// recently used first, when they would not leave room for that.
+// computing the same tokens again. An idle entry keeps all it holds until
+// the next request starts (a conversation's next turn reuses it all), then
+// only the prefix its request marked as likely to come again
+// (Request.Keep) and what it took from the cache (trim). The cells are
+// bounded: running requests may always grow to their limit, and idle
+// entries are evicted, least recently used first, when they would not
+// leave room for that.
 //
 // A request never reuses its prompt's last token: its logits must come
 // from a decode, so at least that token is evaluated again.
@@ -167,7 +171,7 @@ func (e *engine) plan(s *seq) {
 // computed the shared prefix, or will not.
 func (s *seq) ready() bool {
 	o := s.wait
-	return o.kv == nil || o.kv.owner != o || len(o.kv.toks) >= s.waitFor || o.fed >= len(o.prompt)
+	return o.kv.owner != o || len(o.kv.toks) >= s.waitFor || o.fed >= len(o.prompt)
 }
 
 // start has s compute in its entry from position n on, its first n
