@@ -10,17 +10,10 @@ import (
 // & left as they are. JSON needs no escape for them, and escaping them
 // takes six bytes each, so a job of HTML or code would be up to six times
 // larger on NATS than its text, and refused for its size.
-func Marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+func Marshal(v any) ([]byte, error) { return MarshalIndent(v, "", "") }
 
-// MarshalIndent is Marshal, indented, for people to read.
+// MarshalIndent is Marshal, indented, for people to read (with no
+// indent, Marshal).
 func MarshalIndent(v any, prefix, indent string) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

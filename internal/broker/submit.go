@@ -110,13 +110,13 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 	for {
 		// Stored already: before the subscription, or while it missed a
 		// message (a reconnect); asked again every 30 s.
-		data, err := c.storedResult(ctx, id)
+		data, err := c.StoredResult(ctx, id)
 		switch {
 		case err == nil:
 			return decode(data)
 		case ctx.Err() != nil:
 			return res, c.explainSince(ErrNoResult, start)
-		case !errors.Is(err, errNoStoredResult):
+		case !errors.Is(err, ErrNotStored):
 			if p := c.explainSince(err, start); errors.Is(p, ErrPermission) {
 				return res, p
 			}
@@ -131,25 +131,37 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 	}
 }
 
-var errNoStoredResult = errors.New("no stored result")
+// ErrNotStored is StoredResult's answer when id has no result stored.
+var ErrNotStored = errors.New("no result stored")
 
-// storedResult reads the result stored for id with JetStream's direct get
-// by subject ($JS.API.DIRECT.GET.<stream>.<subject>), which NATS
-// permissions can grant per tenant; errNoStoredResult when there is none.
-func (c *Conn) storedResult(ctx context.Context, id string) ([]byte, error) {
-	get, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	m, err := c.NC.RequestWithContext(get, "$JS.API.DIRECT.GET."+c.Subjects.ResultsStream()+"."+c.Subjects.Result(id), nil)
+// StoredResult returns the result stored for id, or ErrNotStored.
+func (c *Conn) StoredResult(ctx context.Context, id string) ([]byte, error) {
+	m, err := c.directGet(ctx, c.Subjects.ResultsStream(), c.Subjects.Result(id))
 	if err != nil {
 		return nil, err
 	}
-	if status := m.Header.Get("Status"); status != "" {
-		if status == "404" {
-			return nil, errNoStoredResult
-		}
-		return nil, fmt.Errorf("direct get of %s: status %s %s", c.Subjects.Result(id), status, m.Header.Get("Description"))
-	}
 	return m.Data, nil
+}
+
+// directGet reads the last message on subject in stream with JetStream's
+// direct get by subject ($JS.API.DIRECT.GET.<stream>.<subject>), one
+// round trip that NATS permissions can grant per subject (per tenant);
+// ErrNotStored when there is none.
+func (c *Conn) directGet(ctx context.Context, stream, subject string) (*nats.Msg, error) {
+	get, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := c.NC.RequestWithContext(get, "$JS.API.DIRECT.GET."+stream+"."+subject, nil)
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	switch status := m.Header.Get("Status"); status {
+	case "":
+		return m, nil
+	case "404":
+		return nil, ErrNotStored
+	default:
+		return nil, fmt.Errorf("direct get of %s: status %s %s", subject, status, m.Header.Get("Description"))
+	}
 }
 
 // alreadyQueued reports whether a publish was refused because a job with
@@ -166,18 +178,12 @@ const jsStreamStoreFailed = 10077
 // since (the job's publication): the cancels stream keeps them, so a
 // worker that takes a queued job honours a cancel it never heard.
 func (c *Conn) Cancelled(ctx context.Context, id string, since time.Time) (bool, error) {
-	get, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	m, err := c.NC.RequestWithContext(get, "$JS.API.DIRECT.GET."+c.Subjects.CancelsStream()+"."+c.Subjects.Cancel(id), nil)
-	if err != nil {
-		return false, c.explain(err)
-	}
-	switch status := m.Header.Get("Status"); status {
-	case "":
-	case "404":
+	m, err := c.directGet(ctx, c.Subjects.CancelsStream(), c.Subjects.Cancel(id))
+	if errors.Is(err, ErrNotStored) {
 		return false, nil
-	default:
-		return false, fmt.Errorf("direct get of %s: status %s %s", c.Subjects.Cancel(id), status, m.Header.Get("Description"))
+	}
+	if err != nil {
+		return false, err
 	}
 	at, err := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
 	if err != nil {

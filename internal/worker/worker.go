@@ -249,10 +249,15 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		return
 	}
 	defer w.unregister(id, cancel)
-	a, rej := w.cfg.Runner.Admit(msg.Data(), id)
+	var (
+		a   *pipeline.Admitted
+		rej *job.Result
+	)
 	if e := job.CheckQueuedID(id); e != nil {
 		r := rejected(job.Job{ID: id}, e.Code, e.Message)
-		a, rej = nil, &r
+		rej = &r
+	} else {
+		a, rej = w.cfg.Runner.Admit(msg.Data(), id)
 	}
 	if rej != nil {
 		w.conclude(msg, log, *rej, attempt, start, published)
@@ -451,14 +456,8 @@ func (w *Worker) maxResult() int {
 
 // resultStored reports whether a result for id is stored.
 func (w *Worker) resultStored(id string) (bool, error) {
-	ctx, cancel := context.WithTimeout(w.jobsCtx, 5*time.Second)
-	defer cancel()
-	s, err := w.cfg.Conn.JS.Stream(ctx, w.subj.ResultsStream())
-	if err != nil {
-		return false, err
-	}
-	_, err = s.GetLastMsgForSubject(ctx, w.subj.Result(id))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	_, err := w.cfg.Conn.StoredResult(w.jobsCtx, id)
+	if errors.Is(err, broker.ErrNotStored) {
 		return false, nil
 	}
 	return err == nil, err
