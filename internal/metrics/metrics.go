@@ -11,12 +11,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sieve-project/sieve/job"
 )
@@ -31,8 +31,6 @@ type Metrics struct {
 	// The prompt cache: prompt tokens of jobs that ran, computed or taken
 	// from the cache, and the jobs that took any.
 	evaluated, cached, cacheHits prometheus.Counter
-	cacheMu                      sync.Mutex
-	cachedN, promptN             float64
 	queueWait                    prometheus.Histogram
 	firstToken                   prometheus.Histogram
 	tokRate                      prometheus.Histogram
@@ -152,25 +150,28 @@ func (m *Metrics) Result(r job.Result) {
 }
 
 func (m *Metrics) promptCache(u job.Usage) {
-	cached, evaluated := float64(u.CachedTokens), float64(u.PromptTokens-u.CachedTokens)
-	m.cached.Add(cached)
-	m.evaluated.Add(evaluated)
+	m.cached.Add(float64(u.CachedTokens))
+	m.evaluated.Add(float64(u.PromptTokens - u.CachedTokens))
 	if u.CachedTokens > 0 {
 		m.cacheHits.Inc()
 	}
-	m.cacheMu.Lock()
-	m.cachedN += cached
-	m.promptN += cached + evaluated
-	m.cacheMu.Unlock()
 }
 
+// hitRatio is cached / (cached + evaluated), read off the two counters.
 func (m *Metrics) hitRatio() float64 {
-	m.cacheMu.Lock()
-	defer m.cacheMu.Unlock()
-	if m.promptN == 0 {
+	cached, evaluated := value(m.cached), value(m.evaluated)
+	if cached+evaluated == 0 {
 		return 0
 	}
-	return m.cachedN / m.promptN
+	return cached / (cached + evaluated)
+}
+
+func value(c prometheus.Counter) float64 {
+	var d dto.Metric
+	if c.Write(&d) != nil {
+		return 0
+	}
+	return d.GetCounter().GetValue()
 }
 
 // SlotBusy adds d (+1 or -1) to the busy slots.
