@@ -8,11 +8,19 @@
 // validate against a model, or publish anything.
 package job
 
-import "github.com/sieve-project/sieve/internal/chatml"
-
 // Message is one turn of a conversation: a role (system, user or
 // assistant) and its content.
-type Message = chatml.Message
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// The roles a message may have.
+const (
+	RoleSystem    = "system"
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+)
 
 // Status is how a job ended.
 type Status string
@@ -28,19 +36,14 @@ const (
 
 // Job is a request to generate.
 type Job struct {
-	ID            string         `json:"id,omitempty"` // optional in a body: the subject names the job
-	Messages      []Message      `json:"messages"`
-	MaxTokens     *int           `json:"max_tokens,omitempty"`
-	Temperature   *float64       `json:"temperature,omitempty"`
-	TopK          *int           `json:"top_k,omitempty"`
-	TopP          *float64       `json:"top_p,omitempty"`
-	MinP          *float64       `json:"min_p,omitempty"`
-	RepeatPenalty *float64       `json:"repeat_penalty,omitempty"`
-	Seed          *uint32        `json:"seed,omitempty"`
-	Stop          []string       `json:"stop,omitempty"`
-	Policy        string         `json:"policy,omitempty"`
-	TimeoutMS     *int64         `json:"timeout_ms,omitempty"`
-	Metadata      map[string]any `json:"metadata,omitempty"`
+	ID        string         `json:"id,omitempty"` // optional in a body: the subject names the job
+	Messages  []Message      `json:"messages"`
+	MaxTokens *int           `json:"max_tokens,omitempty"`
+	Sampling                 // temperature, top_k, top_p, min_p, repeat_penalty, seed: top-level fields
+	Stop      []string       `json:"stop,omitempty"`
+	Policy    string         `json:"policy,omitempty"`
+	TimeoutMS *int64         `json:"timeout_ms,omitempty"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
 }
 
 // Chunk is a piece of moderated text, streamed as it is released. Seq

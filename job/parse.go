@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/strictjson"
 )
 
 // Limits are the bounds a job must keep, from the configuration.
@@ -103,7 +102,7 @@ func check(j *Job, lim Limits) *Error {
 	}
 	for i, m := range j.Messages {
 		switch m.Role {
-		case chatml.System, chatml.User, chatml.Assistant:
+		case RoleSystem, RoleUser, RoleAssistant:
 		default:
 			return errorf(CodeBadRole, "messages[%d].role %q: want system, user or assistant", i, m.Role)
 		}
@@ -116,24 +115,8 @@ func check(j *Job, lim Limits) *Error {
 			return errorf(CodeMaxTokensOverLimit, "max_tokens %d: the limit (generate.max_tokens_limit) is %d", *v, lim.MaxTokensLimit)
 		}
 	}
-	bad := func(format string, args ...any) *Error { return errorf(CodeBadSampling, format, args...) }
-	if v := j.Temperature; v != nil && (*v < 0 || *v > 100) {
-		return bad("temperature %g: want 0 to 100", *v)
-	}
-	if v := j.TopK; v != nil && *v < 0 {
-		return bad("top_k %d: want 0 (off) or more", *v)
-	}
-	if v := j.TopP; v != nil && (*v <= 0 || *v > 1) {
-		return bad("top_p %g: want more than 0, at most 1", *v)
-	}
-	if v := j.MinP; v != nil && (*v < 0 || *v > 1) {
-		return bad("min_p %g: want 0 to 1", *v)
-	}
-	if v := j.RepeatPenalty; v != nil && (*v <= 0 || *v > 10) {
-		return bad("repeat_penalty %g: want more than 0, at most 10", *v)
-	}
-	if v := j.Seed; v != nil && *v == math.MaxUint32 {
-		return bad("seed %d is reserved for a random seed; use 0 to %d, or leave it out", *v, uint32(math.MaxUint32-1))
+	if ps := j.Sampling.Check(); len(ps) > 0 {
+		return errorf(CodeBadSampling, "%s", ps[0])
 	}
 	if len(j.Stop) > MaxStops {
 		return errorf(CodeBadStop, "%d stop strings: want at most %d", len(j.Stop), MaxStops)
@@ -180,54 +163,20 @@ const fieldList = "id, messages, max_tokens, temperature, top_k, top_p, min_p, r
 // metadata within its depth and size. It returns the raw "id", nil when
 // absent.
 func scan(data []byte, extra []string) (json.RawMessage, *Error) {
-	s := scanner{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
-	s.dec.UseNumber()
-	tok, err := s.dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errorf(CodeInvalidJSON, "a job is a JSON object, not %s", describe(tok))
-	}
 	var id json.RawMessage
-	seen := map[string]bool{}
-	for s.dec.More() {
-		key, e := s.key(seen, "")
-		if e != nil {
-			return nil, e
-		}
-		if !fields[key] && !slices.Contains(extra, key) {
-			known := fieldList
-			if len(extra) > 0 {
-				known += ", " + strings.Join(extra, ", ")
+	err := strictjson.Check(data, strictjson.Options{
+		MaxDepth: maxDepth,
+		Name:     func(p strictjson.Path) error { return hook(checkName(p, extra)) },
+		Open:     func(p strictjson.Path, depth int) error { return hook(checkMetadataDepth(p, depth)) },
+		Value: func(p strictjson.Path, raw []byte) error {
+			if len(p) == 1 && p[0].Name == "id" {
+				id = bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(raw), ":")) // the value's text, after the colon
 			}
-			return nil, errorf(CodeUnknownField, "unknown field %q (known: %s; names match exactly)", key, known)
-		}
-		start := s.dec.InputOffset()
-		switch key {
-		case "messages":
-			e = s.messages()
-		case "metadata":
-			e = s.value(1, "metadata")
-			if e == nil && s.dec.InputOffset()-start > MaxMetadataBytes {
-				e = errorf(CodeBadMetadata, "metadata is %d bytes of JSON: want at most %d", s.dec.InputOffset()-start, MaxMetadataBytes)
-			}
-		default:
-			e = s.value(1, key)
-		}
-		if e != nil {
-			return nil, e
-		}
-		if key == "id" {
-			// The value's text, after the colon.
-			id = bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(data[start:s.dec.InputOffset()]), ":"))
-		}
-	}
-	if _, err := s.dec.Token(); err != nil { // the closing brace
-		return nil, syntaxError(err)
-	}
-	if _, err := s.dec.Token(); err != io.EOF {
-		return nil, errorf(CodeInvalidJSON, "data after the JSON object: send one job per message")
+			return hook(checkMetadataSize(p, raw))
+		},
+	})
+	if err != nil {
+		return nil, scanError(err)
 	}
 	return id, nil
 }
@@ -244,110 +193,100 @@ func CheckSyntax(data []byte, extra ...string) *Error {
 	return e
 }
 
-type scanner struct {
-	dec  *json.Decoder
-	data []byte
-}
-
-// key reads an object key and checks it is not in seen.
-func (s *scanner) key(seen map[string]bool, where string) (string, *Error) {
-	tok, err := s.dec.Token()
-	if err != nil {
-		return "", syntaxError(err)
-	}
-	key, _ := tok.(string)
-	if seen[key] {
-		if where == "" {
-			return "", errorf(CodeDuplicateField, "field %q is given twice: give each field once", key)
-		}
-		return "", errorf(CodeDuplicateField, "%s: field %q is given twice: give each field once", where, key)
-	}
-	seen[key] = true
-	return key, nil
-}
-
-// messages checks the messages array: objects with role and content,
-// exactly named, once each. Wrong types are left to the decoder.
-func (s *scanner) messages() *Error {
-	tok, err := s.dec.Token()
-	if err != nil {
-		return syntaxError(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil // not an array: the decoder names the type
-	}
-	for i := 0; s.dec.More(); i++ {
-		where := fmt.Sprintf("messages[%d]", i)
-		tok, err := s.dec.Token()
-		if err != nil {
-			return syntaxError(err)
-		}
-		d, ok := tok.(json.Delim)
-		if !ok {
-			continue
-		}
-		if d != '{' {
-			if e := s.rest(d, 3, where); e != nil {
-				return e
+// checkName checks a name as scan reads it: the job's own, and those of
+// each message, must be exactly the known ones. Wrong types, such as
+// messages that is not an array, are left to the decoder.
+func checkName(p strictjson.Path, extra []string) *Error {
+	switch {
+	case len(p) == 1:
+		if key := p[0].Name; !fields[key] && !slices.Contains(extra, key) {
+			known := fieldList
+			if len(extra) > 0 {
+				known += ", " + strings.Join(extra, ", ")
 			}
-			continue
+			return errorf(CodeUnknownField, "unknown field %q (known: %s; names match exactly)", key, known)
 		}
-		seen := map[string]bool{}
-		for s.dec.More() {
-			key, e := s.key(seen, where)
-			if e != nil {
-				return e
-			}
-			if key != "role" && key != "content" {
-				return errorf(CodeUnknownField, "%s: unknown field %q (known: role, content; names match exactly)", where, key)
-			}
-			if e := s.value(3, where); e != nil {
-				return e
-			}
+	case len(p) == 3 && inMessage(p):
+		if key := p[2].Name; key != "role" && key != "content" {
+			return errorf(CodeUnknownField, "%s: unknown field %q (known: role, content; names match exactly)", where(p), key)
 		}
-		if _, err := s.dec.Token(); err != nil {
-			return syntaxError(err)
-		}
-	}
-	_, err = s.dec.Token()
-	return syntaxError(err)
-}
-
-// value reads one value at the given depth, checking every object in it
-// for duplicate names.
-func (s *scanner) value(depth int, where string) *Error {
-	tok, err := s.dec.Token()
-	if err != nil {
-		return syntaxError(err)
-	}
-	if d, ok := tok.(json.Delim); ok {
-		return s.rest(d, depth+1, where)
 	}
 	return nil
 }
 
-// rest reads the rest of the object or array opened by d.
-func (s *scanner) rest(d json.Delim, depth int, where string) *Error {
-	// Depth 2 is metadata's own object.
-	if where == "metadata" && depth > MaxMetadataDepth+1 {
+// checkMetadataDepth holds metadata to its own depth, under the one of
+// the whole job (the job object and metadata's own count: metadata's
+// object is depth 2).
+func checkMetadataDepth(p strictjson.Path, depth int) *Error {
+	if len(p) > 0 && p[0].Name == "metadata" && depth > MaxMetadataDepth+1 {
 		return errorf(CodeBadMetadata, "metadata nests deeper than %d levels", MaxMetadataDepth)
 	}
-	if depth > maxDepth {
-		return errorf(CodeInvalidJSON, "%s nests deeper than %d levels", where, maxDepth)
+	return nil
+}
+
+// checkMetadataSize holds metadata's JSON to its size; raw is the
+// colon and the value, as the limit has always counted them.
+func checkMetadataSize(p strictjson.Path, raw []byte) *Error {
+	if len(p) == 1 && p[0].Name == "metadata" && len(raw) > MaxMetadataBytes {
+		return errorf(CodeBadMetadata, "metadata is %d bytes of JSON: want at most %d", len(raw), MaxMetadataBytes)
 	}
-	seen := map[string]bool{}
-	for s.dec.More() {
-		if d == '{' {
-			if _, e := s.key(seen, where); e != nil {
-				return e
-			}
-		}
-		if e := s.value(depth, where); e != nil {
-			return e
-		}
+	return nil
+}
+
+// inMessage reports whether p is in an item of the messages array.
+func inMessage(p strictjson.Path) bool {
+	return len(p) >= 2 && p[0].Name == "messages" && p[1].IsItem()
+}
+
+// where names the part of the job p is in, as errors name it: the
+// top-level field, or messages[i]; "" for the job object itself.
+func where(p strictjson.Path) string {
+	switch {
+	case len(p) == 0:
+		return ""
+	case inMessage(p):
+		return fmt.Sprintf("messages[%d]", p[1].Index)
 	}
-	_, err := s.dec.Token()
-	return syntaxError(err)
+	return p[0].Name
+}
+
+// hookError carries a job's Error out of strictjson's hooks.
+type hookError struct{ e *Error }
+
+func (h hookError) Error() string { return h.e.Message }
+
+func hook(e *Error) error {
+	if e == nil {
+		return nil
+	}
+	return hookError{e}
+}
+
+// scanError is the Error for what strictjson.Check returned.
+func scanError(err error) *Error {
+	var h hookError
+	if errors.As(err, &h) {
+		return h.e
+	}
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return errorf(CodeInvalidJSON, "not valid JSON: %v", err)
+	}
+	switch se.Kind {
+	case strictjson.NotObject:
+		return errorf(CodeInvalidJSON, "a job is a JSON object, not %s", describe(se.Token))
+	case strictjson.Duplicate:
+		name := se.Path[len(se.Path)-1].Name
+		if w := where(se.Path[:len(se.Path)-1]); w != "" {
+			return errorf(CodeDuplicateField, "%s: field %q is given twice: give each field once", w, name)
+		}
+		return errorf(CodeDuplicateField, "field %q is given twice: give each field once", name)
+	case strictjson.TooDeep:
+		return errorf(CodeInvalidJSON, "%s nests deeper than %d levels", where(se.Path), maxDepth)
+	case strictjson.Trailing:
+		return errorf(CodeInvalidJSON, "data after the JSON object: send one job per message")
+	}
+	return syntaxError(se.Err)
 }
 
 func syntaxError(err error) *Error {

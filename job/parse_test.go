@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"wrong type", `{"max_tokens":"many",` + msgs + `}`, "a2", CodeBadField, `field "max_tokens": got string`},
 		{"huge number", `{"max_tokens":1e40,` + msgs + `}`, "a2", CodeBadField, `max_tokens`},
 		{"wrong nested type", `{"messages":[{"role":1}]}`, "a3", CodeBadField, `messages.role`},
+		{"messages not an array", `{"messages":{"role":"user","content":"x"}}`, "a3", CodeBadField, `field "messages": got object, want an array`},
 		{"unknown field", `{"prompt":"hi"}`, "a4", CodeUnknownField, `"prompt"`},
 		{"case variant", `{"Id":"b",` + msgs + `}`, "a", CodeUnknownField, `"Id"`},
 		{"case variant in a message", `{"messages":[{"Role":"user","content":"x"}]}`, "a", CodeUnknownField, `messages[0]: unknown field "Role"`},

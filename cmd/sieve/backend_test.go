@@ -190,41 +190,27 @@ func TestCUDAFallback(t *testing.T) {
 		t.Fatalf("with CUDA the CPU variant is %s, without it %v", variant[1], w)
 	}
 
-	said := func(t *testing.T, name, stderr string) {
-		t.Helper()
-		if n := strings.Count(stderr, cudaUnused); n != 1 {
-			t.Fatalf("%s: says %d times that CUDA is not used, want once:\n%s", name, n, stderr)
-		}
-		for _, l := range strings.Split(stderr, "\n") {
-			if strings.Contains(l, cudaUnused) && (!strings.Contains(l, "reason=") || !strings.Contains(l, "cpu_variant="+variant[1]) || !strings.Contains(l, "libggml-cuda.so")) {
-				t.Fatalf("%s: the line names no reason, CPU variant %s or library: %s", name, variant[1], l)
-			}
-		}
-		if strings.Contains(stderr, "ggml_cuda_init") {
-			t.Errorf("%s: llama.cpp's own CUDA message leaked:\n%s", name, stderr)
-		}
-	}
 	model := scripted(t)
 	t.Run("generate", func(t *testing.T) {
 		r := runWith(t, bin, libs, "generate", "--model", model, "hi")
 		if r.code != 0 || r.stdout != scriptText+"\n" {
 			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 		}
-		said(t, "generate", r.stderr)
+		saidCUDAUnused(t, "generate", r.stderr, variant[1])
 	})
 	t.Run("bench", func(t *testing.T) {
 		r := runWith(t, bin, libs, "bench", "--model", model, "--parallel", "1", "--gen-tokens", "4", "--prompt-tokens", "8", "--threads", "1", "--nats=false")
 		if r.code != 0 || !strings.Contains(r.stdout, "CPU backend "+variant[1]) || !strings.Contains(r.stdout, "GPU: none") {
 			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 		}
-		said(t, "bench", r.stderr)
+		saidCUDAUnused(t, "bench", r.stderr, variant[1])
 	})
 	t.Run("demo", func(t *testing.T) {
 		r := runWith(t, bin, libs, "demo", "--pace", "0", "--cache", t.TempDir())
 		if r.code != 0 || !strings.Contains(r.stdout, "4 completed, 1 filtered") {
 			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 		}
-		said(t, "demo (four models in one process)", r.stderr)
+		saidCUDAUnused(t, "demo (four models in one process)", r.stderr, variant[1])
 	})
 	t.Run("serve", func(t *testing.T) {
 		dir := t.TempDir()
@@ -242,8 +228,26 @@ func TestCUDAFallback(t *testing.T) {
 		if err := <-exited; err != nil {
 			t.Fatalf("serve: %v\n%s", err, logs.String())
 		}
-		said(t, "serve", logs.String())
+		saidCUDAUnused(t, "serve", logs.String(), variant[1])
 	})
+}
+
+// saidCUDAUnused checks the stderr of the command name: it says once, in a
+// line that names the reason, the CPU variant and the CUDA library, that CUDA
+// is not used, and llama.cpp's own CUDA message does not leak.
+func saidCUDAUnused(t *testing.T, name, stderr, variant string) {
+	t.Helper()
+	if n := strings.Count(stderr, cudaUnused); n != 1 {
+		t.Fatalf("%s: says %d times that CUDA is not used, want once:\n%s", name, n, stderr)
+	}
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, cudaUnused) && (!strings.Contains(l, "reason=") || !strings.Contains(l, "cpu_variant="+variant) || !strings.Contains(l, "libggml-cuda.so")) {
+			t.Fatalf("%s: the line names no reason, CPU variant %s or library: %s", name, variant, l)
+		}
+	}
+	if strings.Contains(stderr, "ggml_cuda_init") {
+		t.Errorf("%s: llama.cpp's own CUDA message leaked:\n%s", name, stderr)
+	}
 }
 
 // TestGPUCheckSaysWhenNoGPURan: the GPU check on a machine where no GPU

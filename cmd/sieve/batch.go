@@ -128,8 +128,8 @@ func readBatchLines(e env, cfg config.Config, spec config.Batch) ([]batch.Line, 
 	if err != nil {
 		run = spec.Output
 	}
-	d := batch.Defaults{Run: run, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens, Temperature: spec.Temperature, TopK: spec.TopK,
-		TopP: spec.TopP, MinP: spec.MinP, RepeatPenalty: spec.RepeatPenalty, Seed: spec.Seed, Stop: spec.Stop}
+	d := batch.Defaults{Run: run, Limits: pipeline.Limits(cfg.Generate, cfg.Queue), System: spec.System, Policy: spec.Policy, MaxTokens: spec.MaxTokens,
+		Sampling: spec.Sampling, Stop: spec.Stop}
 	var lines []batch.Line
 	for _, f := range spec.Inputs {
 		ls, err := batch.Read(f, d)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -20,7 +20,7 @@ import (
 func batchDir(t *testing.T, pieces []string, loop bool, n int) (dir, cfg, in string) {
 	t.Helper()
 	dir = t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: pieces, Loop: loop}); err != nil {
+	if err := modelgen.WriteScripted(filepath.Join(dir, "toy.gguf"), modelgen.Scripted{Pieces: pieces, Loop: loop}); err != nil {
 		t.Fatal(err)
 	}
 	cfg = filepath.Join(dir, "sieve.toml")

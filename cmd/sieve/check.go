@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -21,7 +21,7 @@ func runCheck(_ context.Context, e env, args []string) int {
 	var (
 		cfgPath = fs.String("config", "", "configuration `file` whose [[filter.lists]] apply (required)")
 		side    = fs.String("apply-to", "output", "which lists apply: output or input")
-		policy  = fs.String("policy", pipeline.DefaultPolicy, "policy (a set of lists, [filter.policies]) to apply")
+		polName = fs.String("policy", policy.Default, "policy (a set of lists, [filter.policies]) to apply")
 		asJSON  = fs.Bool("json", false, `print {"text", "hits", "blocked"} as JSON`)
 	)
 	pos, err := parseInterspersed(fs, args)
@@ -44,12 +44,12 @@ func runCheck(_ context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	filters, err := pipeline.LoadFilters(cfg)
+	pols, err := policy.Load(cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
 		return exitUsage
 	}
-	flt, err := filters.Policy(*policy)
+	pol, err := pols.Lookup(*polName)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve check: --policy: %v\n", err)
 		return exitUsage
@@ -60,7 +60,7 @@ func runCheck(_ context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "sieve check: %v\n", err)
 		return exitUsage
 	}
-	res := flt.Check(filter.Where(*side), string(data))
+	res := pol.Filter().Check(filter.Where(*side), string(data))
 	if *asJSON {
 		b, _ := job.Marshal(res)
 		fmt.Fprintln(e.stdout, string(b))

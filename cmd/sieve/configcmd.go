@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 )
 
 func runConfig(_ context.Context, e env, args []string) int {
@@ -36,11 +37,11 @@ func runConfig(_ context.Context, e env, args []string) int {
 	// that exist) and the model exist, or the daemon would fail at start;
 	// say so now.
 	failed := false
-	filters, err := pipeline.LoadFilters(cfg)
+	pols, err := policy.Load(cfg)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		failed = true
-	} else if _, err := httpKeys(cfg, filters.CheckPolicy); err != nil {
+	} else if err := app.CheckKeys(cfg, pols); err != nil {
 		fmt.Fprintln(e.stderr, err)
 		failed = true
 	}

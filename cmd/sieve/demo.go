@@ -16,11 +16,8 @@ import (
 
 	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/broker"
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -30,7 +27,7 @@ type demoReply struct {
 	prompt string
 	pieces []string
 	shows  string
-	alts   map[string][]string // the model's runner-up pieces (testmodel.Scripted)
+	alts   map[string][]string // the model's runner-up pieces (modelgen.Scripted)
 	then   map[string]string
 }
 
@@ -80,12 +77,9 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	// The system a user runs, in one process: an embedded NATS server with
 	// JetStream on a free port, a worker, and a client that submits jobs.
 	cfg := config.Default()
-	cfg.Generate.Temperature = 0
+	cfg.Generate.Temperature = new(float64) // greedy
 	cfg.Filter.Lists = demoLists
-	holder, err := pipeline.LoadFilters(cfg)
-	if err != nil {
-		return fail(err)
-	}
+	cfg.Model = config.Model{Context: 512, Batch: 128, Threads: 1, Parallel: 1, PromptCache: true}
 	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve demo", log)
 	if err != nil {
 		return fail(err)
@@ -97,7 +91,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	counts := map[job.Status]int{}
 	hits := 0
 	for i, d := range demoReplies {
-		res, err := demoJob(ctx, e, conn, cons, holder, cfg, log, dir, i, d, *pace)
+		res, err := demoJob(ctx, e, conn, cons, cfg, log, dir, i, d, *pace)
 		if err != nil {
 			return fail(err)
 		}
@@ -158,19 +152,18 @@ func printDemoResult(e env, res job.Result) {
 
 // demoJob runs one reply: its toy model behind a worker, one job submitted
 // over NATS, the chunks shown as they arrive.
-func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consumer, holder *pipeline.Filters,
+func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consumer,
 	cfg config.Config, log *slog.Logger, dir string, i int, d demoReply, pace time.Duration) (job.Result, error) {
-	path, err := demoModel(dir, d)
+	var err error
+	if cfg.Model.Path, err = demoModel(dir, d); err != nil {
+		return job.Result{}, err
+	}
+	gen, err := app.Load(ctx, cfg, log)
 	if err != nil {
 		return job.Result{}, err
 	}
-	eng, err := engine.Load(ctx, engine.Config{ModelPath: path, Context: 512, Batch: 128, Threads: 1, Parallel: 1}, engine.WithLogger(log))
-	if err != nil {
-		return job.Result{}, err
-	}
-	defer eng.Close()
-	parts := &app.Parts{Config: cfg, Log: log, Filters: holder, Engine: eng}
-	w, err := parts.StartWorker(ctx, conn, cons, app.WorkerOptions{Name: "demo"})
+	defer gen.Close()
+	w, err := gen.StartWorker(ctx, conn, cons, app.WorkerOptions{Name: "demo"})
 	if err != nil {
 		return job.Result{}, err
 	}
@@ -182,7 +175,7 @@ func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consu
 
 	fmt.Fprintf(e.stdout, "\n[%d] %s\n    user> %s\n    sieve> ", i+1, d.shows, d.prompt)
 	id := fmt.Sprintf("demo-%d-%d", os.Getpid(), i+1)
-	payload, err := job.Marshal(job.Job{ID: id, Messages: []chatml.Message{{Role: chatml.User, Content: d.prompt}}})
+	payload, err := job.Marshal(job.Job{ID: id, Messages: []job.Message{{Role: job.RoleUser, Content: d.prompt}}})
 	if err != nil {
 		return job.Result{}, err
 	}
@@ -210,7 +203,7 @@ func demoJob(ctx context.Context, e env, conn *broker.Conn, cons jetstream.Consu
 
 // demoModel writes the toy model for pieces once; later runs reuse it.
 func demoModel(dir string, d demoReply) (string, error) {
-	s := testmodel.Scripted{Pieces: d.pieces, Alternatives: d.alts, Then: d.then}
+	s := modelgen.Scripted{Pieces: d.pieces, Alternatives: d.alts, Then: d.then}
 	key, err := json.Marshal(s)
 	if err != nil {
 		return "", err
@@ -221,7 +214,7 @@ func demoModel(dir string, d demoReply) (string, error) {
 		return path, nil
 	}
 	tmp := path + ".tmp"
-	if err := testmodel.WriteScripted(tmp, s); err != nil {
+	if err := modelgen.WriteScripted(tmp, s); err != nil {
 		return "", err
 	}
 	return path, os.Rename(tmp, path)

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/sieve-project/sieve/internal/app"
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -82,13 +81,23 @@ func (f *generateFlags) apply(cfg *config.Config, prompt string) ([]byte, error)
 	if f.system != "" {
 		g.System = f.system
 	}
-	switch {
-	case f.maxTokens != 0 && (f.maxTokens < 1 || f.maxTokens > g.MaxTokensLimit):
+	if f.maxTokens != 0 && (f.maxTokens < 1 || f.maxTokens > g.MaxTokensLimit) {
 		return nil, fmt.Errorf("--max-tokens %d: want 1 to %d (generate.max_tokens_limit)", f.maxTokens, g.MaxTokensLimit)
-	case f.temp != -1 && f.temp < 0:
-		return nil, fmt.Errorf("--temperature %g: want 0 or more", f.temp)
-	case f.seed != -1 && (f.seed < 0 || f.seed >= engine.RandomSeed):
-		return nil, fmt.Errorf("--seed %d: want 0 to %d", f.seed, engine.RandomSeed-1)
+	}
+	j := job.Job{Messages: []job.Message{{Role: job.RoleUser, Content: prompt}}, Stop: f.stops}
+	if f.temp != -1 {
+		j.Temperature = &f.temp
+	}
+	if f.seed != -1 {
+		if f.seed < 0 || f.seed > math.MaxUint32 {
+			return nil, fmt.Errorf("--seed %d: want 0 to %d", f.seed, uint32(math.MaxUint32-1))
+		}
+		s := uint32(f.seed)
+		j.Seed = &s
+	}
+	// The job's own range check, named as the flags are.
+	if ps := j.Sampling.Check(); len(ps) > 0 {
+		return nil, fmt.Errorf("--%s %s: want %s", ps[0].Field, ps[0].Value, ps[0].Want)
 	}
 	for _, s := range f.stops {
 		if s == "" {
@@ -97,14 +106,6 @@ func (f *generateFlags) apply(cfg *config.Config, prompt string) ([]byte, error)
 	}
 	if f.maxTokens != 0 {
 		g.MaxTokens = f.maxTokens
-	}
-	if f.temp != -1 {
-		g.Temperature = f.temp
-	}
-	j := job.Job{Messages: []chatml.Message{{Role: chatml.User, Content: prompt}}, Stop: f.stops}
-	if f.seed != -1 {
-		s := uint32(f.seed)
-		j.Seed = &s
 	}
 	return job.Marshal(j)
 }

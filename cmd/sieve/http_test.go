@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,10 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/sieve-project/sieve/internal/broker"
-	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
-	"github.com/sieve-project/sieve/internal/gateway"
+	"github.com/sieve-project/sieve/internal/modelgen"
 )
 
 // TestHTTPDoorEndToEnd runs sieve serve with its HTTP door, and sieve
@@ -30,7 +26,7 @@ import (
 // official SDK.
 func TestHTTPDoorEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"Oh", " dar", "n", ", ", "ｄａｒｎ", "!"}}); err != nil {
+	if err := modelgen.WriteScripted(filepath.Join(dir, "toy.gguf"), modelgen.Scripted{Pieces: []string{"Oh", " dar", "n", ", ", "ｄａｒｎ", "!"}}); err != nil {
 		t.Fatal(err)
 	}
 	const key1, key2 = "sk-first-0123456789abcdef", "sk-second-0123456789abcdef"
@@ -41,99 +37,17 @@ func TestHTTPDoorEndToEnd(t *testing.T) {
 	port, hport, gport := freePort(t), freePort(t), freePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg := filepath.Join(dir, "sieve.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
-[model]
-path = "toy.gguf"
-threads = 1
-context = 512
-parallel = 2
-
-[generate]
-temperature = 0
-
-[nats]
-listen = "127.0.0.1:%d"
-data_dir = "store"
-
-[http]
-listen = "127.0.0.1:%d"
-api_keys_file = "keys.txt"
-
-[[filter.lists]]
-name = "profanity"
-action = "redact"
-match = "word"
-words = ["darn"]
-`, port, hport)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(doorTOML, port, hport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	srv, exited, _, _ := startServe(t, cfg, url)
-
-	gw := exec.Command(bin, "gateway", "--config", cfg, "--server", url, "--listen", fmt.Sprintf("127.0.0.1:%d", gport))
-	gwLogs := &syncBuffer{}
-	gw.Stderr = gwLogs
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	gwExited := make(chan error, 1)
-	go func() { gwExited <- gw.Wait() }()
-	t.Cleanup(func() {
-		gw.Process.Kill()
-		if t.Failed() {
-			t.Logf("gateway logs:\n%s", gwLogs.String())
-		}
-	})
+	gw, gwExited, gwLogs := startGateway(t, cfg, url, gport)
 	gwURL := fmt.Sprintf("http://127.0.0.1:%d", gport)
-	for i := 0; ; i++ {
-		resp, err := http.Get(gwURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if i > 200 {
-			t.Fatalf("gateway not healthy: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 
 	const want = "Oh ***, ***!"
 	for _, door := range []string{fmt.Sprintf("http://127.0.0.1:%d", hport), gwURL} {
 		// What curl -N sends.
-		req, _ := http.NewRequest("POST", door+"/v1/chat/completions", strings.NewReader(`{"model":"toy","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Authorization", "Bearer "+key1)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || !strings.HasPrefix(resp.Header.Get("X-Sieve-Job"), "t1.") {
-			t.Fatalf("%s: %d %v", door, resp.StatusCode, resp.Header)
-		}
-		var text, last string
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			last = line
-			if line == "[DONE]" {
-				break
-			}
-			var c struct {
-				Choices []struct{ Delta struct{ Content string } }
-			}
-			if err := json.Unmarshal([]byte(line), &c); err != nil {
-				t.Fatalf("event %q: %v", line, err)
-			}
-			if len(c.Choices) > 0 {
-				text += c.Choices[0].Delta.Content
-			}
-		}
-		resp.Body.Close()
-		if text != want || last != "[DONE]" {
+		if text, last := streamChat(t, door, key1); text != want || last != "[DONE]" {
 			t.Fatalf("%s: streamed %q, last event %q", door, text, last)
 		}
 
@@ -147,14 +61,8 @@ words = ["darn"]
 
 	// SIGHUP rereads the keys file: the new key works, the old is gone.
 	status := func(key string) int {
-		req, _ := http.NewRequest("GET", gwURL+"/v1/models", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		t.Helper()
+		return modelsStatus(t, gwURL, key)
 	}
 	if status(key1) != 200 || status(key2) != 401 {
 		t.Fatalf("before the reload: key1 %d, key2 %d", status(key1), status(key2))
@@ -188,19 +96,135 @@ words = ["darn"]
 	}
 
 	// SIGTERM: both drain and exit 0.
-	for _, p := range []struct {
-		cmd  *exec.Cmd
-		done <-chan error
-	}{{gw, gwExited}, {srv, exited}} {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-p.done:
-			if err != nil {
-				t.Fatalf("%s exit after SIGTERM: %v", p.cmd.Args[1], err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s did not exit after SIGTERM", p.cmd.Args[1])
+	stopCleanly(t, gw, gwExited)
+	stopCleanly(t, srv, exited)
+}
+
+// doorTOML is the configuration TestHTTPDoorEndToEnd serves: its NATS and
+// HTTP ports go in, in that order.
+const doorTOML = `
+[model]
+path = "toy.gguf"
+threads = 1
+context = 512
+parallel = 2
+
+[generate]
+temperature = 0
+
+[nats]
+listen = "127.0.0.1:%d"
+data_dir = "store"
+
+[http]
+listen = "127.0.0.1:%d"
+api_keys_file = "keys.txt"
+
+[[filter.lists]]
+name = "profanity"
+action = "redact"
+match = "word"
+words = ["darn"]
+`
+
+// startGateway runs sieve gateway with cfg in front of the NATS server at
+// url, listening on port, and waits until it answers /healthz. It returns
+// the process, a channel that receives its exit, and its logs.
+func startGateway(t *testing.T, cfg, url string, port int) (*exec.Cmd, <-chan error, *syncBuffer) {
+	t.Helper()
+	gw := exec.Command(bin, "gateway", "--config", cfg, "--server", url, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	logs := &syncBuffer{}
+	gw.Stderr = logs
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- gw.Wait() }()
+	t.Cleanup(func() {
+		gw.Process.Kill()
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", logs.String())
 		}
+	})
+	for i := 0; ; i++ {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("gateway not healthy: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return gw, exited, logs
+}
+
+// streamChat sends door the streaming chat request curl -N would, with key,
+// and returns the text of the events and the last event's data.
+func streamChat(t *testing.T, door, key string) (text, last string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", door+"/v1/chat/completions", strings.NewReader(`{"model":"toy","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" || !strings.HasPrefix(resp.Header.Get("X-Sieve-Job"), "t1.") {
+		t.Fatalf("%s: %d %v", door, resp.StatusCode, resp.Header)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		last = line
+		if line == "[DONE]" {
+			break
+		}
+		var c struct {
+			Choices []struct{ Delta struct{ Content string } }
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("event %q: %v", line, err)
+		}
+		if len(c.Choices) > 0 {
+			text += c.Choices[0].Delta.Content
+		}
+	}
+	return text, last
+}
+
+// modelsStatus is the status of GET /v1/models at door with key.
+func modelsStatus(t *testing.T, door, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", door+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// stopCleanly sends cmd SIGTERM and wants it to drain and exit 0 within 30
+// seconds; done receives its exit.
+func stopCleanly(t *testing.T, cmd *exec.Cmd, done <-chan error) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s exit after SIGTERM: %v", cmd.Args[1], err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not exit after SIGTERM", cmd.Args[1])
 	}
 }
 
@@ -266,32 +290,5 @@ func TestDoorFailsClosed(t *testing.T) {
 	_, _, logs, _ := startServe(t, open, fmt.Sprintf("nats://127.0.0.1:%d", port))
 	if !strings.Contains(logs.String(), "the HTTP door is open to anyone") {
 		t.Fatalf("no warning that the door is open:\n%s", logs.String())
-	}
-}
-
-// TestReloadNeverOpensTheDoor: a SIGHUP whose configuration has no keys
-// any more leaves the keys in force; only a restart opens the door.
-func TestReloadNeverOpensTheDoor(t *testing.T) {
-	l, err := broker.StartLocal(context.Background(), config.Default().NATS, config.Default().Queue, "test", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Close)
-	cfg := config.Default()
-	cfg.HTTP.APIKeys = []config.APIKey{{Key: "sk-0123456789abcdef"}}
-	door, err := gateway.New(gateway.Config{Conn: l.Conn, Model: "m"}, gateway.WithKeys([]gateway.Key{{Secret: "sk-0123456789abcdef"}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	reloadKeys(config.Default(), door, nil, log)
-	if door.Keys() != 1 || !strings.Contains(logs.String(), "would open the door") {
-		t.Fatalf("%d keys after a reload without any; logs %q", door.Keys(), logs.String())
-	}
-	cfg.HTTP.APIKeys = append(cfg.HTTP.APIKeys, config.APIKey{Key: "sk-fedcba9876543210"})
-	reloadKeys(cfg, door, nil, log)
-	if door.Keys() != 2 {
-		t.Fatalf("%d keys after a reload with two", door.Keys())
 	}
 }

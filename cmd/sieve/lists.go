@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -22,7 +22,7 @@ func runLists(_ context.Context, e env, args []string) int {
 	fs := newFlagSet(e, "lists lint", "--config FILE [flags] CORPUS...")
 	var (
 		cfgPath = fs.String("config", "", "configuration `file` whose [[filter.lists]] to lint (required)")
-		policy  = fs.String("policy", "", "lint only this policy's lists (default: every list)")
+		polName = fs.String("policy", "", "lint only this policy's lists (default: every list)")
 		top     = fs.Int("top", 20, "show the `n` entries that fire most")
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
 	)
@@ -38,11 +38,11 @@ func runLists(_ context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	specs, opts := pipeline.FilterSpecs(cfg)
-	if *policy != "" {
-		members, ok := cfg.Filter.Policies[*policy]
-		if !ok && *policy != pipeline.DefaultPolicy {
-			fmt.Fprintf(e.stderr, "sieve lists lint: --policy %q is not in [filter.policies]\n", *policy)
+	specs, opts := policy.Specs(cfg)
+	if *polName != "" {
+		members, ok := cfg.Filter.Policies[*polName]
+		if !ok && *polName != policy.Default {
+			fmt.Fprintf(e.stderr, "sieve lists lint: --policy %q is not in [filter.policies]\n", *polName)
 			return exitUsage
 		}
 		if ok {

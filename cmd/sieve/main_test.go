@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/job"
 )
@@ -85,7 +85,7 @@ const scriptText = "Hello, world! 中文."
 
 func scripted(t *testing.T) string {
 	t.Helper()
-	return sievetest.ModelFile(t, testmodel.Scripted{Pieces: script})
+	return sievetest.ModelFile(t, modelgen.Scripted{Pieces: script})
 }
 
 func TestGenerateStreamsTheSentence(t *testing.T) {
@@ -346,7 +346,7 @@ func TestBench(t *testing.T) {
 // does: the reply goes on without the keyword.
 func TestGenerateAvoids(t *testing.T) {
 	dir := t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "m.gguf"), testmodel.Scripted{
+	if err := modelgen.WriteScripted(filepath.Join(dir, "m.gguf"), modelgen.Scripted{
 		Pieces:       []string{"It", " is", " stu", "pid", "."},
 		Alternatives: map[string][]string{" is": {" odd"}},
 		Then:         map[string]string{" odd": "."},

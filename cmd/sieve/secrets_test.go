@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 )
 
 // TestSecretsStaySecret: a password in nats.url and the words of a block
@@ -20,48 +20,14 @@ import (
 // check's complaints.
 func TestSecretsStaySecret(t *testing.T) {
 	const password, codeName = "S3cr3t-pw", "bluebird"
-	o := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
-		Username: "sieve", Password: password}
-	ns, err := server.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	withPassword := strings.Replace(ns.ClientURL(), "nats://", "nats://sieve:"+password+"@", 1)
+	withPassword := passwordServer(t, "sieve", password)
 
 	dir := t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"Operation", " blue", "bird", " starts", " now", "."}}); err != nil {
+	if err := modelgen.WriteScripted(filepath.Join(dir, "toy.gguf"), modelgen.Scripted{Pieces: []string{"Operation", " blue", "bird", " starts", " now", "."}}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "sieve.toml")
-	body := func(url string) string {
-		return fmt.Sprintf(`
-[model]
-path = "toy.gguf"
-threads = 1
-context = 512
-
-[generate]
-temperature = 0
-
-[log]
-level = "debug"
-
-[nats]
-url = %q
-
-[[filter.lists]]
-name = "codenames"
-action = "block"
-apply_to = ["input", "output"]
-words = [%q]
-`, url, codeName)
-	}
-	if err := os.WriteFile(cfg, []byte(body(withPassword)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(secretsTOML(withPassword, codeName)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	srv, exited, logs, nc := startServe(t, cfg, withPassword)
@@ -100,14 +66,14 @@ words = [%q]
 	}
 
 	// Complaints about a configuration quote it without its secrets.
-	if err := os.WriteFile(cfg, []byte(body("nats://sieve:"+password+"@host-without-port:x")), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(secretsTOML("nats://sieve:"+password+"@host-without-port:x", codeName)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	badURL := sieve(t, "", "config", "check", cfg)
 	if badURL.code != 2 || !strings.Contains(badURL.stderr, "nats.url") || !strings.Contains(badURL.stderr, "sieve:xxxxx@") {
 		t.Fatalf("config check: exit %d stderr %q", badURL.code, badURL.stderr)
 	}
-	tooLong := strings.Replace(body(withPassword), `words = ["`+codeName+`"]`, `words = ["`+codeName+`", "`+codeName+strings.Repeat("x", 300)+`"]`, 1)
+	tooLong := strings.Replace(secretsTOML(withPassword, codeName), `words = ["`+codeName+`"]`, `words = ["`+codeName+`", "`+codeName+strings.Repeat("x", 300)+`"]`, 1)
 	if err := os.WriteFile(cfg, []byte(tooLong), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -124,4 +90,48 @@ words = [%q]
 			}
 		}
 	}
+}
+
+// passwordServer runs a NATS server with JetStream that lets in only user
+// with password, and returns its URL with the two in it.
+func passwordServer(t *testing.T, user, password string) string {
+	t.Helper()
+	o := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
+		Username: user, Password: password}
+	ns, err := server.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	return strings.Replace(ns.ClientURL(), "nats://", "nats://"+user+":"+password+"@", 1)
+}
+
+// secretsTOML is a configuration for toy.gguf that logs at debug level,
+// connects to url, and blocks word on the way in and out.
+func secretsTOML(url, word string) string {
+	return fmt.Sprintf(`
+[model]
+path = "toy.gguf"
+threads = 1
+context = 512
+
+[generate]
+temperature = 0
+
+[log]
+level = "debug"
+
+[nats]
+url = %q
+
+[[filter.lists]]
+name = "codenames"
+action = "block"
+apply_to = ["input", "output"]
+words = [%q]
+`, url, word)
 }

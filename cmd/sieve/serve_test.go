@@ -17,7 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -36,7 +36,7 @@ func freePort(t *testing.T) int {
 // request.
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"Oh", " dar", "n", ", ", "ｄａｒｎ", "!"}}); err != nil {
+	if err := modelgen.WriteScripted(filepath.Join(dir, "toy.gguf"), modelgen.Scripted{Pieces: []string{"Oh", " dar", "n", ", ", "ｄａｒｎ", "!"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("darn\n"), 0o644); err != nil {
@@ -45,29 +45,7 @@ func TestServeEndToEnd(t *testing.T) {
 	port, mport := freePort(t), freePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg := filepath.Join(dir, "sieve.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
-[model]
-path = "toy.gguf"
-threads = 1
-context = 512
-parallel = 2
-
-[generate]
-temperature = 0
-
-[nats]
-listen = "127.0.0.1:%d"
-data_dir = "store"
-
-[metrics]
-listen = "127.0.0.1:%d"
-
-[[filter.lists]]
-name = "profanity"
-action = "redact"
-match = "word"
-files = ["words.txt"]
-`, port, mport)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(serveTOML, port, mport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	srv, exited, logs, nc := startServe(t, cfg, url)
@@ -112,7 +90,7 @@ files = ["words.txt"]
 	// Metrics over HTTP count the run so far: two completed jobs (one
 	// queued, one request/reply), one rejected, two redactions each.
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d", mport)
-	want := []string{
+	waitForMetrics(t, metricsURL+"/metrics",
 		`sieve_jobs_total{status="completed"} 2`,
 		`sieve_jobs_total{status="rejected"} 1`,
 		`sieve_filter_hits_total{action="redact",list="profanity",side="output"} 4`,
@@ -121,10 +99,68 @@ files = ["words.txt"]
 		`sieve_slots_busy 0`,
 		`sieve_time_to_first_token_seconds_count 2`,
 		`sieve_backend_info{device="CPU",features=`,
+	)
+	httpGet(t, metricsURL+"/healthz", 200)
+	httpGet(t, metricsURL+"/readyz", 200)
+
+	// SIGHUP reloads the lists: a word added to the file is redacted from
+	// then on; a broken file keeps the lists in force.
+	reloadLists(t, filepath.Join(dir, "words.txt"), srv, logs, nc)
+
+	// No server: a clear error, exit 1.
+	if r := sieve(t, "", "submit", "--server", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), "hi"); r.code != 1 || !strings.Contains(r.stderr, "no NATS server") {
+		t.Fatalf("no server: exit %d stderr %q", r.code, r.stderr)
 	}
-	var body string
+
+	// SIGTERM drains and exits 0.
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("serve exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "drained") {
+		t.Fatalf("no drain in the logs:\n%s", logs.String())
+	}
+}
+
+// serveTOML is the configuration TestServeEndToEnd serves: its NATS and
+// metrics ports go in, in that order.
+const serveTOML = `
+[model]
+path = "toy.gguf"
+threads = 1
+context = 512
+parallel = 2
+
+[generate]
+temperature = 0
+
+[nats]
+listen = "127.0.0.1:%d"
+data_dir = "store"
+
+[metrics]
+listen = "127.0.0.1:%d"
+
+[[filter.lists]]
+name = "profanity"
+action = "redact"
+match = "word"
+files = ["words.txt"]
+`
+
+// waitForMetrics polls url until the metrics it serves hold every line of
+// want (a want ending in "=" is a prefix: the rest of its line varies).
+func waitForMetrics(t *testing.T, url string, want ...string) {
+	t.Helper()
 	for i := 0; ; i++ {
-		body = httpGet(t, metricsURL+"/metrics", 200)
+		body := httpGet(t, url, 200)
 		missing := ""
 		for _, w := range want {
 			if !strings.Contains(body, w+"\n") && !(strings.HasSuffix(w, "=") && strings.Contains(body, w)) {
@@ -132,19 +168,22 @@ files = ["words.txt"]
 			}
 		}
 		if missing == "" {
-			break
+			return
 		}
 		if i > 100 {
 			t.Fatalf("metrics lack %q:\n%s", missing, body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	httpGet(t, metricsURL+"/healthz", 200)
-	httpGet(t, metricsURL+"/readyz", 200)
+}
 
-	// SIGHUP reloads the lists: a word added to the file is redacted from
-	// then on; a broken file keeps the lists in force.
-	if err := os.WriteFile(filepath.Join(dir, "words.txt"), []byte("darn\nsmurf\n"), 0o644); err != nil {
+// reloadLists rewrites words, the list file of the serve process srv, and
+// sends srv SIGHUP twice: once with a word added, once with the file
+// broken. It reads the lists in force with sieve.check on nc, and the
+// reload failure in logs.
+func reloadLists(t *testing.T, words string, srv *exec.Cmd, logs *syncBuffer, nc *nats.Conn) {
+	t.Helper()
+	if err := os.WriteFile(words, []byte("darn\nsmurf\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
@@ -166,7 +205,7 @@ files = ["words.txt"]
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	os.WriteFile(filepath.Join(dir, "words.txt"), []byte("\xff\n"), 0o644)
+	os.WriteFile(words, []byte("\xff\n"), 0o644)
 	srv.Process.Signal(syscall.SIGHUP)
 	for i := 0; !strings.Contains(logs.String(), "reload failed"); i++ {
 		if i > 100 {
@@ -176,27 +215,6 @@ files = ["words.txt"]
 	}
 	if got := check(); got != "*** ***" {
 		t.Fatalf("after a failed reload: %q, want the previous lists", got)
-	}
-
-	// No server: a clear error, exit 1.
-	if r := sieve(t, "", "submit", "--server", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), "hi"); r.code != 1 || !strings.Contains(r.stderr, "no NATS server") {
-		t.Fatalf("no server: exit %d stderr %q", r.code, r.stderr)
-	}
-
-	// SIGTERM drains and exits 0.
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("serve exit after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not exit after SIGTERM")
-	}
-	if !strings.Contains(logs.String(), "drained") {
-		t.Fatalf("no drain in the logs:\n%s", logs.String())
 	}
 }
 
@@ -279,7 +297,7 @@ func (s *syncBuffer) String() string {
 // would wait for a long job; the second ends the process at once.
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	dir := t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "loop.gguf"), testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}); err != nil {
+	if err := modelgen.WriteScripted(filepath.Join(dir, "loop.gguf"), modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
@@ -334,7 +352,7 @@ drain_timeout = "5m"
 // takes a job: nothing to drain, exit 2, the setting named.
 func TestServeTakenAddressStopsTheStart(t *testing.T) {
 	dir := t.TempDir()
-	if err := testmodel.WriteScripted(filepath.Join(dir, "toy.gguf"), testmodel.Scripted{Pieces: []string{"hi"}}); err != nil {
+	if err := modelgen.WriteScripted(filepath.Join(dir, "toy.gguf"), modelgen.Scripted{Pieces: []string{"hi"}}); err != nil {
 		t.Fatal(err)
 	}
 	taken, err := net.Listen("tcp", "127.0.0.1:0")

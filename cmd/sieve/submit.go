@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sieve-project/sieve/internal/broker"
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/job"
 )
@@ -144,9 +143,9 @@ func buildJob(e env, file string, pos []string, system, id string) ([]byte, stri
 		if id == "" {
 			id = newID()
 		}
-		j := job.Job{ID: id, Messages: []chatml.Message{{Role: chatml.User, Content: pos[0]}}}
+		j := job.Job{ID: id, Messages: []job.Message{{Role: job.RoleUser, Content: pos[0]}}}
 		if system != "" {
-			j.Messages = append([]chatml.Message{{Role: chatml.System, Content: system}}, j.Messages...)
+			j.Messages = append([]job.Message{{Role: job.RoleSystem, Content: system}}, j.Messages...)
 		}
 		b, err := job.Marshal(j)
 		return b, id, err

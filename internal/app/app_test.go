@@ -9,7 +9,7 @@ import (
 
 	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/sievetest"
 )
 
@@ -31,7 +31,7 @@ func TestLoadSaysWhatToFix(t *testing.T) {
 
 // The slots the worker and metrics are given are the engine's.
 func TestSlotsAreTheEngines(t *testing.T) {
-	p := sievetest.Parts(t, sievetest.Options{Model: testmodel.Scripted{Pieces: []string{"a"}}, Parallel: 3})
+	p := sievetest.Generator(t, sievetest.Options{Model: modelgen.Scripted{Pieces: []string{"a"}}, Parallel: 3})
 	if p.Slots() != 3 || p.Engine.Info().Parallel != 3 {
 		t.Fatalf("slots %d, engine %d", p.Slots(), p.Engine.Info().Parallel)
 	}

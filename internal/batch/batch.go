@@ -25,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -35,18 +34,13 @@ type Defaults struct {
 	// lines without one depend on it, so the same command over the same
 	// files gives the same ids (and resumes), while another run gets fresh
 	// ones (ids name jobs for as long as their results are kept).
-	Run           string
-	Limits        job.Limits // as the workers apply them, so lines are judged here as there
-	System        string
-	Policy        string
-	MaxTokens     *int
-	Temperature   *float64
-	TopK          *int
-	TopP          *float64
-	MinP          *float64
-	RepeatPenalty *float64
-	Seed          *uint32
-	Stop          []string
+	Run       string
+	Limits    job.Limits // as the workers apply them, so lines are judged here as there
+	System    string
+	Policy    string
+	MaxTokens *int
+	job.Sampling
+	Stop []string
 }
 
 // Line is one input line, ready to submit, or rejected with Err.
@@ -124,9 +118,9 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 		if err := json.Unmarshal(p, &prompt); err != nil {
 			return fail(&job.Error{Code: job.CodeBadField, Message: `"prompt" must be a string`})
 		}
-		msgs := []chatml.Message{{Role: chatml.User, Content: prompt}}
+		msgs := []job.Message{{Role: job.RoleUser, Content: prompt}}
 		if d.System != "" {
-			msgs = append([]chatml.Message{{Role: chatml.System, Content: d.System}}, msgs...)
+			msgs = append([]job.Message{{Role: job.RoleSystem, Content: d.System}}, msgs...)
 		}
 		obj["messages"], _ = job.Marshal(msgs)
 		delete(obj, "prompt")
@@ -138,12 +132,14 @@ func parseLine(file string, n int, raw []byte, d Defaults) Line {
 	}
 	set("policy", d.Policy, d.Policy != "")
 	set("max_tokens", d.MaxTokens, d.MaxTokens != nil)
-	set("temperature", d.Temperature, d.Temperature != nil)
-	set("top_k", d.TopK, d.TopK != nil)
-	set("top_p", d.TopP, d.TopP != nil)
-	set("min_p", d.MinP, d.MinP != nil)
-	set("repeat_penalty", d.RepeatPenalty, d.RepeatPenalty != nil)
-	set("seed", d.Seed, d.Seed != nil)
+	// The sampling defaults by their wire names: only those set are
+	// marshalled.
+	var sampling map[string]json.RawMessage
+	if b, err := job.Marshal(d.Sampling); err == nil && json.Unmarshal(b, &sampling) == nil {
+		for k, v := range sampling {
+			set(k, v, true)
+		}
+	}
 	set("stop", d.Stop, len(d.Stop) > 0)
 	payload, err := job.Marshal(obj)
 	if err != nil {

@@ -265,7 +265,33 @@ func (c *Conn) Close() {
 func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstream.Consumer, error) {
 	s := c.Subjects
 	replicas = max(replicas, 1)
-	jobs := jetstream.StreamConfig{
+	for _, st := range []streamSpec{jobsStream(s, q, replicas), resultsStream(s, q, replicas), cancelsStream(s, q, replicas)} {
+		if err := c.ensureStream(ctx, st.want, st.problems); err != nil {
+			return nil, err
+		}
+		// Callers and workers read these by subject (directGet): an
+		// existing stream must allow it too.
+		if st.want.AllowDirect {
+			if err := c.allowDirect(ctx, st.want.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.ensureConsumer(ctx, q)
+}
+
+// streamSpec is one of the streams Setup makes sure of: the configuration
+// sieve creates it with, and what an existing one lacks that sieve
+// needs (nothing, when it will do).
+type streamSpec struct {
+	want     jetstream.StreamConfig
+	problems func(have jetstream.StreamConfig) []string
+}
+
+// jobsStream is the work queue. It holds one job per id, so that no id
+// runs twice at once; an existing stream must do the same.
+func jobsStream(s Subjects, q config.Queue, replicas int) streamSpec {
+	want := jetstream.StreamConfig{
 		Name:        s.JobsStream(),
 		Description: "sieve jobs (work queue)",
 		Subjects:    []string{s.Jobs()},
@@ -281,7 +307,7 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		Discard:              jetstream.DiscardNew,
 		DiscardNewPerSubject: true,
 	}
-	if err := c.ensureStream(ctx, jobs, func(have jetstream.StreamConfig) []string {
+	return streamSpec{want: want, problems: func(have jetstream.StreamConfig) []string {
 		var bad []string
 		if have.Retention != jetstream.WorkQueuePolicy {
 			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs %s", have.Retention, jetstream.WorkQueuePolicy))
@@ -294,10 +320,14 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 				have.MaxMsgsPerSubject, have.Discard, have.DiscardNewPerSubject, have.Name))
 		}
 		return bad
-	}); err != nil {
-		return nil, err
-	}
-	results := jetstream.StreamConfig{
+	}}
+}
+
+// resultsStream keeps the final results for queue.results_max_age, for
+// callers that come for them late; an existing stream must keep them
+// too.
+func resultsStream(s Subjects, q config.Queue, replicas int) streamSpec {
+	want := jetstream.StreamConfig{
 		Name:        s.ResultsStream(),
 		Description: "sieve final results",
 		Subjects:    []string{s.Results()},
@@ -311,7 +341,7 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		// permissions can grant per tenant.
 		AllowDirect: true,
 	}
-	if err := c.ensureStream(ctx, results, func(have jetstream.StreamConfig) []string {
+	return streamSpec{want: want, problems: func(have jetstream.StreamConfig) []string {
 		var bad []string
 		if have.Retention != jetstream.LimitsPolicy {
 			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs %s, so results stay for late callers", have.Retention, jetstream.LimitsPolicy))
@@ -320,16 +350,14 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Results()))
 		}
 		return bad
-	}); err != nil {
-		return nil, err
-	}
-	if err := c.allowDirect(ctx, results.Name); err != nil {
-		return nil, err
-	}
-	// Cancels are kept as long as a queued job may wait, so a worker
-	// that takes the job later, even one started after the cancel,
-	// honours it (Conn.Cancelled).
-	cancels := jetstream.StreamConfig{
+	}}
+}
+
+// cancelsStream keeps cancel requests as long as a queued job may wait,
+// so a worker that takes the job later, even one started after the
+// cancel, honours it (Conn.Cancelled).
+func cancelsStream(s Subjects, q config.Queue, replicas int) streamSpec {
+	want := jetstream.StreamConfig{
 		Name:              s.CancelsStream(),
 		Description:       "sieve cancel requests, for jobs a worker takes later",
 		Subjects:          []string{s.CancelAll()},
@@ -341,17 +369,18 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 		Duplicates:        min(2*time.Minute, q.MaxTimeout.Duration),
 		AllowDirect:       true,
 	}
-	if err := c.ensureStream(ctx, cancels, func(have jetstream.StreamConfig) []string {
+	return streamSpec{want: want, problems: func(have jetstream.StreamConfig) []string {
 		if !slices.Contains(have.Subjects, s.CancelAll()) {
 			return []string{fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.CancelAll())}
 		}
 		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := c.allowDirect(ctx, cancels.Name); err != nil {
-		return nil, err
-	}
+	}}
+}
+
+// ensureConsumer creates or updates the workers' shared durable
+// consumer on the jobs stream.
+func (c *Conn) ensureConsumer(ctx context.Context, q config.Queue) (jetstream.Consumer, error) {
+	s := c.Subjects
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, s.JobsStream(), jetstream.ConsumerConfig{
 		Durable:     s.Consumer(),
 		Description: "sieve workers",
@@ -423,10 +452,10 @@ func (c *Conn) ensureStream(ctx context.Context, want jetstream.StreamConfig, pr
 	return nil
 }
 
-// allowDirect turns on direct gets on the results stream where an older
-// sieve (or an operator) created it without them: callers read stored
-// results by subject. Where the update is refused, sieve does not start,
-// and says how to do it by hand.
+// allowDirect turns on direct gets on stream name where an older sieve
+// (or an operator) created it without them: callers read stored results,
+// and workers cancels, by subject. Where the update is refused, sieve
+// does not start, and says how to do it by hand.
 func (c *Conn) allowDirect(ctx context.Context, name string) error {
 	st, err := c.JS.Stream(ctx, name)
 	if err != nil {

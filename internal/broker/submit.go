@@ -36,52 +36,15 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 	if job.Reserved(id) {
 		return res, fmt.Errorf("id %q: ids starting with \"_\" are sieve's own", id)
 	}
-	// Chunks go through a channel that the connection's reader fills and
-	// one goroutine of ours empties into onChunk. Once the result is in,
-	// a flush (a round trip to the server) guarantees every chunk sent
-	// before it is in the channel; then the goroutine empties what is
-	// left and Submit returns only after it, so onChunk never runs late.
 	if onChunk != nil {
-		chunks := make(chan *nats.Msg, 1024)
-		sub, err := c.NC.ChanSubscribe(c.Subjects.Stream(id), chunks)
+		// Subscribed before the job is published, so no chunk goes by
+		// unseen; stopped only after the result (deferred first, it
+		// runs last).
+		stop, err := c.relayChunks(id, onChunk, start)
 		if err != nil {
-			return res, c.explainSince(err, start)
+			return res, err
 		}
-		resultIn := make(chan struct{})
-		relayed := make(chan struct{})
-		go func() {
-			defer close(relayed)
-			relay := func(m *nats.Msg) {
-				var ch job.Chunk
-				if json.Unmarshal(m.Data, &ch) == nil {
-					onChunk(ch)
-				}
-			}
-			for {
-				select {
-				case m := <-chunks:
-					relay(m)
-				case <-resultIn:
-					for {
-						select {
-						case m := <-chunks:
-							relay(m)
-						default:
-							return
-						}
-					}
-				}
-			}
-		}()
-		defer func() {
-			c.NC.Flush()
-			sub.Unsubscribe()
-			close(resultIn)
-			<-relayed
-		}()
-		if err := c.NC.Flush(); err != nil {
-			return res, c.explainSince(err, start)
-		}
+		defer stop()
 	}
 	// The result: a subscription to its subject, made before the job is
 	// published, sees it when a worker stores it; one stored before (the
@@ -100,6 +63,66 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 	if _, err := c.JS.Publish(ctx, c.Subjects.Job(id), payload, jetstream.WithMsgID(id)); err != nil && !alreadyQueued(err) {
 		return res, fmt.Errorf("publish %s: %w", c.Subjects.Job(id), c.explainSince(err, start))
 	}
+	return c.awaitResult(ctx, id, results, start)
+}
+
+// relayChunks subscribes to id's chunks and calls onChunk with each, in
+// order, until stop. Chunks go through a channel that the connection's
+// reader fills and one goroutine of ours empties into onChunk. stop, once
+// the result is in, flushes (a round trip to the server guarantees every
+// chunk sent before the result is in the channel); then the goroutine
+// empties what is left, and stop returns only after it, so onChunk never
+// runs after Submit returns.
+func (c *Conn) relayChunks(id string, onChunk func(job.Chunk), start time.Time) (stop func(), err error) {
+	chunks := make(chan *nats.Msg, 1024)
+	sub, err := c.NC.ChanSubscribe(c.Subjects.Stream(id), chunks)
+	if err != nil {
+		return nil, c.explainSince(err, start)
+	}
+	resultIn := make(chan struct{})
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		relay := func(m *nats.Msg) {
+			var ch job.Chunk
+			if json.Unmarshal(m.Data, &ch) == nil {
+				onChunk(ch)
+			}
+		}
+		for {
+			select {
+			case m := <-chunks:
+				relay(m)
+			case <-resultIn:
+				for {
+					select {
+					case m := <-chunks:
+						relay(m)
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	stop = func() {
+		c.NC.Flush()
+		sub.Unsubscribe()
+		close(resultIn)
+		<-relayed
+	}
+	if err := c.NC.Flush(); err != nil {
+		stop()
+		return nil, c.explainSince(err, start)
+	}
+	return stop, nil
+}
+
+// awaitResult waits for id's result: on results, the subscription to its
+// subject, or stored in the stream already. It asks the stream first, and
+// again every 30 s, for a result stored before the subscription or while
+// it missed a message (a reconnect).
+func (c *Conn) awaitResult(ctx context.Context, id string, results <-chan *nats.Msg, start time.Time) (job.Result, error) {
 	decode := func(data []byte) (job.Result, error) {
 		var r job.Result
 		if err := json.Unmarshal(data, &r); err != nil {
@@ -108,24 +131,22 @@ func (c *Conn) Submit(ctx context.Context, id string, payload []byte, onChunk fu
 		return r, nil
 	}
 	for {
-		// Stored already: before the subscription, or while it missed a
-		// message (a reconnect); asked again every 30 s.
 		data, err := c.StoredResult(ctx, id)
 		switch {
 		case err == nil:
 			return decode(data)
 		case ctx.Err() != nil:
-			return res, c.explainSince(ErrNoResult, start)
+			return job.Result{}, c.explainSince(ErrNoResult, start)
 		case !errors.Is(err, ErrNotStored):
 			if p := c.explainSince(err, start); errors.Is(p, ErrPermission) {
-				return res, p
+				return job.Result{}, p
 			}
 		}
 		select {
 		case m := <-results:
 			return decode(m.Data)
 		case <-ctx.Done():
-			return res, c.explainSince(ErrNoResult, start)
+			return job.Result{}, c.explainSince(ErrNoResult, start)
 		case <-time.After(30 * time.Second):
 		}
 	}

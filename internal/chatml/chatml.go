@@ -17,13 +17,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-)
 
-// Roles a message may have.
-const (
-	System    = "system"
-	User      = "user"
-	Assistant = "assistant"
+	"github.com/sieve-project/sieve/job"
 )
 
 // The template's markers.
@@ -31,12 +26,6 @@ const (
 	ImStart = "<|im_start|>"
 	ImEnd   = "<|im_end|>"
 )
-
-// Message is one turn of a conversation.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
 
 // Errors returned by Prepare, wrapped with the detail.
 var (
@@ -53,16 +42,16 @@ type Tokenizer interface {
 
 // Prepare validates msgs and returns them with system prepended when no
 // message has the system role and system is not empty.
-func Prepare(msgs []Message, system string) ([]Message, error) {
+func Prepare(msgs []job.Message, system string) ([]job.Message, error) {
 	if len(msgs) == 0 {
 		return nil, ErrNoMessages
 	}
 	hasSystem := false
 	for i, m := range msgs {
 		switch m.Role {
-		case System:
+		case job.RoleSystem:
 			hasSystem = true
-		case User, Assistant:
+		case job.RoleUser, job.RoleAssistant:
 		default:
 			return nil, fmt.Errorf("message %d: %w %q (want system, user or assistant)", i, ErrBadRole, m.Role)
 		}
@@ -73,18 +62,18 @@ func Prepare(msgs []Message, system string) ([]Message, error) {
 	if hasSystem || system == "" {
 		return msgs, nil
 	}
-	return append([]Message{{Role: System, Content: system}}, msgs...), nil
+	return append([]job.Message{{Role: job.RoleSystem, Content: system}}, msgs...), nil
 }
 
 // Text renders msgs as ChatML text, ending with the open assistant turn.
 // It is what the model sees, for logs and tests; use Tokens to feed a
 // model, since Text cannot tell markers from content that looks like them.
-func Text(msgs []Message) string {
+func Text(msgs []job.Message) string {
 	var sb strings.Builder
 	for _, m := range msgs {
 		sb.WriteString(ImStart + m.Role + "\n" + m.Content + ImEnd + "\n")
 	}
-	sb.WriteString(ImStart + Assistant + "\n")
+	sb.WriteString(ImStart + job.RoleAssistant + "\n")
 	return sb.String()
 }
 
@@ -93,7 +82,7 @@ func Text(msgs []Message) string {
 // then "\n") with it off. That is the same split llama.cpp makes when it
 // tokenizes a whole template with special parsing on, so benign prompts get
 // the same ids either way, and content cannot smuggle markers in.
-func Tokens(tok Tokenizer, msgs []Message) ([]int, error) {
+func Tokens(tok Tokenizer, msgs []job.Message) ([]int, error) {
 	ids, _, err := TokensAndHistory(tok, msgs)
 	return ids, err
 }
@@ -102,7 +91,7 @@ func Tokens(tok Tokenizer, msgs []Message) ([]int, error) {
 // begins: the tokens before it (the system prompt, the conversation so
 // far) are the part another request, or the next turn of this
 // conversation, is likely to send again.
-func TokensAndHistory(tok Tokenizer, msgs []Message) (ids []int, history int, err error) {
+func TokensAndHistory(tok Tokenizer, msgs []job.Message) (ids []int, history int, err error) {
 	start, err := marker(tok, ImStart)
 	if err != nil {
 		return nil, 0, err
@@ -128,7 +117,7 @@ func TokensAndHistory(tok Tokenizer, msgs []Message) (ids []int, history int, er
 		}
 	}
 	ids = append(ids, start)
-	if err := plain(Assistant + "\n"); err != nil {
+	if err := plain(job.RoleAssistant + "\n"); err != nil {
 		return nil, 0, err
 	}
 	return ids, history, nil

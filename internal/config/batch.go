@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sieve-project/sieve/job"
 )
 
 // Batch is a batch run's specification file.
@@ -19,16 +21,11 @@ type Batch struct {
 	Timeout  Duration `toml:"timeout"`   // how long to wait for one job's result
 
 	// Defaults for jobs that do not say.
-	System        string   `toml:"system"`
-	Policy        string   `toml:"policy"`
-	MaxTokens     *int     `toml:"max_tokens"`
-	Temperature   *float64 `toml:"temperature"`
-	TopK          *int     `toml:"top_k"`
-	TopP          *float64 `toml:"top_p"`
-	MinP          *float64 `toml:"min_p"`
-	RepeatPenalty *float64 `toml:"repeat_penalty"`
-	Seed          *uint32  `toml:"seed"`
-	Stop          []string `toml:"stop"`
+	System    string `toml:"system"`
+	Policy    string `toml:"policy"`
+	MaxTokens *int   `toml:"max_tokens"`
+	job.Sampling
+	Stop []string `toml:"stop"`
 
 	File string `toml:"-"`
 }

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sieve-project/sieve/job"
 )
 
 // Config is the whole configuration file.
@@ -61,16 +63,14 @@ type Model struct {
 	PromptCacheTokens int  `toml:"prompt_cache_tokens"`
 }
 
-// Generate holds the defaults a job may override.
+// Generate holds the defaults a job may override. Its sampling settings
+// are a job's own type: every one but seed has a default (Default), so
+// after loading only Seed may be nil (a random seed per job).
 type Generate struct {
-	System         string  `toml:"system"`
-	MaxTokens      int     `toml:"max_tokens"`
-	MaxTokensLimit int     `toml:"max_tokens_limit"`
-	Temperature    float64 `toml:"temperature"`
-	TopK           int     `toml:"top_k"`
-	TopP           float64 `toml:"top_p"`
-	MinP           float64 `toml:"min_p"`
-	RepeatPenalty  float64 `toml:"repeat_penalty"`
+	System         string `toml:"system"`
+	MaxTokens      int    `toml:"max_tokens"`
+	MaxTokensLimit int    `toml:"max_tokens_limit"`
+	job.Sampling
 }
 
 // NATS says where the message bus is, or where to start the embedded one.
@@ -249,11 +249,7 @@ func Default() Config {
 			System:         "You are a helpful assistant.",
 			MaxTokens:      512,
 			MaxTokensLimit: 4096,
-			Temperature:    0.7,
-			TopK:           40,
-			TopP:           0.9,
-			MinP:           0.05,
-			RepeatPenalty:  1.1,
+			Sampling:       job.Sampling{Temperature: new(0.7), TopK: new(40), TopP: new(0.9), MinP: new(0.05), RepeatPenalty: new(1.1)},
 		},
 		NATS: NATS{Listen: "127.0.0.1:4222", DataDir: "data", Prefix: "sieve", Replicas: 1},
 		Queue: Queue{
@@ -439,20 +435,8 @@ func (c Config) checkGenerate(bad badFunc) {
 	if g.MaxTokens < 1 || g.MaxTokens > g.MaxTokensLimit {
 		bad("generate.max_tokens", "%d: want 1 to generate.max_tokens_limit (%d)", g.MaxTokens, g.MaxTokensLimit)
 	}
-	if g.Temperature < 0 || g.Temperature > 100 {
-		bad("generate.temperature", "%g: want 0 (greedy) to 100", g.Temperature)
-	}
-	if g.TopK < 0 {
-		bad("generate.top_k", "%d: want 0 (off) or more", g.TopK)
-	}
-	if g.TopP <= 0 || g.TopP > 1 {
-		bad("generate.top_p", "%g: want more than 0, at most 1", g.TopP)
-	}
-	if g.MinP < 0 || g.MinP > 1 {
-		bad("generate.min_p", "%g: want 0 to 1", g.MinP)
-	}
-	if g.RepeatPenalty <= 0 || g.RepeatPenalty > 10 {
-		bad("generate.repeat_penalty", "%g: want more than 0, at most 10 (1 = off)", g.RepeatPenalty)
+	for _, p := range g.Sampling.Check() {
+		bad("generate."+p.Field, "%s: want %s", p.Value, p.Want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func TestDefaultsWhenEmpty(t *testing.T) {
 	}
 	want := Default()
 	want.File = "empty.toml"
-	if c.Model != want.Model || c.Generate != want.Generate || c.NATS != want.NATS || c.Queue.AckWait != want.Queue.AckWait || len(c.Queue.Backoff) != 3 || !c.Filter.Normalize {
+	if c.Model != want.Model || !reflect.DeepEqual(c.Generate, want.Generate) || c.NATS != want.NATS || c.Queue.AckWait != want.Queue.AckWait || len(c.Queue.Backoff) != 3 || !c.Filter.Normalize {
 		t.Fatalf("got %+v, want defaults %+v", c, want)
 	}
 }
@@ -104,7 +105,7 @@ func TestExampleParses(t *testing.T) {
 	d := Default()
 	// Every key but the path and the lists shows its default.
 	c.Model.Path = ""
-	if c.Model != d.Model || c.Generate != d.Generate || c.NATS != d.NATS || c.Queue.AckWait != d.Queue.AckWait ||
+	if c.Model != d.Model || !reflect.DeepEqual(c.Generate, d.Generate) || c.NATS != d.NATS || c.Queue.AckWait != d.Queue.AckWait ||
 		c.Queue.MaxTimeout != d.Queue.MaxTimeout || c.Queue.ResultsMaxAge != d.Queue.ResultsMaxAge || c.Metrics != d.Metrics || c.Log != d.Log {
 		t.Fatalf("example drifted from the defaults:\n%+v\n%+v", c, d)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/ollama/ollama/llama"
 
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 )
 
 // benchModel writes (once, into a cache folder kept between runs, since a
@@ -24,14 +24,14 @@ func benchModel(b *testing.B, typ string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	shape := testmodel.Small()
+	shape := modelgen.Small()
 	shape.Type = typ
 	path := filepath.Join(dir, fmt.Sprintf("small-%d-%d-%s.gguf", shape.Embd, shape.Blocks, typ))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
 	tmp := path + ".tmp"
-	if err := testmodel.WriteRandom(tmp, shape); err != nil {
+	if err := modelgen.WriteRandom(tmp, shape); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

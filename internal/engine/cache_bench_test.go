@@ -10,6 +10,7 @@ import (
 
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/engine"
+	"github.com/sieve-project/sieve/job"
 )
 
 // BenchmarkPromptCacheOutputs measures how often the prompt cache leaves
@@ -60,8 +61,8 @@ func BenchmarkPromptCacheOutputs(b *testing.B) {
 					cold := load(engine.PromptCache{Off: true}, 1)
 					want := make([]string, prompts)
 					for i := range reqs {
-						ids, keep, err := chatml.TokensAndHistory(cold, []chatml.Message{{Role: chatml.System, Content: system},
-							{Role: chatml.User, Content: fmt.Sprintf("Question %d: is it fine to call item %d a bargain, and why?", i, 17*i+5)}})
+						ids, keep, err := chatml.TokensAndHistory(cold, []job.Message{{Role: job.RoleSystem, Content: system},
+							{Role: job.RoleUser, Content: fmt.Sprintf("Question %d: is it fine to call item %d a bargain, and why?", i, 17*i+5)}})
 						if err != nil {
 							b.Fatal(err)
 						}

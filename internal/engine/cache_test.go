@@ -11,15 +11,16 @@ import (
 
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
+	"github.com/sieve-project/sieve/job"
 )
 
 // recallModel says "plain." after a prompt without the marker "§" and
 // "marked!" after one with it anywhere: its attention reads every
 // position, so a request given the wrong KV cells says the wrong thing.
-var recallModel = testmodel.Scripted{
+var recallModel = modelgen.Scripted{
 	Pieces: []string{"pla", "in", "."},
-	Recall: &testmodel.Recall{Marker: "§", Pieces: []string{"mark", "ed", "!"}},
+	Recall: &modelgen.Recall{Marker: "§", Pieces: []string{"mark", "ed", "!"}},
 }
 
 const (
@@ -30,7 +31,7 @@ const (
 // chatPrompt renders a system prompt and a user message as ChatML tokens.
 func chatPrompt(t *testing.T, e engine.Engine, system, user string) []int {
 	t.Helper()
-	msgs, err := chatml.Prepare([]chatml.Message{{Role: chatml.User, Content: user}}, system)
+	msgs, err := chatml.Prepare([]job.Message{{Role: job.RoleUser, Content: user}}, system)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +170,8 @@ func TestPromptCacheReusesTheLongestPrefix(t *testing.T) {
 // that arrive together with a new prefix compute it once.
 func TestPromptCacheAcrossSlots(t *testing.T) {
 	// Pieces the preamble does not hold: a piece whose predecessor fills
-	// the context would outscore the recall (see testmodel.Recall).
-	path := writeScripted(t, testmodel.Scripted{Pieces: []string{"α", "β", "γ"}, Loop: true, Recall: recallModel.Recall})
+	// the context would outscore the recall (see modelgen.Recall).
+	path := writeScripted(t, modelgen.Scripted{Pieces: []string{"α", "β", "γ"}, Loop: true, Recall: recallModel.Recall})
 	e := loadCache(t, path, engine.PromptCache{}, func(c *engine.Config) { c.Parallel = 4; c.Context = 4 * 1024; c.Batch = 32 })
 	long := strings.Repeat("A shared preamble that takes many batches to compute. ", 12)
 	job := func(i int) []int { return chatPrompt(t, e, long+fmt.Sprintf(" Job %d.", i), "go") }
@@ -221,7 +222,7 @@ func TestPromptCacheAcrossSlots(t *testing.T) {
 // freed once another request starts.
 func TestPromptCacheEvicts(t *testing.T) {
 	e := loadCache(t, writeScripted(t, recallModel), engine.PromptCache{}, func(c *engine.Config) { c.Context = 2048; c.Parallel = 2; c.Batch = 64 })
-	hot, keep, err := chatml.TokensAndHistory(e, []chatml.Message{{Role: chatml.System, Content: plain}, {Role: chatml.User, Content: "hot"}})
+	hot, keep, err := chatml.TokensAndHistory(e, []job.Message{{Role: job.RoleSystem, Content: plain}, {Role: job.RoleUser, Content: "hot"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestPromptCacheEvicts(t *testing.T) {
 // greedy and seeded, in place on one slot and copied across four.
 func TestPromptCacheRandomModel(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "random.gguf")
-	if err := testmodel.WriteRandom(path, testmodel.Random{Embd: 128, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 256, Vocab: 800, Type: "f32", Seed: 9}); err != nil {
+	if err := modelgen.WriteRandom(path, modelgen.Random{Embd: 128, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 256, Vocab: 800, Type: "f32", Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
 	type req struct {
@@ -323,7 +324,7 @@ func TestPromptCacheRandomModel(t *testing.T) {
 // slot, or shared with another running request): the cached cells stay
 // as they were, and every run says the same.
 func TestPromptCacheGuardRewinds(t *testing.T) {
-	e := loadCache(t, writeScripted(t, testmodel.Scripted{
+	e := loadCache(t, writeScripted(t, modelgen.Scripted{
 		Pieces:       []string{"Dar", "n", " it", "."},
 		Alternatives: map[string][]string{"": {"Gosh"}},
 		Then:         map[string]string{"Gosh": " it"},

@@ -23,7 +23,7 @@ import (
 	"github.com/ollama/ollama/llama"
 
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 )
 
 // sentence crosses the hard cases: a word split over tokens, a Chinese
@@ -32,10 +32,10 @@ var sentence = []string{"Hello", ",", " wor", "ld", "!", " \xe4\xb8", "\xad", "�
 
 const sentenceText = "Hello, world! 中文 ｄａｒｎ."
 
-func writeScripted(t *testing.T, s testmodel.Scripted) string {
+func writeScripted(t *testing.T, s modelgen.Scripted) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "scripted.gguf")
-	if err := testmodel.WriteScripted(path, s); err != nil {
+	if err := modelgen.WriteScripted(path, s); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -83,7 +83,7 @@ func collect(t *testing.T, ctx context.Context, e engine.Engine, req engine.Requ
 }
 
 func TestScriptedSentence(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: sentence}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: sentence}))
 	p := prompt(t, e, "hi")
 	res, pieces, err := collect(t, context.Background(), e, engine.Request{Prompt: p, MaxTokens: 100, Sampling: greedy})
 	if err != nil {
@@ -106,7 +106,7 @@ func TestScriptedSentence(t *testing.T) {
 // TestImEndStopsWhenEOSDiffers: the real model's GGUF names <|endoftext|>
 // as EOS, but a ChatML turn ends with <|im_end|>.
 func TestImEndStopsWhenEOSDiffers(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"ok"}, EOS: testmodel.EndOfText}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"ok"}, EOS: modelgen.EndOfText}))
 	info := e.Info()
 	if info.ImEndToken < 0 || !slices.Contains(info.EOGTokens, info.ImEndToken) {
 		t.Fatalf("<|im_end|> (%d) not among end-of-generation tokens %v", info.ImEndToken, info.EOGTokens)
@@ -118,8 +118,8 @@ func TestImEndStopsWhenEOSDiffers(t *testing.T) {
 }
 
 func TestFinishReasons(t *testing.T) {
-	loop := writeScripted(t, testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true})
-	once := writeScripted(t, testmodel.Scripted{Pieces: sentence})
+	loop := writeScripted(t, modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true})
+	once := writeScripted(t, modelgen.Scripted{Pieces: sentence})
 	tests := []struct {
 		name       string
 		model      string
@@ -153,7 +153,7 @@ func TestFinishReasons(t *testing.T) {
 }
 
 func TestContextFull(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}),
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}),
 		func(c *engine.Config) { c.Context = 96 })
 	p := prompt(t, e, "hi")
 	// A max_tokens far past the slot costs no more than the slot: the
@@ -171,7 +171,7 @@ func TestContextFull(t *testing.T) {
 }
 
 func TestPromptTooLong(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}}), func(c *engine.Config) { c.Context = 64 })
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a"}}), func(c *engine.Config) { c.Context = 64 })
 	_, err := e.Generate(context.Background(), engine.Request{Prompt: prompt(t, e, strings.Repeat("x", 100)), MaxTokens: 5, Sampling: greedy}, func(string) error { return nil })
 	if !errors.Is(err, engine.ErrPromptTooLong) {
 		t.Fatalf("err %v, want ErrPromptTooLong", err)
@@ -179,7 +179,7 @@ func TestPromptTooLong(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a"}}))
 	p := prompt(t, e, "hi")
 	tests := []struct {
 		name string
@@ -204,7 +204,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestCancelMidGeneration(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
@@ -242,7 +242,7 @@ func (c *deadlineCtx) Err() error {
 func (c *deadlineCtx) expire() { c.once.Do(func() { close(c.done) }) }
 
 func TestDeadline(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
 	p := prompt(t, e, "hi")
 
 	t.Run("during generation", func(t *testing.T) {
@@ -269,7 +269,7 @@ func TestDeadline(t *testing.T) {
 }
 
 func TestEmitErrorStops(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
 	boom := errors.New("publish failed")
 	res, err := e.Generate(context.Background(), engine.Request{Prompt: prompt(t, e, "hi"), MaxTokens: 400, Sampling: greedy}, func(string) error { return boom })
 	if !errors.Is(err, boom) || res.FinishReason != engine.FinishError || res.Text != "a" {
@@ -279,7 +279,7 @@ func TestEmitErrorStops(t *testing.T) {
 
 func TestSeedReproducible(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "random.gguf")
-	if err := testmodel.WriteRandom(path, testmodel.Random{Embd: 64, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 128, Vocab: 600, Type: "f32", Seed: 3}); err != nil {
+	if err := modelgen.WriteRandom(path, modelgen.Random{Embd: 64, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 128, Vocab: 600, Type: "f32", Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	e := load(t, path)
@@ -302,7 +302,7 @@ func TestSeedReproducible(t *testing.T) {
 }
 
 func TestParallelSlotsGiveSameAnswers(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: sentence}), func(c *engine.Config) { c.Parallel = 3; c.Context = 1536 })
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: sentence}), func(c *engine.Config) { c.Parallel = 3; c.Context = 1536 })
 	var wg sync.WaitGroup
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
@@ -318,7 +318,7 @@ func TestParallelSlotsGiveSameAnswers(t *testing.T) {
 }
 
 func TestCloseEndsGenerations(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
+	e := load(t, writeScripted(t, modelgen.Scripted{Pieces: []string{"a", "b", "c"}, Loop: true}))
 	p := prompt(t, e, "hi")
 	started := make(chan struct{})
 	errc := make(chan error, 1)
@@ -348,7 +348,7 @@ func TestCloseEndsGenerations(t *testing.T) {
 
 func TestBadModelFiles(t *testing.T) {
 	dir := t.TempDir()
-	good := writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}})
+	good := writeScripted(t, modelgen.Scripted{Pieces: []string{"a"}})
 	data, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)
@@ -408,7 +408,7 @@ func setHeads(t *testing.T, data []byte, heads uint32) []byte {
 func withArch(t *testing.T, dir, arch string) string {
 	t.Helper()
 	p := filepath.Join(dir, arch+".gguf")
-	if err := testmodel.WriteScripted(p, testmodel.Scripted{Pieces: []string{"a"}, Arch: arch}); err != nil {
+	if err := modelgen.WriteScripted(p, modelgen.Scripted{Pieces: []string{"a"}, Arch: arch}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -426,7 +426,7 @@ func TestFreeContext(t *testing.T) {
 	}
 	// Load and close many times: with contexts leaking this would grow
 	// by a KV cache each round; here it must simply keep working.
-	path := writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}})
+	path := writeScripted(t, modelgen.Scripted{Pieces: []string{"a"}})
 	for i := 0; i < 20; i++ {
 		e, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256, Batch: 32, Threads: 1, Parallel: 1})
 		if err != nil {
@@ -444,7 +444,7 @@ func TestFreeContext(t *testing.T) {
 // of sequences or positions would show).
 func TestBatchingGivesSameAnswers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "random.gguf")
-	if err := testmodel.WriteRandom(path, testmodel.Random{Embd: 128, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 256, Vocab: 800, Type: "f32", Seed: 9}); err != nil {
+	if err := modelgen.WriteRandom(path, modelgen.Random{Embd: 128, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 256, Vocab: 800, Type: "f32", Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
 	prompts := []string{"a short one", strings.Repeat("a much longer prompt that spans several batches ", 12), "third", "fourth, medium length prompt"}
@@ -508,7 +508,7 @@ func TestDecodeNice(t *testing.T) {
 		}
 		return n
 	}
-	path := writeScripted(t, testmodel.Scripted{Pieces: sentence})
+	path := writeScripted(t, modelgen.Scripted{Pieces: sentence})
 	var mainTID atomic.Int64 // the thread taken for the main one
 	for _, tt := range []struct {
 		name    string
@@ -572,7 +572,7 @@ func niceOf(t *testing.T, which string) int {
 }
 
 func TestDecodeNiceOutOfRange(t *testing.T) {
-	path := writeScripted(t, testmodel.Scripted{Pieces: []string{"a"}})
+	path := writeScripted(t, modelgen.Scripted{Pieces: []string{"a"}})
 	for _, n := range []int{-2, 20} {
 		_, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 256, Batch: 32, Threads: 1, Parallel: 1, DecodeNice: n})
 		if !errors.Is(err, engine.ErrBadRequest) || !strings.Contains(err.Error(), "decode nice") {

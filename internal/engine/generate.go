@@ -11,30 +11,14 @@ import (
 	"github.com/sieve-project/sieve/internal/holdback"
 )
 
+// Generate runs req (see Engine): it queues the request until the loop
+// has a slot for it, then reads what the loop sends (reader).
 func (e *engine) Generate(ctx context.Context, req Request, emit func(string) error) (Result, error) {
 	res := Result{PromptTokens: len(req.Prompt)}
 	if err := e.check(req); err != nil {
 		return res, err
 	}
-	s := &seq{
-		ctx:       ctx,
-		prompt:    req.Prompt,
-		keep:      req.Keep,
-		maxTokens: req.MaxTokens,
-		sampling:  req.Sampling,
-		quit:      make(chan struct{}),
-		// Room for every event the loop can send (admitted, each token
-		// released, final), so that it never waits on a slow reader: no
-		// more tokens than the slot holds (the last one is sampled and
-		// never decoded), whatever max_tokens says.
-		out:        make(chan event, min(req.MaxTokens, e.info.SlotContext-len(req.Prompt)+1)+2),
-		guard:      req.Guard,
-		maxRewinds: req.MaxRewinds,
-		maxTries:   req.MaxTries,
-	}
-	if s.sampling.RepeatLastN == 0 {
-		s.sampling.RepeatLastN = 64
-	}
+	s := e.newSeq(ctx, req)
 	queued := time.Now()
 	select {
 	case e.work <- s:
@@ -45,81 +29,144 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 	case <-e.stop:
 		return res, ErrClosed
 	}
+	r := reader{s: s, pieces: e.pieces, emit: emit, hold: holdback.New(req.Stop), res: res}
+	r.read()
+	return r.result(queued)
+}
 
-	var (
-		text     strings.Builder
-		hold     = holdback.New(req.Stop)
-		admitted time.Time
-		first    time.Time
-		quit     = func() {
-			select {
-			case <-s.quit:
-			default:
-				close(s.quit)
+// newSeq makes the sequence that carries req to the loop.
+func (e *engine) newSeq(ctx context.Context, req Request) *seq {
+	s := &seq{
+		ctx:       ctx,
+		prompt:    req.Prompt,
+		keep:      req.Keep,
+		maxTokens: req.MaxTokens,
+		sampling:  req.Sampling,
+		quit:      make(chan struct{}),
+		// Room for every event the loop can send (eventAdmitted, an
+		// eventToken for each token released, eventFinal), so that it
+		// never waits on a slow reader: no more tokens than the slot
+		// holds (the last one is sampled and never decoded), whatever
+		// max_tokens says.
+		out:        make(chan event, min(req.MaxTokens, e.info.SlotContext-len(req.Prompt)+1)+2),
+		guard:      req.Guard,
+		maxRewinds: req.MaxRewinds,
+		maxTries:   req.MaxTries,
+	}
+	if s.sampling.RepeatLastN == 0 {
+		s.sampling.RepeatLastN = 64
+	}
+	return s
+}
+
+// reader is the requester's side of a sequence the loop runs: it reads
+// the loop's events, passes the tokens' text through the stop strings to
+// emit, ends the sequence early (quit) at a stop string or when emit
+// fails, and records what the Result reports.
+type reader struct {
+	s      *seq
+	pieces []string // the engine's: token id → text
+	emit   func(string) error
+	hold   *holdback.Buffer
+	res    Result // what is known before the loop runs it, then the counts
+
+	text     strings.Builder // all text emitted
+	admitted time.Time       // when the loop gave it a slot
+	first    time.Time       // when its first token came
+	reason   FinishReason    // a stop string's, else the loop's
+	emitErr  error           // emit's first error; no text goes to emit after it
+	loopErr  error           // the loop's: the request failed
+}
+
+// read reads the loop's events to the end. It reads on after a quit, for
+// the final event's record; the loop, which sends the final event and
+// closes the channel however the sequence ends, never waits on it.
+func (r *reader) read() {
+	for ev := range r.s.out {
+		switch ev.kind {
+		case eventAdmitted:
+			r.admitted = ev.at
+		case eventToken:
+			r.token(ev.token, ev.at)
+		case eventFinal:
+			r.loopErr = ev.err
+			r.res.Rewinds = ev.rewinds
+			r.res.CachedTokens = ev.cached
+			if r.reason == "" { // a stop string seen here outranks why the loop ended
+				r.reason = ev.reason
 			}
-		}
-		emitErr error
-		reason  FinishReason
-		loopErr error
-	)
-	release := func(out string) {
-		if out == "" || emitErr != nil {
-			return
-		}
-		text.WriteString(out)
-		if err := emit(out); err != nil {
-			emitErr = err
-			quit()
 		}
 	}
-	for ev := range s.out {
-		switch {
-		case ev.final:
-			loopErr = ev.err
-			res.Rewinds = ev.rewinds
-			res.CachedTokens = ev.cached
-			if reason == "" { // a stop string seen here outranks why the loop ended
-				reason = ev.reason
-			}
-		case ev.token < 0:
-			admitted = ev.at
-		default:
-			if first.IsZero() {
-				first = ev.at
-			}
-			if reason != "" || emitErr != nil {
-				continue // draining what the loop sampled before it saw quit
-			}
-			res.CompletionTokens++
-			out, stopped := hold.Write(e.pieces[ev.token])
-			release(out)
-			if stopped {
-				reason = FinishStop
-				quit()
-			}
-		}
-	}
-	release(hold.Flush()) // nothing after a stop string
+	r.release(r.hold.Flush()) // nothing after a stop string
+}
 
-	res.Text = text.String()
-	res.FinishReason = reason
+// token takes a token the loop released at time at: its text goes through
+// the stop strings to emit. Tokens that come after a stop string or an
+// emit error were sampled before the loop saw quit, and count for nothing.
+func (r *reader) token(tok int, at time.Time) {
+	if r.first.IsZero() {
+		r.first = at
+	}
+	if r.reason != "" || r.emitErr != nil {
+		return // draining what the loop sampled before it saw quit
+	}
+	r.res.CompletionTokens++
+	out, stopped := r.hold.Write(r.pieces[tok])
+	r.release(out)
+	if stopped {
+		r.reason = FinishStop
+		r.quit()
+	}
+}
+
+// release emits text the stop strings let through, and ends the sequence
+// if emit fails.
+func (r *reader) release(out string) {
+	if out == "" || r.emitErr != nil {
+		return
+	}
+	r.text.WriteString(out)
+	if err := r.emit(out); err != nil {
+		r.emitErr = err
+		r.quit()
+	}
+}
+
+// quit asks the loop to end the sequence; it may be asked twice (a stop
+// string, then emit failing on the text before it).
+func (r *reader) quit() {
+	select {
+	case <-r.s.quit:
+	default:
+		close(r.s.quit)
+	}
+}
+
+// result completes the Result once the loop is done: the text, why it
+// ended, and the time spent queued (from queued to admission), on the
+// prompt (to the first token) and generating (from it).
+func (r *reader) result(queued time.Time) (Result, error) {
+	res := r.res
+	res.Text = r.text.String()
+	res.FinishReason = r.reason
+	admitted := r.admitted
 	if admitted.IsZero() {
 		admitted = time.Now()
 	}
 	res.QueueTime = admitted.Sub(queued)
-	if !first.IsZero() {
-		res.PromptTime = first.Sub(admitted)
-		res.GenerateTime = time.Since(first)
+	if !r.first.IsZero() {
+		res.PromptTime = r.first.Sub(admitted)
+		res.GenerateTime = time.Since(r.first)
 	} else {
 		res.PromptTime = time.Since(admitted)
 	}
 	switch {
-	case emitErr != nil:
+	case r.emitErr != nil:
 		res.FinishReason = FinishError
-		return res, emitErr
-	case loopErr != nil:
+		return res, r.emitErr
+	case r.loopErr != nil:
 		res.FinishReason = FinishError
-		return res, loopErr
+		return res, r.loopErr
 	}
 	return res, nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 )
 
 // wordGuard vetoes every occurrence of a word in the raw text: the
@@ -44,7 +44,7 @@ func (g *wordGuard) Mark() engine.GuardState      { return len(g.text) }
 func (g *wordGuard) Restore(st engine.GuardState) { g.text = g.text[:st.(int)] }
 
 func TestGuardGoesBackAndSaysSomethingElse(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{
+	e := load(t, writeScripted(t, modelgen.Scripted{
 		Pieces:       []string{"Oh", " dar", "n", " it", "."},
 		Alternatives: map[string][]string{"Oh": {" gosh"}},
 		Then:         map[string]string{" gosh": " it"},
@@ -69,7 +69,7 @@ func TestGuardGoesBackAndSaysSomethingElse(t *testing.T) {
 }
 
 func TestGuardTriesRunOut(t *testing.T) {
-	e := load(t, writeScripted(t, testmodel.Scripted{
+	e := load(t, writeScripted(t, modelgen.Scripted{
 		Pieces:       []string{"Oh", " dar", "n", "."},
 		Alternatives: map[string][]string{"Oh": {" dare", " darling"}},
 		Then:         map[string]string{" dare": ".", " darling": "."},
@@ -149,7 +149,7 @@ func TestGuardedBatchingGivesSameAnswers(t *testing.T) {
 func writeRandom(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "random.gguf")
-	if err := testmodel.WriteRandom(path, testmodel.Random{Embd: 128, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 256, Vocab: 800, Type: "f32", Seed: 9}); err != nil {
+	if err := modelgen.WriteRandom(path, modelgen.Random{Embd: 128, Blocks: 2, Heads: 4, HeadsKV: 2, FF: 256, Vocab: 800, Type: "f32", Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
 	return path

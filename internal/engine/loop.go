@@ -62,18 +62,18 @@ type seq struct {
 	// started is set once its prompt's cached prefix is in kv; until
 	// then it waits for wait, which is computing the first waitFor
 	// tokens of its prompt.
-	started  bool
-	wait     *seq
-	waitFor  int
-	cached   int // prompt tokens taken from the cache
-	limit    int // positions it may fill: its prompt, max tokens, the slot's room
-	from     int // its first position in the batch being decoded
-	fed      int // prompt tokens decoded so far (cached ones included)
-	pos      int // next KV position
-	last     int // last sampled token, to decode next
-	produced int
-	idx      int      // index of its logits in the current batch, -1 for none
-	g        *guarded // nil unless the request has a Guard
+	started    bool
+	wait       *seq
+	waitFor    int
+	cached     int      // prompt tokens taken from the cache
+	limit      int      // positions it may fill: its prompt, max tokens, the slot's room
+	batchStart int      // its first position in the batch being decoded, -1 for none
+	fed        int      // prompt tokens decoded so far (cached ones included)
+	pos        int      // next KV position
+	last       int      // last sampled token, to decode next
+	produced   int      // tokens generated (and kept, if guarded): counts towards maxTokens
+	logitsAt   int      // index of its logits in the current batch, -1 for none
+	guarded    *guarded // nil unless the request has a Guard
 }
 
 // guarded is the loop's record of a guarded sequence: every token it
@@ -82,25 +82,39 @@ type seq struct {
 type guarded struct {
 	guard                Guard
 	maxRewinds, maxTries int
-	gen                  []int32      // tokens kept
-	offs                 []int        // byte offset of each in the generated text
-	text                 int          // bytes generated (and kept)
-	released             int          // tokens sent to the requester
-	marks                []GuardState // the guard's state before gen[released+i]
-	bans                 map[int][]int32
-	tries                map[int]int
-	rewinds              []Rewind
+	kept                 []int32         // tokens generated and kept, in order
+	offsets              []int           // byte offset of each in the generated text
+	textLen              int             // bytes of text generated and kept: where the next token's text starts
+	released             int             // tokens sent to the requester: kept[:released]
+	marks                []GuardState    // the guard's state before kept[released+i]
+	bans                 map[int][]int32 // position (index into kept) → tokens vetoed there, banned when that position is sampled again
+	tries                map[int]int     // position → vetoes acted on there
+	rewinds              []Rewind        // every veto, for the Result
 }
 
-// event is a sampled token, or the end of the sequence.
+// eventKind says what an event reports.
+type eventKind uint8
+
+const (
+	// eventToken is a token released to the requester.
+	eventToken eventKind = iota
+	// eventAdmitted says the request has a slot: its queue wait is over.
+	// It comes first, once, unless the request fails on admission.
+	eventAdmitted
+	// eventFinal is the end of the sequence, always the last event:
+	// the loop closes the channel after it.
+	eventFinal
+)
+
+// event is what the loop sends a request's Generate on seq.out.
 type event struct {
-	token   int
+	kind    eventKind
+	token   int // eventToken: the token
 	at      time.Time
-	final   bool
-	reason  FinishReason
-	err     error
-	rewinds []Rewind // final: a guarded sequence's record
-	cached  int      // final: prompt tokens taken from the cache
+	reason  FinishReason // eventFinal
+	err     error        // eventFinal
+	rewinds []Rewind     // eventFinal: a guarded sequence's record
+	cached  int          // eventFinal: prompt tokens taken from the cache
 }
 
 func (e *engine) loop() {
@@ -201,20 +215,20 @@ func (e *engine) admit(slots []*seq, s *seq) {
 	i := slices.Index(slots, nil)
 	sampler, err := newSampler(e.model, s.sampling, false)
 	if err != nil {
-		s.out <- event{final: true, reason: FinishError, err: fmt.Errorf("engine: %w", err), at: time.Now()}
+		s.out <- event{kind: eventFinal, reason: FinishError, err: fmt.Errorf("engine: %w", err), at: time.Now()}
 		close(s.out)
 		return
 	}
 	s.slot, s.sampler = i, sampler
 	s.limit = min(e.info.SlotContext, len(s.prompt)+s.maxTokens)
 	if s.guard != nil {
-		s.g = &guarded{guard: s.guard, maxRewinds: cmp.Or(s.maxRewinds, DefaultMaxRewinds), maxTries: cmp.Or(s.maxTries, DefaultMaxTries),
+		s.guarded = &guarded{guard: s.guard, maxRewinds: cmp.Or(s.maxRewinds, DefaultMaxRewinds), maxTries: cmp.Or(s.maxTries, DefaultMaxTries),
 			bans: map[int][]int32{}, tries: map[int]int{}}
 	}
 	s.kv = e.pick(s.prompt)
 	s.kv.owner = s
 	slots[i] = s
-	s.out <- event{token: -1, at: time.Now()} // admitted: ends the queue wait
+	s.out <- event{kind: eventAdmitted, at: time.Now()} // ends the queue wait
 	e.plan(s)
 	e.trim()
 }
@@ -223,6 +237,27 @@ func (e *engine) admit(slots []*seq, s *seq) {
 // prompt tokens of the others, up to the batch size. Generating slots go
 // first so a long prompt delays them by at most one batch.
 func (e *engine) step(slots []*seq) {
+	e.settle(slots)
+	e.fit(slots)
+	e.batch.Clear()
+	room := e.batchNext(slots, e.cfg.Batch)
+	e.batchPrompts(slots, room)
+	if e.batch.NumTokens() == 0 {
+		return
+	}
+	if err := e.decode(slots); err != nil {
+		e.failAll(slots, err)
+		return
+	}
+	e.sampleBatch(slots, time.Now())
+}
+
+// settle brings every slot up to date before a batch is made: a sequence
+// its requester ended (quit, cancelled, past its deadline) finishes now,
+// so that it costs no decode and fit reserves no cells for it, and one
+// waiting for another's prefix that may now go on is planned again (it
+// may start on the cells that one computed).
+func (e *engine) settle(slots []*seq) {
 	for _, s := range slots {
 		if s == nil {
 			continue
@@ -235,34 +270,48 @@ func (e *engine) step(slots []*seq) {
 			e.plan(s)
 		}
 	}
-	e.fit(slots)
-	b := e.batch
-	b.Clear()
-	room := e.cfg.Batch
+}
+
+// batchNext adds the last sampled token of every generating sequence to
+// the batch, for the logits of its next one, and returns the room left
+// of room. A sequence whose slot has no position left ends here instead
+// (endFull).
+func (e *engine) batchNext(slots []*seq, room int) int {
 	for _, s := range slots {
 		if s == nil {
 			continue
 		}
-		s.idx, s.from = -1, -1
+		s.logitsAt, s.batchStart = -1, -1
 		if !s.started || s.fed < len(s.prompt) {
 			continue
 		}
-		if s.pos >= e.info.SlotContext {
-			if s.g != nil {
-				if e.endGuarded(slots, s, FinishLength, time.Now()); slots[s.slot] == s {
-					s.idx = b.NumTokens() // sent back: it decodes again
-					e.add(s, s.last, true)
-					room--
-				}
-				continue
-			}
-			e.finish(slots, s, FinishLength, nil)
+		if s.pos >= e.info.SlotContext && !e.endFull(slots, s) {
 			continue
 		}
-		s.idx = b.NumTokens()
+		s.logitsAt = e.batch.NumTokens()
 		e.add(s, s.last, true)
 		room--
 	}
+	return room
+}
+
+// endFull ends s, whose slot has no position left. A guarded sequence's
+// guard has a last word first, and a veto there sends it back to a
+// position it already filled: endFull then reports true, and s decodes
+// again.
+func (e *engine) endFull(slots []*seq, s *seq) bool {
+	if s.guarded == nil {
+		e.finish(slots, s, FinishLength, nil)
+		return false
+	}
+	e.endGuarded(slots, s, FinishLength, time.Now())
+	return slots[s.slot] == s
+}
+
+// batchPrompts fills the room left in the batch with prompt tokens of the
+// sequences still reading theirs, in slot order. Logits are asked for
+// only at a prompt's last token: they give its first generated one.
+func (e *engine) batchPrompts(slots []*seq, room int) {
 	for _, s := range slots {
 		if s == nil || !s.started || s.fed >= len(s.prompt) || room == 0 {
 			continue
@@ -271,63 +320,73 @@ func (e *engine) step(slots []*seq) {
 		for j := 0; j < n; j++ {
 			lastOfPrompt := s.fed+j == len(s.prompt)-1
 			if lastOfPrompt {
-				s.idx = b.NumTokens()
+				s.logitsAt = e.batch.NumTokens()
 			}
 			e.add(s, s.prompt[s.fed+j], lastOfPrompt)
 		}
 		s.fed += n
 		room -= n
 	}
-	if b.NumTokens() == 0 {
-		return
-	}
-	if err := e.decode(slots); err != nil {
-		// The batch is lost for everyone in it; their KV state is unknown.
-		err = fmt.Errorf("%w: %w", ErrDecode, err)
-		e.log.Error("decode failed", "tokens", b.NumTokens(), "err", err)
-		for _, s := range slots {
-			if s != nil {
-				e.finish(slots, s, FinishError, err)
-			}
-		}
-		return
-	}
-	now := time.Now()
+}
+
+// failAll ends every sequence after a failed decode: the batch is lost
+// for everyone in it, and their KV state is unknown.
+func (e *engine) failAll(slots []*seq, err error) {
+	err = fmt.Errorf("%w: %w", ErrDecode, err)
+	e.log.Error("decode failed", "tokens", e.batch.NumTokens(), "err", err)
 	for _, s := range slots {
-		if s == nil || s.idx < 0 {
+		if s != nil {
+			e.finish(slots, s, FinishError, err)
+		}
+	}
+}
+
+// sampleBatch samples the next token of every sequence the decoded batch
+// has logits for, never one a veto banned at that position, and hands it
+// on: to guardedToken for a guarded sequence, else to plainToken.
+func (e *engine) sampleBatch(slots []*seq, now time.Time) {
+	for _, s := range slots {
+		if s == nil || s.logitsAt < 0 {
 			continue
 		}
 		var banned []int32
-		if s.g != nil {
-			banned = s.g.bans[len(s.g.gen)]
+		if g := s.guarded; g != nil {
+			banned = g.bans[len(g.kept)]
 		}
-		tok := s.sampler.sample(e.lctx, s.idx, banned)
+		tok := s.sampler.sample(e.lctx, s.logitsAt, banned)
 		if tok < 0 {
 			e.finish(slots, s, FinishError, fmt.Errorf("%w: no logits for the sequence", ErrDecode))
 			continue
 		}
 		s.sampler.accept(tok)
-		if s.g != nil {
+		if s.guarded != nil {
 			e.guardedToken(slots, s, tok, now)
 			continue
 		}
-		if e.eog[tok] {
-			e.finish(slots, s, FinishStop, nil)
-			continue
-		}
-		s.last = tok
-		s.produced++
-		s.out <- event{token: tok, at: now}
-		if s.produced >= s.maxTokens {
-			e.finish(slots, s, FinishLength, nil)
-		}
+		e.plainToken(slots, s, tok, now)
+	}
+}
+
+// plainToken takes an unguarded sequence's next token: nothing can take
+// it back, so it goes to the requester at once, unless it ends the
+// sequence.
+func (e *engine) plainToken(slots []*seq, s *seq, tok int, now time.Time) {
+	if e.eog[tok] {
+		e.finish(slots, s, FinishStop, nil)
+		return
+	}
+	s.last = tok
+	s.produced++
+	s.out <- event{kind: eventToken, token: tok, at: now}
+	if s.produced >= s.maxTokens {
+		e.finish(slots, s, FinishLength, nil)
 	}
 }
 
 // add puts tok at s's next position in the batch.
 func (e *engine) add(s *seq, tok int, logits bool) {
-	if s.from < 0 {
-		s.from = s.pos
+	if s.batchStart < 0 {
+		s.batchStart = s.pos
 	}
 	e.batch.Add(tok, nil, s.pos, logits, s.kv.id)
 	s.kv.toks = append(s.kv.toks, tok)
@@ -344,8 +403,8 @@ func (e *engine) decode(slots []*seq) error {
 		return err
 	}
 	for _, s := range slots {
-		if s != nil && s.from >= 0 {
-			e.lctx.KvCacheSeqRm(s.kv.id, s.from, -1)
+		if s != nil && s.batchStart >= 0 {
+			e.lctx.KvCacheSeqRm(s.kv.id, s.batchStart, -1)
 		}
 	}
 	e.log.Debug("prompt cache: no room for the batch, idle entries evicted", "tokens", e.batch.NumTokens())
@@ -357,22 +416,22 @@ func (e *engine) decode(slots []*seq) error {
 // releases what no veto can reach any more. At the end (an end token, the
 // token limit) the guard has a last word before the sequence finishes.
 func (e *engine) guardedToken(slots []*seq, s *seq, tok int, now time.Time) {
-	g := s.g
+	g := s.guarded
 	end := e.eog[tok]
 	if !end {
 		g.marks = append(g.marks, g.guard.Mark())
-		g.offs = append(g.offs, g.text)
-		g.gen = append(g.gen, int32(tok))
+		g.offsets = append(g.offsets, g.textLen)
+		g.kept = append(g.kept, int32(tok))
 		piece := e.pieces[tok]
-		g.text += len(piece)
+		g.textLen += len(piece)
 		s.last = tok
 		s.produced++
 		safe, veto := g.guard.Write([]byte(piece))
 		if veto != nil && e.rewind(s, veto) {
 			return
 		}
-		for g.released < len(g.gen) && g.offs[g.released]+len(e.pieces[g.gen[g.released]]) <= safe {
-			s.out <- event{token: int(g.gen[g.released]), at: now}
+		for g.released < len(g.kept) && g.offsets[g.released]+len(e.pieces[g.kept[g.released]]) <= safe {
+			s.out <- event{kind: eventToken, token: int(g.kept[g.released]), at: now}
 			g.released++
 			g.marks = g.marks[1:]
 		}
@@ -391,12 +450,12 @@ func (e *engine) guardedToken(slots []*seq, s *seq, tok int, now time.Time) {
 // said its end token: the guard has a last word, which may send it back,
 // and otherwise the held tokens are released and the sequence finishes.
 func (e *engine) endGuarded(slots []*seq, s *seq, reason FinishReason, now time.Time) {
-	g := s.g
+	g := s.guarded
 	if veto := g.guard.End(); veto != nil && e.rewind(s, veto) {
 		return
 	}
-	for ; g.released < len(g.gen); g.released++ {
-		s.out <- event{token: int(g.gen[g.released]), at: now}
+	for ; g.released < len(g.kept); g.released++ {
+		s.out <- event{kind: eventToken, token: int(g.kept[g.released]), at: now}
 	}
 	e.finish(slots, s, reason, nil)
 }
@@ -411,20 +470,20 @@ func (e *engine) endGuarded(slots []*seq, s *seq, reason FinishReason, now time.
 // all of its text is safe; the vetoed text was unsafe until the veto, so
 // the token it starts in is still held.
 func (e *engine) rewind(s *seq, v *Veto) bool {
-	g := s.g
-	j := g.released
-	for j+1 < len(g.gen) && g.offs[j+1] <= v.Start {
+	g := s.guarded
+	j := g.released // the position to go back to: the kept token the vetoed text starts in
+	for j+1 < len(g.kept) && g.offsets[j+1] <= v.Start {
 		j++
 	}
-	r := Rewind{Tag: v.Tag, Token: j, Offset: g.offs[j], Tries: g.tries[j] + 1, Discarded: len(g.gen) - j}
-	if v.Start < g.offs[g.released] || len(g.rewinds) >= g.maxRewinds || g.tries[j] >= g.maxTries {
+	r := Rewind{Tag: v.Tag, Token: j, Offset: g.offsets[j], Tries: g.tries[j] + 1, Discarded: len(g.kept) - j}
+	if v.Start < g.offsets[g.released] || len(g.rewinds) >= g.maxRewinds || g.tries[j] >= g.maxTries {
 		r.Stood, r.Tries, r.Discarded = true, g.tries[j], 0
 		g.rewinds = append(g.rewinds, r)
 		return false
 	}
 	g.rewinds = append(g.rewinds, r)
 	g.tries[j]++
-	g.bans[j] = append(g.bans[j], g.gen[j])
+	g.bans[j] = append(g.bans[j], g.kept[j])
 	for p := range g.bans {
 		if p > j {
 			delete(g.bans, p)
@@ -433,21 +492,21 @@ func (e *engine) rewind(s *seq, v *Veto) bool {
 	}
 	g.guard.Restore(g.marks[j-g.released])
 	g.marks = g.marks[:j-g.released]
-	g.text = g.offs[j]
-	g.gen, g.offs = g.gen[:j], g.offs[:j]
+	g.textLen = g.offsets[j]
+	g.kept, g.offsets = g.kept[:j], g.offsets[:j]
 	// Decode the last kept token (or the prompt's last) again, for the
 	// logits of position j.
-	p := len(s.prompt)
-	e.lctx.KvCacheSeqRm(s.kv.id, p+j-1, -1)
-	s.kv.toks = s.kv.toks[:p+j-1]
-	s.pos = p + j - 1
+	promptLen := len(s.prompt)
+	e.lctx.KvCacheSeqRm(s.kv.id, promptLen+j-1, -1)
+	s.kv.toks = s.kv.toks[:promptLen+j-1]
+	s.pos = promptLen + j - 1
 	if j > 0 {
-		s.last = int(g.gen[j-1])
+		s.last = int(g.kept[j-1])
 	} else {
-		s.last = s.prompt[p-1]
+		s.last = s.prompt[promptLen-1]
 	}
 	s.produced = j
-	s.sampler.history(g.gen[max(0, j-s.sampling.RepeatLastN):])
+	s.sampler.history(g.kept[max(0, j-s.sampling.RepeatLastN):])
 	return true
 }
 
@@ -474,9 +533,9 @@ func (e *engine) finish(slots []*seq, s *seq, r FinishReason, err error) {
 	slots[s.slot] = nil
 	s.sampler.free()
 	s.sampler = nil
-	ev := event{final: true, reason: r, err: err, at: time.Now(), cached: s.cached}
-	if s.g != nil {
-		ev.rewinds = s.g.rewinds
+	ev := event{kind: eventFinal, reason: r, err: err, at: time.Now(), cached: s.cached}
+	if s.guarded != nil {
+		ev.rewinds = s.guarded.rewinds
 	}
 	s.out <- ev
 	close(s.out)

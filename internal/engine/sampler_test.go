@@ -12,7 +12,7 @@ import (
 
 	"github.com/ollama/ollama/llama"
 
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 )
 
 // TestKeptMatchesLlama: for top_k 0, the tail keeps the tokens llama.cpp's
@@ -117,7 +117,7 @@ func head(s []float32) []float32 { return s[:min(len(s), 8)] }
 func randomModel(t testing.TB, n int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "random.gguf")
-	if err := testmodel.WriteRandom(path, testmodel.Random{Embd: 64, Blocks: 1, Heads: 4, HeadsKV: 2, FF: 128, Vocab: n, Type: "f32", Seed: 5}); err != nil {
+	if err := modelgen.WriteRandom(path, modelgen.Random{Embd: 64, Blocks: 1, Heads: 4, HeadsKV: 2, FF: 128, Vocab: n, Type: "f32", Seed: 5}); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -298,7 +298,7 @@ func BenchmarkSample(b *testing.B) {
 	path := filepath.Join(dir, fmt.Sprintf("vocab-%d.gguf", vocab))
 	if _, err := os.Stat(path); err != nil {
 		tmp := path + ".tmp"
-		if err := testmodel.WriteRandom(tmp, testmodel.Random{Embd: 64, Blocks: 1, Heads: 4, HeadsKV: 2, FF: 128, Vocab: vocab, Type: "f32", Seed: 5}); err != nil {
+		if err := modelgen.WriteRandom(tmp, modelgen.Random{Embd: 64, Blocks: 1, Heads: 4, HeadsKV: 2, FF: 128, Vocab: vocab, Type: "f32", Seed: 5}); err != nil {
 			b.Fatal(err)
 		}
 		if err := os.Rename(tmp, path); err != nil {

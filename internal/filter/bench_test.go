@@ -183,7 +183,7 @@ func benchStreamSpecs(b *testing.B, d *benchData, specs []ListSpec) {
 	b.SetBytes(int64(len(d.text)))
 	hits := 0
 	for b.Loop() {
-		s := f.NewStream(Output, []string{"<|im_end|>"})
+		s := f.NewStream(Output)
 		off := 0
 		for _, p := range d.pieces {
 			end := min(off+p, len(d.text))

@@ -2,9 +2,9 @@ package filter
 
 // byteDFA is an Aho–Corasick automaton over bytes, flattened into a dense
 // transition table over byte classes: a state is the offset of its row in
-// trans, so a step is one load, trans[state+cls[b]]. A Stream's stop
-// strings run on one, over the original bytes; tests use it as the plain
-// reference for the keyword automaton (keyDFA).
+// trans, so a step is one load, trans[state+cls[b]]. The keyword automaton
+// (keyDFA) is one with more to it; build, the plain automaton over the
+// same patterns, is the tests' reference for it.
 type byteDFA struct {
 	cls    [256]uint32 // byte → column
 	stride uint32

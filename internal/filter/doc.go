@@ -51,13 +51,13 @@
 // The state gives the length of the longest suffix of the text that could
 // still grow into a match; only that suffix is held back, plus, for a word
 // entry that just matched, the one code point that tells whether the word
-// ends there, plus an incomplete UTF-8 character. A job's stop strings are
-// held back the same way, by a second small automaton over the original
-// bytes; the keyword matcher sees the text only up to where a stop string
-// could still begin, so a stop string cuts the text exactly as if the text
-// had ended there. The result — released text and hits — is identical for
-// every way of splitting a text, and equal to Check (property- and
-// fuzz-tested against a brute-force model in ref_test.go).
+// ends there, plus an incomplete UTF-8 character. The result — released
+// text and hits — is identical for every way of splitting a text, and
+// equal to Check (property- and fuzz-tested against a brute-force model in
+// ref_test.go). A job's stop strings are not the filter's business:
+// package holdback cuts the model's output at the first one before it
+// reaches a Stream, so a stop string cuts the text exactly as if the text
+// had ended there (tested in holdback, together with a Stream).
 //
 // # Strict views
 //

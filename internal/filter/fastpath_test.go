@@ -140,8 +140,8 @@ func TestStreamMatchesReferenceWithoutFastFeed(t *testing.T) {
 			t.Fatalf("iteration %d: %v", it, err)
 		}
 		text := randText(rng, rng.IntN(40))
-		want := refCheck(t, f, specs, Output, text, nil)
-		if got := runStream(t, f, Output, nil, text, randCuts(rng, len(text))); !sameResult(got, want) {
+		want := refCheck(t, f, specs, Output, text)
+		if got := runStream(t, f, Output, text, randCuts(rng, len(text))); !sameResult(got, want) {
 			t.Fatalf("iteration %d: differs from reference\nspecs %+v\ntext %q\ngot  %+v\nwant %+v", it, specs, text, got, want)
 		}
 	}

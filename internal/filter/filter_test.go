@@ -24,164 +24,167 @@ func mustCompile(t testing.TB, specs []ListSpec, opts Options) *Filter {
 
 var normOn = Options{Normalize: true}
 
+// actionsAndModesCases are TestActionsAndModes' cases: lists, a text, and
+// what Check gives for it.
+var actionsAndModesCases = []struct {
+	name    string
+	specs   []ListSpec
+	text    string
+	want    string
+	hits    []Hit
+	blocked bool
+}{
+	{
+		name:  "redact substring",
+		specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"darn"}}},
+		text:  "oh darn, darnit",
+		want:  "oh ***, ***it",
+		hits:  []Hit{{"p", Redact, 3, 6, "darn"}, {"p", Redact, 8, 11, "darn"}},
+	},
+	{
+		name:  "redact word",
+		specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass"}}},
+		text:  "class assistant ass pass Ass.",
+		want:  "class assistant *** pass ***.",
+		hits:  []Hit{{"p", Redact, 16, 19, "ass"}, {"p", Redact, 25, 28, "ass"}},
+	},
+	{
+		name:  "ß is one letter: German aß (ate) is not ass",
+		specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass", "strasse"}}},
+		text:  "Er aß. Aẞ STRASSE Straße ass",
+		want:  "Er aß. Aẞ *** Straße ***",
+		hits:  []Hit{{"p", Redact, 13, 16, "strasse"}, {"p", Redact, 25, 28, "ass"}},
+	},
+	{
+		name:  "a combining mark on a redacted letter goes with it",
+		specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"darn"}}},
+		text:  "darn\u0301\u20dd! darn x\u0301 dar\u0301n\u0301",
+		want:  "***! *** x\u0301 ***",
+		hits:  []Hit{{"p", Redact, 0, 3, "darn"}, {"p", Redact, 5, 8, "darn"}, {"p", Redact, 13, 16, "darn"}},
+	},
+	{
+		name:  "custom replacement",
+		specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "[x]", Words: []string{"darn"}}},
+		text:  "darn",
+		want:  "[x]",
+		hits:  []Hit{{"p", Redact, 0, 3, "darn"}},
+	},
+	{
+		name:  "flag passes through",
+		specs: []ListSpec{{Name: "f", Action: Flag, Words: []string{"Acme"}}},
+		text:  "buy ACME now",
+		want:  "buy ACME now",
+		hits:  []Hit{{"f", Flag, 4, 8, "Acme"}},
+	},
+	{
+		name:    "block cuts before the match",
+		specs:   []ListSpec{{Name: "b", Action: Block, Words: []string{"secret"}}},
+		text:    "the secret is 42",
+		want:    "the ",
+		hits:    []Hit{{"b", Block, 4, 4, "secret"}},
+		blocked: true,
+	},
+	{
+		name:  "word mode next to CJK is a word",
+		specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass"}}},
+		text:  "你是ass吗",
+		want:  "你是***吗",
+		hits:  []Hit{{"p", Redact, 6, 9, "ass"}},
+	},
+	{
+		name:  "CJK entry in word mode matches as substring",
+		specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"坏蛋"}}},
+		text:  "大坏蛋们",
+		want:  "大***们",
+		hits:  []Hit{{"p", Redact, 3, 6, "坏蛋"}},
+	},
+	{
+		name:  "leftmost longest",
+		specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"bc", "abcd", "ab", "cde"}}},
+		text:  "xabcde",
+		want:  "x***e",
+		hits:  []Hit{{"p", Redact, 1, 4, "abcd"}},
+	},
+	{
+		name: "block beats redact beats flag on the same bytes",
+		specs: []ListSpec{
+			{Name: "f", Action: Flag, Words: []string{"foo"}},
+			{Name: "r", Action: Redact, Words: []string{"foo"}},
+			{Name: "b", Action: Block, Words: []string{"FOO"}},
+		},
+		text:    "a foo",
+		want:    "a ",
+		hits:    []Hit{{"b", Block, 2, 2, "FOO"}},
+		blocked: true,
+	},
+	{
+		name: "redact beats flag",
+		specs: []ListSpec{
+			{Name: "f", Action: Flag, Words: []string{"foo"}},
+			{Name: "r", Action: Redact, Words: []string{"foo"}},
+		},
+		text: "foo",
+		want: "***",
+		hits: []Hit{{"r", Redact, 0, 3, "foo"}},
+	},
+	{
+		name: "longer flag wins over shorter redact at the same start",
+		specs: []ListSpec{
+			{Name: "f", Action: Flag, Words: []string{"scunthorpe"}},
+			{Name: "r", Action: Redact, Words: []string{"cunt"}},
+		},
+		text: "Scunthorpe",
+		want: "Scunthorpe",
+		hits: []Hit{{"f", Flag, 0, 10, "scunthorpe"}},
+	},
+	{
+		name: "word-mode owner fails, substring owner of same entry matches",
+		specs: []ListSpec{
+			{Name: "b", Action: Block, Match: Word, Words: []string{"ass"}},
+			{Name: "f", Action: Flag, Words: []string{"ass"}},
+		},
+		text: "grass",
+		want: "grass",
+		hits: []Hit{{"f", Flag, 2, 5, "ass"}},
+	},
+	{
+		name:  "hit offsets follow earlier replacements",
+		specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "-", Words: []string{"long", "x"}}},
+		text:  "long x",
+		want:  "- -",
+		hits:  []Hit{{"p", Redact, 0, 1, "long"}, {"p", Redact, 2, 3, "x"}},
+	},
+	{
+		name:  "ignorables inside the match are cut with it",
+		specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"darn"}}},
+		text:  "\u200bd\u200ba\u00adrn\u200b!",
+		want:  "\u200b***\u200b!",
+		hits:  []Hit{{"p", Redact, 3, 6, "darn"}},
+	},
+	{
+		name:  "bidi controls and tags stripped from released text",
+		specs: []ListSpec{{Name: "p", Action: Flag, Words: []string{"ab"}}},
+		text:  "x\u202ey\U000E0041z a\u2066b",
+		want:  "xyz ab",
+		hits:  []Hit{{"p", Flag, 4, 6, "ab"}},
+	},
+	{
+		name:  "invalid UTF-8 released as U+FFFD",
+		specs: []ListSpec{{Name: "p", Action: Flag, Words: []string{"zz"}}},
+		text:  "a\xffb\xe4\xb8",
+		want:  "a\uFFFDb\uFFFD\uFFFD",
+	},
+	{
+		name:  "match inside a ligature takes the whole ligature",
+		specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"if"}}},
+		text:  "xiﬁ",
+		want:  "x***",
+		hits:  []Hit{{"p", Redact, 1, 4, "if"}},
+	},
+}
+
 func TestActionsAndModes(t *testing.T) {
-	tests := []struct {
-		name    string
-		specs   []ListSpec
-		text    string
-		want    string
-		hits    []Hit
-		blocked bool
-	}{
-		{
-			name:  "redact substring",
-			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"darn"}}},
-			text:  "oh darn, darnit",
-			want:  "oh ***, ***it",
-			hits:  []Hit{{"p", Redact, 3, 6, "darn"}, {"p", Redact, 8, 11, "darn"}},
-		},
-		{
-			name:  "redact word",
-			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass"}}},
-			text:  "class assistant ass pass Ass.",
-			want:  "class assistant *** pass ***.",
-			hits:  []Hit{{"p", Redact, 16, 19, "ass"}, {"p", Redact, 25, 28, "ass"}},
-		},
-		{
-			name:  "ß is one letter: German aß (ate) is not ass",
-			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass", "strasse"}}},
-			text:  "Er aß. Aẞ STRASSE Straße ass",
-			want:  "Er aß. Aẞ *** Straße ***",
-			hits:  []Hit{{"p", Redact, 13, 16, "strasse"}, {"p", Redact, 25, 28, "ass"}},
-		},
-		{
-			name:  "a combining mark on a redacted letter goes with it",
-			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"darn"}}},
-			text:  "darn\u0301\u20dd! darn x\u0301 dar\u0301n\u0301",
-			want:  "***! *** x\u0301 ***",
-			hits:  []Hit{{"p", Redact, 0, 3, "darn"}, {"p", Redact, 5, 8, "darn"}, {"p", Redact, 13, 16, "darn"}},
-		},
-		{
-			name:  "custom replacement",
-			specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "[x]", Words: []string{"darn"}}},
-			text:  "darn",
-			want:  "[x]",
-			hits:  []Hit{{"p", Redact, 0, 3, "darn"}},
-		},
-		{
-			name:  "flag passes through",
-			specs: []ListSpec{{Name: "f", Action: Flag, Words: []string{"Acme"}}},
-			text:  "buy ACME now",
-			want:  "buy ACME now",
-			hits:  []Hit{{"f", Flag, 4, 8, "Acme"}},
-		},
-		{
-			name:    "block cuts before the match",
-			specs:   []ListSpec{{Name: "b", Action: Block, Words: []string{"secret"}}},
-			text:    "the secret is 42",
-			want:    "the ",
-			hits:    []Hit{{"b", Block, 4, 4, "secret"}},
-			blocked: true,
-		},
-		{
-			name:  "word mode next to CJK is a word",
-			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"ass"}}},
-			text:  "你是ass吗",
-			want:  "你是***吗",
-			hits:  []Hit{{"p", Redact, 6, 9, "ass"}},
-		},
-		{
-			name:  "CJK entry in word mode matches as substring",
-			specs: []ListSpec{{Name: "p", Action: Redact, Match: Word, Words: []string{"坏蛋"}}},
-			text:  "大坏蛋们",
-			want:  "大***们",
-			hits:  []Hit{{"p", Redact, 3, 6, "坏蛋"}},
-		},
-		{
-			name:  "leftmost longest",
-			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"bc", "abcd", "ab", "cde"}}},
-			text:  "xabcde",
-			want:  "x***e",
-			hits:  []Hit{{"p", Redact, 1, 4, "abcd"}},
-		},
-		{
-			name: "block beats redact beats flag on the same bytes",
-			specs: []ListSpec{
-				{Name: "f", Action: Flag, Words: []string{"foo"}},
-				{Name: "r", Action: Redact, Words: []string{"foo"}},
-				{Name: "b", Action: Block, Words: []string{"FOO"}},
-			},
-			text:    "a foo",
-			want:    "a ",
-			hits:    []Hit{{"b", Block, 2, 2, "FOO"}},
-			blocked: true,
-		},
-		{
-			name: "redact beats flag",
-			specs: []ListSpec{
-				{Name: "f", Action: Flag, Words: []string{"foo"}},
-				{Name: "r", Action: Redact, Words: []string{"foo"}},
-			},
-			text: "foo",
-			want: "***",
-			hits: []Hit{{"r", Redact, 0, 3, "foo"}},
-		},
-		{
-			name: "longer flag wins over shorter redact at the same start",
-			specs: []ListSpec{
-				{Name: "f", Action: Flag, Words: []string{"scunthorpe"}},
-				{Name: "r", Action: Redact, Words: []string{"cunt"}},
-			},
-			text: "Scunthorpe",
-			want: "Scunthorpe",
-			hits: []Hit{{"f", Flag, 0, 10, "scunthorpe"}},
-		},
-		{
-			name: "word-mode owner fails, substring owner of same entry matches",
-			specs: []ListSpec{
-				{Name: "b", Action: Block, Match: Word, Words: []string{"ass"}},
-				{Name: "f", Action: Flag, Words: []string{"ass"}},
-			},
-			text: "grass",
-			want: "grass",
-			hits: []Hit{{"f", Flag, 2, 5, "ass"}},
-		},
-		{
-			name:  "hit offsets follow earlier replacements",
-			specs: []ListSpec{{Name: "p", Action: Redact, Replacement: "-", Words: []string{"long", "x"}}},
-			text:  "long x",
-			want:  "- -",
-			hits:  []Hit{{"p", Redact, 0, 1, "long"}, {"p", Redact, 2, 3, "x"}},
-		},
-		{
-			name:  "ignorables inside the match are cut with it",
-			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"darn"}}},
-			text:  "\u200bd\u200ba\u00adrn\u200b!",
-			want:  "\u200b***\u200b!",
-			hits:  []Hit{{"p", Redact, 3, 6, "darn"}},
-		},
-		{
-			name:  "bidi controls and tags stripped from released text",
-			specs: []ListSpec{{Name: "p", Action: Flag, Words: []string{"ab"}}},
-			text:  "x\u202ey\U000E0041z a\u2066b",
-			want:  "xyz ab",
-			hits:  []Hit{{"p", Flag, 4, 6, "ab"}},
-		},
-		{
-			name:  "invalid UTF-8 released as U+FFFD",
-			specs: []ListSpec{{Name: "p", Action: Flag, Words: []string{"zz"}}},
-			text:  "a\xffb\xe4\xb8",
-			want:  "a\uFFFDb\uFFFD\uFFFD",
-		},
-		{
-			name:  "match inside a ligature takes the whole ligature",
-			specs: []ListSpec{{Name: "p", Action: Redact, Words: []string{"if"}}},
-			text:  "xiﬁ",
-			want:  "x***",
-			hits:  []Hit{{"p", Redact, 1, 4, "if"}},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range actionsAndModesCases {
 		t.Run(tt.name, func(t *testing.T) {
 			f := mustCompile(t, tt.specs, normOn)
 			got := f.Check(Output, tt.text)
@@ -196,7 +199,7 @@ func TestActionsAndModes(t *testing.T) {
 			for i := 1; i < len(tt.text); i++ {
 				cuts = append(cuts, i)
 			}
-			st := runStream(t, f, Output, nil, []byte(tt.text), cuts)
+			st := runStream(t, f, Output, []byte(tt.text), cuts)
 			if st.Text != got.Text || !sameHits(st.Hits, got.Hits) || st.Blocked != got.Blocked {
 				t.Errorf("byte-wise stream = %+v, Check = %+v", st, got)
 			}
@@ -259,7 +262,7 @@ func TestKeywordSplitAtEveryByte(t *testing.T) {
 		want := f.Check(Output, text)
 		for i := 0; i <= len(text); i++ {
 			for j := i; j <= len(text); j++ {
-				got := runStream(t, f, Output, nil, []byte(text), []int{i, j})
+				got := runStream(t, f, Output, []byte(text), []int{i, j})
 				if got.Text != want.Text || !sameHits(got.Hits, want.Hits) || got.Blocked != want.Blocked {
 					t.Fatalf("split %d,%d of %q: got %+v, want %+v", i, j, text, got, want)
 				}
@@ -286,47 +289,16 @@ func TestHoldBackIsMinimal(t *testing.T) {
 		{"cat!", "***!"},
 	}
 	for _, tt := range tests {
-		s := f.NewStream(Output, nil)
+		s := f.NewStream(Output)
 		if got := s.Write([]byte(tt.piece)); string(got.Text) != tt.released {
 			t.Errorf("Write(%q) released %q, want %q", tt.piece, got.Text, tt.released)
 		}
 	}
 }
 
-func TestStopStrings(t *testing.T) {
-	f := mustCompile(t, []ListSpec{{Name: "r", Action: Redact, Words: []string{"bad", "user"}}}, normOn)
-	tests := []struct {
-		name, text string
-		stops      []string
-		want       string
-		stopped    bool
-	}{
-		{"plain", "hello\n\nmore", []string{"\n\n"}, "hello", true},
-		{"none", "hello\nmore", []string{"\n\n"}, "hello\nmore", false},
-		{"multibyte", "答案。结束了", []string{"结束"}, "答案。", true},
-		{"keyword before stop is settled", "a bad<|stop|>bad", []string{"<|stop|>"}, "a ***", true},
-		{"stop cuts a keyword", "ba<|stop|>d", []string{"<|stop|>"}, "ba", true},
-		{"stop is exact, not normalized", "USER: hi User:", []string{"User:"}, "***: hi ", true},
-		{"longest stop at the same end", "xxabc", []string{"bc", "abc"}, "xx", true},
-		{"earliest end wins", "abcd", []string{"bc", "abcd"}, "a", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for i := 0; i <= len(tt.text); i++ {
-				for j := i; j <= len(tt.text); j++ {
-					got := runStream(t, f, Output, tt.stops, []byte(tt.text), []int{i, j})
-					if got.Text != tt.want || got.Stopped != tt.stopped {
-						t.Fatalf("split %d,%d: got %q stopped=%v, want %q stopped=%v", i, j, got.Text, got.Stopped, tt.want, tt.stopped)
-					}
-				}
-			}
-		})
-	}
-}
-
 func TestAfterBlockNothingMore(t *testing.T) {
 	f := mustCompile(t, []ListSpec{{Name: "b", Action: Block, Words: []string{"boom"}}}, normOn)
-	s := f.NewStream(Output, nil)
+	s := f.NewStream(Output)
 	r := s.Write([]byte("tick boo"))
 	if string(r.Text) != "tick " || r.Blocked {
 		t.Fatalf("first write: %+v", r)
@@ -493,7 +465,7 @@ func TestConcurrentStreams(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for range 200 {
-				s := f.NewStream(Output, nil)
+				s := f.NewStream(Output)
 				var out []byte
 				for _, p := range []string{"da", "rn 坏", "\xe8", "\x9b\x8b!"} {
 					out = append(out, s.Write([]byte(p)).Text...)
@@ -589,7 +561,7 @@ func TestStrictAndPlainTogether(t *testing.T) {
 		t.Fatalf("strict hit %+v", h)
 	}
 	// Streaming gives the same, one byte at a time.
-	s := f.NewStream(Output, nil)
+	s := f.NewStream(Output)
 	var out []byte
 	text := "darn, аss and sh1t; the lаunch code is"
 	for i := range len(text) {
@@ -644,7 +616,7 @@ func TestCloneAndSources(t *testing.T) {
 			{Name: "b", Action: Flag, Words: []string{"darn", "x"}},
 		}
 		f := mustCompile(t, specs, Options{Normalize: true})
-		s := f.NewStream(Output, nil)
+		s := f.NewStream(Output)
 		s.Write([]byte("oh darn, "))
 		mark := s.Clone()
 		r := s.Write([]byte("sh1t! and "))
@@ -682,13 +654,13 @@ func TestPartsAndLigatures(t *testing.T) {
 		t.Fatalf("%d parts", len(f.parts))
 	}
 	for _, text := range []string{"ﬃx", "ﬃxe ﬃ", "aﬃxeﬃx", "ﬀﬃﬁx", "xﬀﬁﬃeﬃ"} {
-		want := refCheck(t, f, specs, Output, []byte(text), nil)
+		want := refCheck(t, f, specs, Output, []byte(text))
 		if c := f.Check(Output, text); c.Text != want.Text || !sameResult(refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}, want) {
 			t.Fatalf("Check(%q) = %+v, want %+v", text, c, want)
 		}
 		// Every way of cutting the text in two and in bytes.
 		for i := 0; i <= len(text); i++ {
-			if got := runStream(t, f, Output, nil, []byte(text), []int{i}); !sameResult(got, want) {
+			if got := runStream(t, f, Output, []byte(text), []int{i}); !sameResult(got, want) {
 				t.Fatalf("%q cut at %d: %+v, want %+v", text, i, got, want)
 			}
 		}
@@ -696,7 +668,7 @@ func TestPartsAndLigatures(t *testing.T) {
 		for i := 1; i < len(text); i++ {
 			all = append(all, i)
 		}
-		if got := runStream(t, f, Output, nil, []byte(text), all); !sameResult(got, want) {
+		if got := runStream(t, f, Output, []byte(text), all); !sameResult(got, want) {
 			t.Fatalf("%q byte by byte: %+v, want %+v", text, got, want)
 		}
 	}
@@ -727,8 +699,8 @@ func TestPartsMatchReferenceOnLigatures(t *testing.T) {
 		for range 1 + rng.IntN(8) {
 			text = append(text, atoms[rng.IntN(len(atoms))]...)
 		}
-		want := refCheck(t, f, specs, Output, text, nil)
-		if got := runStream(t, f, Output, nil, text, randCuts(rng, len(text))); !sameResult(got, want) {
+		want := refCheck(t, f, specs, Output, text)
+		if got := runStream(t, f, Output, text, randCuts(rng, len(text))); !sameResult(got, want) {
 			t.Fatalf("iteration %d: specs %+v text %q\ngot  %+v\nwant %+v", it, specs, text, got, want)
 		}
 	}

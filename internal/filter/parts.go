@@ -42,22 +42,22 @@ type composite struct {
 	hits   []Hit
 	srcs   []int
 
-	blocked, stopped, closed bool
+	blocked, closed bool
 
 	ready [][]span // advance's, kept to spare an allocation per piece
 }
 
-func (f *Filter) newComposite(where Where, stops []string) *composite {
+func (f *Filter) newComposite(where Where) *composite {
 	c := &composite{f: f, last: -1, logs: make([][]span, len(f.parts))}
 	for i, p := range f.parts {
-		s := p.NewStream(where, stops)
+		s := p.NewStream(where)
 		s.spans = &c.logs[i]
 		c.parts = append(c.parts, s)
 	}
 	return c
 }
 
-func (c *composite) done() bool { return c.blocked || c.stopped || c.closed }
+func (c *composite) done() bool { return c.blocked || c.closed }
 
 func (c *composite) write(piece []byte, final bool) Result {
 	c.out, c.hits = c.out[:0], c.hits[:0]
@@ -83,14 +83,14 @@ func (c *composite) write(piece []byte, final bool) Result {
 }
 
 func (c *composite) result() Result {
-	return Result{Text: c.out, Hits: c.hits, Blocked: c.blocked, Stopped: c.stopped}
+	return Result{Text: c.out, Hits: c.hits, Blocked: c.blocked}
 }
 
 // advance applies what every part has settled.
 func (c *composite) advance(final bool) {
 	limit, blockAt := math.MaxInt, math.MaxInt
 	var block *span
-	blockPart, stopped := -1, false
+	blockPart := -1
 	for i, p := range c.parts {
 		if p.blocked {
 			// A part's block is the last match it logged; of several, the
@@ -103,7 +103,6 @@ func (c *composite) advance(final bool) {
 			continue
 		}
 		limit = min(limit, p.floor())
-		stopped = stopped || p.stopped
 	}
 	cut := min(limit, blockAt)
 	// What each part settled: before cut, and for the part that blocks,
@@ -147,8 +146,7 @@ func (c *composite) advance(final bool) {
 		limit = blockAt
 	}
 	c.release(min(cut, limit))
-	switch {
-	case block != nil && (blockAt < limit || allBlocked):
+	if block != nil && (blockAt < limit || allBlocked) {
 		// Every other part is past the block's start: none can log a
 		// match that starts there any more, a block that would win
 		// included.
@@ -156,8 +154,6 @@ func (c *composite) advance(final bool) {
 		c.hits = append(c.hits, Hit{List: l.name, Action: Block, Start: c.outLen, End: c.outLen, Keyword: block.own.entry})
 		c.srcs = append(c.srcs[:len(c.hits)-1], block.start)
 		c.blocked = true
-	case stopped:
-		c.stopped = true
 	}
 	c.compact()
 }

@@ -2,7 +2,6 @@ package filter
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -26,7 +25,6 @@ type refResult struct {
 	Text    string
 	Hits    []Hit
 	Blocked bool
-	Stopped bool
 }
 
 func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where, want func(int) bool) []refEntry {
@@ -69,34 +67,11 @@ func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where, want fun
 	return ents
 }
 
-func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byte, stops []string) refResult {
+// refCheck is what the model gives for the whole text.
+func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byte) refResult {
 	t.Helper()
-	var res refResult
-	// Stop strings: the first code point boundary at which one ends; the
-	// longest one ending there.
-	if len(stops) > 0 {
-	scan:
-		for e := 0; e < len(text); {
-			_, n := utf8.DecodeRune(text[e:])
-			if !utf8.FullRune(text[e:]) {
-				break // an incomplete character at the end is never scanned
-			}
-			e += n
-			cut := -1
-			for _, s := range stops {
-				if s != "" && utf8.ValidString(s) && strings.HasSuffix(string(text[:e]), s) && (cut < 0 || e-len(s) < cut) {
-					cut = e - len(s)
-				}
-			}
-			if cut >= 0 {
-				text = text[:cut]
-				res.Stopped = true
-				break scan
-			}
-		}
-	}
 	if f.parts == nil {
-		return refRender(specs, f.lists, text, [][]refSpan{refMatches(t, f, specs, where, text, nil)}, res.Stopped)
+		return refRender(specs, f.lists, text, [][]refSpan{refMatches(t, f, specs, where, text, nil)})
 	}
 	// The views, as Compile groups the lists.
 	viewOf, views := groupViews(specs, Options{})
@@ -104,7 +79,7 @@ func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byt
 	for k, p := range f.parts {
 		parts = append(parts, refMatches(t, p, specs, where, text, func(li int) bool { return viewOf[li] == views[k] }))
 	}
-	return refRender(specs, f.lists, text, parts, res.Stopped)
+	return refRender(specs, f.lists, text, parts)
 }
 
 type refSpan struct {
@@ -194,7 +169,7 @@ func refMatches(t testing.TB, f *Filter, specs []ListSpec, where Where, text []b
 // (for one view, as a Stream does): in order of start, then length, rank
 // and view, each view's own in its order; none overlapping one applied
 // from another view; the earliest block cuts.
-func refRender(specs []ListSpec, lists []listInfo, text []byte, parts [][]refSpan, stopped bool) refResult {
+func refRender(specs []ListSpec, lists []listInfo, text []byte, parts [][]refSpan) refResult {
 	var res refResult
 	// The block that cuts: the first, then the longest, the stronger
 	// list, the first view.
@@ -277,15 +252,15 @@ func refRender(specs []ListSpec, lists []listInfo, text []byte, parts [][]refSpa
 		return res
 	}
 	release(len(text))
-	res.Text, res.Stopped = string(out), stopped
+	res.Text = string(out)
 	return res
 }
 
 // runStream feeds text to a new Stream in pieces cut at cuts (ascending
 // offsets) and checks that every piece released is valid UTF-8.
-func runStream(t testing.TB, f *Filter, where Where, stops []string, text []byte, cuts []int) refResult {
+func runStream(t testing.TB, f *Filter, where Where, text []byte, cuts []int) refResult {
 	t.Helper()
-	s := f.NewStream(where, stops)
+	s := f.NewStream(where)
 	var res refResult
 	var out []byte
 	take := func(r Result) {
@@ -295,7 +270,7 @@ func runStream(t testing.TB, f *Filter, where Where, stops []string, text []byte
 		}
 		out = append(out, r.Text...)
 		res.Hits = append(res.Hits, r.Hits...)
-		res.Blocked, res.Stopped = r.Blocked, r.Stopped
+		res.Blocked = r.Blocked
 	}
 	prev := 0
 	for _, c := range cuts {

@@ -26,7 +26,6 @@ type Result struct {
 	Text    []byte
 	Hits    []Hit
 	Blocked bool // a block rule fired; nothing more will be released
-	Stopped bool // a stop string was completed (and no block rule fired before it)
 }
 
 // CheckResult is the filtered form of a whole text.
@@ -40,7 +39,7 @@ type CheckResult struct {
 // same text, however the text is split.
 func (f *Filter) Check(where Where, text string) CheckResult {
 	if f.parts != nil {
-		c := f.newComposite(where, nil)
+		c := f.newComposite(where)
 		r := c.write([]byte(text), false)
 		out, hits := append([]byte(nil), r.Text...), append([]Hit{}, r.Hits...)
 		if !r.Blocked {
@@ -49,7 +48,7 @@ func (f *Filter) Check(where Where, text string) CheckResult {
 		}
 		return CheckResult{Text: string(out), Hits: hits, Blocked: c.blocked}
 	}
-	s := f.NewStream(where, nil)
+	s := f.NewStream(where)
 	s.out = make([]byte, 0, len(text))
 	s.hits = []Hit{}
 	// In slices, so that what is settled is dropped as it goes.
@@ -73,25 +72,18 @@ func (f *Filter) Check(where Where, text string) CheckResult {
 // A Stream keeps the Filter it was made from, whatever reloads happen later.
 // It is not safe for concurrent use.
 //
-// The text is processed as code points: in the original bytes (for stop
-// strings, and to decide what to release) and in the normalized view (for
-// the keyword automaton). Each normalized code point is kept as a rec until
-// it is released, so matches map back to original bytes.
+// The text is processed as code points: in the original bytes (to decide
+// what to release) and in the normalized view (for the keyword automaton).
+// Each normalized code point is kept as a rec until it is released, so
+// matches map back to original bytes.
 type Stream struct {
 	f    *Filter
 	m    *matcher
 	d    *keyDFA // m.d, one load nearer
 	fold *foldTable
 
-	stop      *byteDFA
-	stopLen   []int // byte length of each stop string
-	stopSt    uint32
-	stopFirst *[256]bool // bytes that start some stop string
-	stopOne   uint64     // the one byte that starts every stop string, in each byte; 0 if several
-
 	buf   []byte // original bytes from offset base on
 	base  int
-	dec   int   // offset up to which stop strings were scanned
 	fed   int   // offset up to which code points became recs
 	rel   int   // offset up to which text was released
 	dirty []int // offsets of code points that are rewritten on release (invalid, stripped)
@@ -108,7 +100,7 @@ type Stream struct {
 	hits   []Hit
 	srcs   []int // where each hit starts in the text written (HitSources)
 
-	blocked, stopped, closed bool
+	blocked, closed bool
 	// spans, in a part of a Filter with parts, logs every match acted on
 	// for the composite (parts.go).
 	spans *[]span
@@ -145,42 +137,20 @@ func better(a, b *cand) bool {
 	return a.rank < b.rank
 }
 
-// NewStream starts filtering a text for one side of a job. stops are the
-// job's stop strings: the Stream stops at the first one completed, and
-// releases nothing of it or after it. Empty stop strings and ones that are
-// not valid UTF-8 are ignored.
-func (f *Filter) NewStream(where Where, stops []string) *Stream {
+// NewStream starts filtering a text for one side of a job. Stop strings
+// are not its business: package holdback cuts the text at the first one
+// before it reaches the Stream.
+func (f *Filter) NewStream(where Where) *Stream {
 	if f.parts != nil {
-		return &Stream{f: f, c: f.newComposite(where, stops)}
+		return &Stream{f: f, c: f.newComposite(where)}
 	}
 	m := f.m[whereIndex(where)]
-	s := &Stream{f: f, m: m, d: m.d, fold: f.fold, out: make([]byte, 0, 64)}
-	var ss []string
-	for _, x := range stops {
-		if x != "" && utf8.ValidString(x) && !slices.Contains(ss, x) {
-			ss = append(ss, x)
-		}
-	}
-	if len(ss) > 0 {
-		s.stop, _ = build(ss, false)
-		s.stopFirst = new([256]bool)
-		for _, x := range ss {
-			s.stopLen = append(s.stopLen, len(x))
-			s.stopFirst[x[0]] = true
-		}
-		s.stopOne = uint64(ss[0][0]) * lsb
-		for _, x := range ss {
-			if x[0] != ss[0][0] {
-				s.stopOne = 0
-			}
-		}
-	}
-	return s
+	return &Stream{f: f, m: m, d: m.d, fold: f.fold, out: make([]byte, 0, 64)}
 }
 
 // Write adds the next piece of text and returns what is now safe to
 // release. A piece may end inside a multi-byte character; Write never
-// releases invalid UTF-8. After a block or a stop, Write releases nothing.
+// releases invalid UTF-8. After a block, Write releases nothing.
 func (s *Stream) Write(piece []byte) Result {
 	if s.c != nil {
 		return s.c.write(piece, false)
@@ -188,7 +158,7 @@ func (s *Stream) Write(piece []byte) Result {
 	// Small enough to be inlined: a Result returned from a call is copied
 	// with loads wider than the stores that wrote it, a stall per piece.
 	s.write(piece)
-	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked, Stopped: s.stopped}
+	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked}
 }
 
 func (s *Stream) write(piece []byte) {
@@ -205,11 +175,7 @@ func (s *Stream) write(piece []byte) {
 	// The few bytes of a typical piece are copied with two overlapping
 	// loads and one 8-byte store (past len(b) lies nothing that matters)
 	// instead of a call of memmove; nothing of piece past its length is
-	// read, as it may be the caller's. The stop-string pass at the root
-	// over just this piece is done on the bytes in the register: where
-	// every stop string starts with the same byte (stopOne) and the piece
-	// holds none, there is nothing to scan. Loading the bytes back from
-	// buf right after the store would stall.
+	// read, as it may be the caller's.
 	var v uint64
 	if k >= 4 {
 		v = uint64(binary.LittleEndian.Uint32(piece)) | uint64(binary.LittleEndian.Uint32(piece[k-4:]))<<(8*(k-4))
@@ -218,20 +184,9 @@ func (s *Stream) write(piece []byte) {
 	}
 	binary.LittleEndian.PutUint64(b[n:n+8], v)
 	s.buf = s.buf[:n+k] // not b[:n+k]: the compiler stores just the length
-	// Where there is nothing for the stop automaton, what process does
-	// comes down to feed: called here, it is one call less per piece.
-	if s.stop == nil {
-		s.feed(s.base+n+k, false, true)
-		return
-	}
-	if one := s.stopOne; one != 0 && s.stopSt == 0 && s.dec == s.base+n {
-		if x := v ^ one | ^uint64(0)<<(8*k-1)<<1; (x-lsb)&^x&msb == 0 {
-			s.dec += k
-			s.feed(s.dec, false, true)
-			return
-		}
-	}
-	s.process(false)
+	// What process does for a piece comes down to feed: called here, it
+	// is one call less per piece.
+	s.feed(s.base+n+k, false, true)
 }
 
 // Close releases the rest of the text: the end of the text decides what
@@ -248,24 +203,16 @@ func (s *Stream) Close() Result {
 	return s.result()
 }
 
-func (s *Stream) done() bool { return s.blocked || s.stopped || s.closed }
+func (s *Stream) done() bool { return s.blocked || s.closed }
 
 func (s *Stream) result() Result {
-	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked, Stopped: s.stopped}
+	return Result{Text: s.out, Hits: s.hits, Blocked: s.blocked}
 }
 
+// process feeds everything written so far; with final the text has
+// ended, and every match is settled and the rest released.
 func (s *Stream) process(final bool) {
 	end := s.base + len(s.buf)
-	limit := end
-	if s.stop != nil && (s.stopSt != 0 || s.dec != end) {
-		if s.stopSt == 0 && s.noStopFirst(s.buf[s.dec-s.base:]) {
-			// The common case, without a call: at the root, and no byte
-			// starts a stop string (scanStops would return end).
-			s.dec = end
-		} else if limit = s.scanStops(); s.done() {
-			return
-		}
-	}
 	if final {
 		s.feed(end, true, false)
 		s.flush()
@@ -275,7 +222,7 @@ func (s *Stream) process(final bool) {
 		s.closed = true
 		return
 	}
-	s.feed(limit, false, true)
+	s.feed(end, false, true)
 }
 
 // settle releases what the matcher no longer holds and drops what can no
@@ -286,110 +233,25 @@ func (s *Stream) settle() {
 	s.compact(h)
 }
 
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// noStopFirst reports whether no byte of b starts a stop string.
-//
-// b is the Stream's own buffer. Where every stop string starts with the
-// same byte (other than 0x00, for which stopOne is 0), 8 bytes are
-// compared at once, the last ones with a load that reads past len(b) but
-// within cap(b) (as appendOwn does), the bytes past len(b) masked off.
-func (s *Stream) noStopFirst(b []byte) bool {
-	if one := s.stopOne; one != 0 {
-		for len(b) >= 8 {
-			v := binary.LittleEndian.Uint64(b) ^ one
-			if (v-lsb)&^v&msb != 0 {
-				return false
-			}
-			b = b[8:]
-		}
-		if len(b) == 0 {
-			return true
-		}
-		if cap(b) >= 8 {
-			v := binary.LittleEndian.Uint64(b[:8]) ^ one
-			v |= ^uint64(0) << (8 * uint(len(b)))
-			return (v-lsb)&^v&msb == 0
-		}
-	}
-	first := s.stopFirst
-	for _, c := range b {
-		if first[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// scanStops runs the stop-string automaton over the bytes not yet scanned.
-// It returns the offset before which no stop string can begin any more; the
-// keyword matcher is fed only up to there, so that the text it sees ends
-// where a stop string cuts it.
-//
-// The automaton steps byte by byte, also through an incomplete character
-// at the end: stop strings are valid UTF-8, so an occurrence starts at a
-// byte that is no continuation byte and therefore where a character starts
-// however the invalid bytes around it decode, and it ends where a
-// character ends. Stepping bytes finds the same first occurrence as
-// stepping characters, and what it holds is still a prefix of a stop
-// string.
-func (s *Stream) scanStops() int {
-	d := s.stop
-	st := s.stopSt
-	buf, base := s.buf, s.base
-	end := base + len(buf)
-	pos := s.dec
-	for pos < end {
-		if st == 0 {
-			// At the root, skip the bytes that start no stop string.
-			first, rest := s.stopFirst, buf[pos-base:]
-			k := 0
-			for k < len(rest) && !first[rest[k]] {
-				k++
-			}
-			if pos += k; pos == end {
-				break
-			}
-		}
-		st = d.trans[st+d.cls[buf[pos-base]]]
-		pos++
-		if d.trans[st+colInfo]&matchBit != 0 {
-			// The longest stop string ending here is the first pattern.
-			s.dec = pos
-			cut := pos - s.stopLen[d.trans[st+colOut]-1]
-			s.feed(cut, false, false)
-			s.flush()
-			if !s.blocked {
-				s.release(s.fed)
-				s.stopped = true
-			}
-			return cut
-		}
-	}
-	s.dec = pos
-	s.stopSt = st
-	return pos - int(d.trans[st+colInfo]&extMask)
-}
-
 // noFastFeed makes feed leave its loop for ASCII and whole characters to
-// one, code point by code point, so that tests check the two paths
-// against each other.
+// feedCodePoint, code point by code point, so that tests check the two
+// paths against each other.
 var noFastFeed = false
 
 // feed turns the code points in [s.fed, limit) into recs and steps the
 // matcher over each as it is made. Unless final, it stops before an
 // incomplete character. With settle it settles afterwards (see settle),
-// unless a block rule fired: that is the end of every Write, done here on
-// what the loop holds in registers.
+// unless a block rule fired: that is the end of every Write, done by
+// endFeed on what the loop holds in registers.
 //
-// Its loop takes the common case: ASCII and complete three-byte characters
-// that fold to themselves, no match waiting. It has no call in it, and the
-// values it works on are loaded afresh after every call (check, one): a
-// value kept across a call is kept on the stack, and reloaded in every
-// step of the loop.
+// Its inner loop takes the common case: ASCII and complete three-byte
+// characters that fold to themselves, no match waiting. It stays in line
+// (as a method of its own, called once a piece, it cost 4 %:
+// BENCH_NOTES.md, 2026-12-03) and has no call in it; every other code
+// point goes to feedCodePoint, and a state with a match to actOnMatches.
+// The values the loop works on are loaded afresh after each of those
+// calls: a value kept across a call is kept on the stack, and reloaded in
+// every step of the loop.
 func (s *Stream) feed(limit int, final, settle bool) {
 	var (
 		d         *keyDFA
@@ -404,10 +266,6 @@ func (s *Stream) feed(limit int, final, settle bool) {
 		trans, cls, off := d.trans, &d.cls, d.off
 		fold := s.fold
 		pos, buf, base, st, recs = s.fed, s.buf, s.base, s.st, s.recs
-		// The loop for the common case (ASCII and whole three-byte
-		// characters that fold to themselves, no match waiting) stays in
-		// line: as a method of its own, called once a piece, it cost 4 %
-		// (BENCH_NOTES.md, 2026-12-03).
 		if pos < limit && !s.hasBest && len(s.pending) == 0 && !noFastFeed {
 			if cap(recs)-len(recs) <= limit-pos {
 				// A rec per byte at most, and room for the sentinel below.
@@ -474,20 +332,29 @@ func (s *Stream) feed(limit int, final, settle bool) {
 		}
 		s.recs, s.fed = recs, pos
 		if st&matchBit != 0 {
-			s.st = s.check(st)
+			s.st = s.actOnMatches(st)
 			if s.blocked {
 				return
 			}
 			continue
 		}
 		s.st = st
-		if !s.one(final) {
+		if !s.feedCodePoint(final) {
 			if s.blocked {
 				return
 			}
 			limit = s.fed // stopped before an incomplete character
 		}
 	}
+	s.endFeed(recs, pos, st, settle)
+}
+
+// endFeed ends feed: it stores what feed's loop holds in registers (recs
+// for s.recs, pos for s.fed, st the state after them) and, with settle,
+// settles (see settle). It is split off feed to keep feed short, and is
+// still the only call feed makes after its loop: the common case of
+// settle (no match waiting, nothing to rewrite) is done here in line.
+func (s *Stream) endFeed(recs []rec, pos int, st uint32, settle bool) {
 	s.st = st
 	if !settle || s.hasBest || len(s.pending) > 0 || len(s.dirty) > 0 || s.afterRedact {
 		s.recs, s.fed = recs, pos
@@ -496,13 +363,6 @@ func (s *Stream) feed(limit int, final, settle bool) {
 		}
 		return
 	}
-	s.settleQuick(recs, pos, st)
-}
-
-// settleQuick is settle for the common case, at the end of feed: no
-// match waiting, nothing to rewrite (recs and pos are feed's, st the state
-// after them).
-func (s *Stream) settleQuick(recs []rec, pos int, st uint32) {
 	d, buf, base := s.d, s.buf, s.base
 	// Which of its cases a piece takes depends on the text (whether it
 	// ends inside a keyword prefix, how much was held), so it is done
@@ -552,11 +412,14 @@ func prefix3(b, c byte) bool {
 	return lo <= c && c <= hi
 }
 
-// one turns the code point at s.fed into recs and steps the matcher over
-// each: what feed does for every code point its loop does not take. It
-// reports false if feed must stop: a block rule fired, or the code point
-// is incomplete (not final).
-func (s *Stream) one(final bool) bool {
+// feedCodePoint turns the one code point at s.fed into recs (several where
+// it folds to several, none where it folds to nothing) and steps the
+// matcher over each: what feed does for every code point its loop does not
+// take (one that folds or is stripped, one that is invalid or of two or
+// four bytes, any while a match is waiting), kept out of that loop so that
+// the loop has no call. It reports false if feed must stop: a block rule
+// fired, or the code point is incomplete (not final).
+func (s *Stream) feedCodePoint(final bool) bool {
 	m, fold := s.m, s.fold
 	pos, buf := s.fed, s.buf
 	i := pos - s.base
@@ -564,7 +427,7 @@ func (s *Stream) one(final bool) bool {
 		if fold != nil {
 			b = fold.ascii[b]
 		}
-		return s.add(rec{o: pos, r: rune(b), n: 1}, pos+1, m.next(s.st, rune(b)))
+		return s.appendRec(rec{o: pos, r: rune(b), n: 1}, pos+1, m.next(s.st, rune(b)))
 	}
 	r, size := utf8.DecodeRune(buf[i:])
 	if size == 1 {
@@ -582,7 +445,7 @@ func (s *Stream) one(final bool) bool {
 				s.dirty = append(s.dirty, pos)
 			}
 			for _, c := range fold.expansion(v) {
-				if !s.add(rec{o: pos, r: c, n: uint8(size)}, end, m.next(s.st, c)) {
+				if !s.appendRec(rec{o: pos, r: c, n: uint8(size)}, end, m.next(s.st, c)) {
 					return false
 				}
 			}
@@ -592,20 +455,23 @@ func (s *Stream) one(final bool) bool {
 	} else if isStripped(r) {
 		s.dirty = append(s.dirty, pos)
 	}
-	return s.add(rec{o: pos, r: r, n: uint8(size)}, end, m.next(s.st, r))
+	return s.appendRec(rec{o: pos, r: r, n: uint8(size)}, end, m.next(s.st, r))
 }
 
-// add appends rc, a rec of the code point that ends at offset end, after
-// the matcher stepped over it into state st, and acts on what that state
-// says. It reports false if a block rule fired.
-func (s *Stream) add(rc rec, end int, st uint32) bool {
+// appendRec appends rc, a rec of the code point that ends at offset end,
+// after the matcher stepped over it into state st, and acts on what the
+// rec and the state say: the rec settles the matches that waited for the
+// code point after them (a word end), and the state may end matches or
+// make the best one final (actOnMatches). It reports false if a block
+// rule fired.
+func (s *Stream) appendRec(rc rec, end int, st uint32) bool {
 	s.recs = append(s.recs, rc)
 	s.fed = end
 	if len(s.pending) > 0 {
 		s.validate(isWordRune(rc.r))
 	}
 	if st&matchBit != 0 || s.hasBest {
-		st = s.check(st)
+		st = s.actOnMatches(st)
 	}
 	s.st = st
 	return !s.blocked
@@ -634,11 +500,13 @@ func (m *matcher) next(st uint32, r rune) uint32 {
 	}
 }
 
-// check is called after the automaton stepped over the last rec, into
-// state st, if st carries matchBit or a match is waiting: it collects the
-// matches ending here and acts on the best one once it is final. It
-// returns the state after the last rec (without matchBit).
-func (s *Stream) check(st uint32) uint32 {
+// actOnMatches is called after the automaton stepped over the last rec,
+// into state st, if st carries matchBit or a match is waiting: it collects
+// the matches ending here and acts on the best one once it is final
+// (emit), restarting the matcher after it. It is out of feed's loop as
+// matches are rare. It returns the state after the last rec (without
+// matchBit).
+func (s *Stream) actOnMatches(st uint32) uint32 {
 	j := len(s.recs)
 	if st&matchBit != 0 {
 		st &^= matchBit

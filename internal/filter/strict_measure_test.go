@@ -45,52 +45,9 @@ func TestStrictCatchRates(t *testing.T) {
 	}
 	plainEn, plainZh := compile(0)
 	strictEn, strictZh := compile(StrictAll)
-
-	cyrillic := map[rune]rune{'a': 'а', 'c': 'с', 'e': 'е', 'o': 'о', 'p': 'р', 'x': 'х', 'y': 'у', 'i': 'і', 's': 'ѕ', 'j': 'ј', 'h': 'һ', 'd': 'ԁ', 'q': 'ԛ', 'w': 'ԝ'}
-	greek := map[rune]rune{'a': 'α', 'o': 'ο', 'v': 'ν', 'p': 'ρ', 'i': 'ι', 'k': 'κ', 'u': 'υ', 't': 'τ', 'n': 'η', 'e': 'ε', 'x': 'χ', 'y': 'γ'}
-	digits := map[rune]rune{'a': '4', 'e': '3', 'i': '1', 'o': '0', 's': '5', 't': '7', 'l': '1', 'g': '9', 'b': '8'}
-	symbols := map[rune]rune{'a': '@', 's': '$', 'i': '!', 'l': '|'}
-	swap := func(m map[rune]rune) func(string) string {
-		return func(w string) string {
-			return strings.Map(func(r rune) rune {
-				if x, ok := m[r]; ok {
-					return x
-				}
-				return r
-			}, w)
-		}
-	}
-	letters := func(w string) bool {
-		return !strings.ContainsFunc(w, func(r rune) bool { return r < 'a' || r > 'z' })
-	}
-	join := func(sep string) func(string) string {
-		return func(w string) string { return strings.Join(strings.Split(w, ""), sep) }
-	}
-	s2t, err := opencc.New("s2t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	toTrad := func(w string) string { out, _ := s2t.Convert(w); return out }
-
-	classes := []struct {
-		name    string
-		words   []string
-		variant func(string) string
-		only    func(string) bool // entries the class applies to
-		zh      bool
-	}{
-		{"Cyrillic look-alikes", en, swap(cyrillic), nil, false},
-		{"Greek look-alikes", en, swap(greek), nil, false},
-		{"letters spaced (s h i t)", en, join(" "), letters, false},
-		{"letters dotted (s.h.i.t)", en, join("."), letters, false},
-		{"letters hyphenated (s-h-i-t)", en, join("-"), letters, false},
-		{"leet digits (sh1t)", en, swap(digits), nil, false},
-		{"leet symbols ($hit)", en, swap(symbols), nil, false},
-		{"Traditional for Simplified", zh, toTrad, nil, true},
-	}
 	caught := func(f *Filter, text string) bool { return len(f.Check(Output, text).Hits) > 0 }
 	t.Logf("%-30s %9s %9s %9s", "class", "variants", "plain", "strict")
-	for _, c := range classes {
+	for _, c := range disguises(t, en, zh) {
 		n, plain, strict := 0, 0, 0
 		for _, w := range c.words {
 			w = strings.ToLower(w)
@@ -129,6 +86,56 @@ func TestStrictCatchRates(t *testing.T) {
 		}
 		p, s := len(side.plain.Check(Output, string(data)).Hits), len(side.strict.Check(Output, string(data)).Hits)
 		t.Logf("clean prose %s (%d bytes): %d hits plain, %d strict: %s", side.file, len(data), p, s, ratio(s, p))
+	}
+}
+
+// disguise is one way an evader writes an entry, for TestStrictCatchRates.
+type disguise struct {
+	name    string
+	words   []string
+	variant func(string) string
+	only    func(string) bool // entries the class applies to
+	zh      bool
+}
+
+// disguises are the classes of disguise TestStrictCatchRates measures,
+// over the English entries en and the Chinese ones zh.
+func disguises(t *testing.T, en, zh []string) []disguise {
+	cyrillic := map[rune]rune{'a': 'а', 'c': 'с', 'e': 'е', 'o': 'о', 'p': 'р', 'x': 'х', 'y': 'у', 'i': 'і', 's': 'ѕ', 'j': 'ј', 'h': 'һ', 'd': 'ԁ', 'q': 'ԛ', 'w': 'ԝ'}
+	greek := map[rune]rune{'a': 'α', 'o': 'ο', 'v': 'ν', 'p': 'ρ', 'i': 'ι', 'k': 'κ', 'u': 'υ', 't': 'τ', 'n': 'η', 'e': 'ε', 'x': 'χ', 'y': 'γ'}
+	digits := map[rune]rune{'a': '4', 'e': '3', 'i': '1', 'o': '0', 's': '5', 't': '7', 'l': '1', 'g': '9', 'b': '8'}
+	symbols := map[rune]rune{'a': '@', 's': '$', 'i': '!', 'l': '|'}
+	swap := func(m map[rune]rune) func(string) string {
+		return func(w string) string {
+			return strings.Map(func(r rune) rune {
+				if x, ok := m[r]; ok {
+					return x
+				}
+				return r
+			}, w)
+		}
+	}
+	letters := func(w string) bool {
+		return !strings.ContainsFunc(w, func(r rune) bool { return r < 'a' || r > 'z' })
+	}
+	join := func(sep string) func(string) string {
+		return func(w string) string { return strings.Join(strings.Split(w, ""), sep) }
+	}
+	s2t, err := opencc.New("s2t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toTrad := func(w string) string { out, _ := s2t.Convert(w); return out }
+
+	return []disguise{
+		{"Cyrillic look-alikes", en, swap(cyrillic), nil, false},
+		{"Greek look-alikes", en, swap(greek), nil, false},
+		{"letters spaced (s h i t)", en, join(" "), letters, false},
+		{"letters dotted (s.h.i.t)", en, join("."), letters, false},
+		{"letters hyphenated (s-h-i-t)", en, join("-"), letters, false},
+		{"leet digits (sh1t)", en, swap(digits), nil, false},
+		{"leet symbols ($hit)", en, swap(symbols), nil, false},
+		{"Traditional for Simplified", zh, toTrad, nil, true},
 	}
 }
 

@@ -2,9 +2,9 @@ package filter
 
 import "unicode/utf8"
 
-// The two automata of a Stream, the stop strings' (build) and the
-// keywords' (buildKeys), both start from a trie of their patterns and
-// flatten it breadth-first into rows of a transition table. Each row
+// The keywords' automaton (buildKeys) and the plain byte automaton that
+// tests check it against (build) both start from a trie of their patterns
+// and flatten it breadth-first into rows of a transition table. Each row
 // starts with two info columns:
 //
 //	col 0: matchBit | ext, where ext is the length (in units, see build) of

@@ -46,10 +46,14 @@ func invalid(code, param, format string, args ...any) *apiError {
 	return newError(http.StatusBadRequest, typeInvalid, code, param, format, args...)
 }
 
+// errorBody is how an error travels: alone as a response's body, or as
+// the last event of a stream.
+type errorBody struct {
+	Error *apiError `json:"error"`
+}
+
 func (e *apiError) body() []byte {
-	b, _ := job.Marshal(struct {
-		Error *apiError `json:"error"`
-	}{e})
+	b, _ := job.Marshal(errorBody{e})
 	return b
 }
 

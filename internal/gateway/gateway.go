@@ -361,7 +361,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
 	var onChunk func(job.Chunk)
 	if req.stream {
 		out.stream = &streamer{w: w, rc: http.NewResponseController(w), usage: req.includeUsage, timeout: g.slow.Write, cut: cancel}
-		onChunk = out.chunk
+		onChunk = out.relayChunk
 	}
 	res, err := g.conn.Submit(ctx, id, payload, onChunk)
 	if err != nil {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/gateway"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/job"
 )
@@ -69,7 +69,7 @@ func startDoor(t *testing.T, o doorOpts) *door {
 	}
 	ctx := context.Background()
 	se := sievetest.Start(t, sievetest.Options{
-		Model:    testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, ContextLength: 16384},
+		Model:    modelgen.Scripted{Pieces: o.pieces, Loop: o.loop, ContextLength: 16384},
 		Parallel: 2,
 		Context:  8192,
 		Lists: []config.List{
@@ -79,7 +79,7 @@ func startDoor(t *testing.T, o doorOpts) *door {
 		Policies: map[string][]string{"soft": {"profanity"}},
 		Config:   func(c *config.Config) { c.Generate.MaxTokensLimit = 8000 },
 	})
-	log := se.Parts.Log
+	log := se.Gen.Log
 	gopts := []gateway.Option{gateway.WithKeys([]gateway.Key{{Secret: keySoft, Policy: "soft", Tenant: "acme"}, {Secret: keyOpen}}),
 		gateway.WithMaxBody(se.Config.Queue.MaxPayload), gateway.WithLogger(log)}
 	if o.timeouts != nil {

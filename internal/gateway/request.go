@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"math"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sieve-project/sieve/internal/chatml"
+	"github.com/sieve-project/sieve/internal/strictjson"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -33,175 +33,210 @@ const maxJSONDepth = 16
 // or a wrong type is a 400 that names it.
 func parseRequest(data []byte, model string) (request, *apiError) {
 	var r request
-	if !utf8.Valid(data) {
-		return r, invalid("invalid_json", "", "the request body is not valid UTF-8")
-	}
-	if e := checkJSON(data); e != nil {
+	params, e := readParams(data)
+	if e != nil {
 		return r, e
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
-		return r, invalid("invalid_json", "", "the request body must be a JSON object")
-	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // the same request always gets the same error
-	var (
-		maxTokens, maxCompletion *int
-		gotModel                 string
-		meta                     = map[string]any{}
-	)
-	j := &r.job
-	for _, k := range keys {
-		raw := fields[k]
+	p := pending{meta: map[string]any{}}
+	for _, k := range sortedKeys(params) { // the same request always gets the same error
+		raw := params[k]
 		if isNull(raw) {
 			continue // null is how the SDKs say "not given"
 		}
-		var e *apiError
-		switch k {
-		case "model":
-			e = decode(k, raw, &gotModel, "a string")
-		case "messages":
-			j.Messages, e = parseMessages(raw)
-		case "max_tokens":
-			e = decode(k, raw, &maxTokens, "an integer")
-		case "max_completion_tokens":
-			e = decode(k, raw, &maxCompletion, "an integer")
-		case "temperature":
-			e = decode(k, raw, &j.Temperature, "a number")
-		case "top_p":
-			e = decode(k, raw, &j.TopP, "a number")
-		case "top_k":
-			e = decode(k, raw, &j.TopK, "an integer")
-		case "min_p":
-			e = decode(k, raw, &j.MinP, "a number")
-		case "repeat_penalty":
-			e = decode(k, raw, &j.RepeatPenalty, "a number")
-		case "seed":
-			var s int64
-			if e = decode(k, raw, &s, "an integer"); e == nil {
-				if s < 0 || s >= math.MaxUint32 {
-					e = invalid("invalid_value", k, "seed %d: want 0 to %d", s, uint32(math.MaxUint32-1))
-				} else {
-					u := uint32(s)
-					j.Seed = &u
-				}
-			}
-		case "stop":
-			j.Stop, e = parseStop(raw)
-		case "n":
-			var n int
-			if e = decode(k, raw, &n, "an integer"); e == nil && n != 1 {
-				e = invalid("unsupported_value", k, "n %d: sieve generates one choice per request; send n = 1 (or leave it out) and make more requests", n)
-			}
-		case "stream":
-			e = decode(k, raw, &r.stream, "a boolean")
-		case "stream_options":
-			e = r.parseStreamOptions(raw)
-		case "user":
-			var u string
-			if e = decode(k, raw, &u, "a string"); e == nil {
-				meta["user"] = u
-			}
-		case "metadata":
-			var m map[string]string
-			if e = decode(k, raw, &m, "an object of strings"); e == nil {
-				for mk, mv := range m {
-					meta[mk] = mv
-				}
-			}
-		default:
-			e = neutral(k, raw)
-		}
-		if e != nil {
+		if e := r.setParam(&p, k, raw); e != nil {
 			return r, e
 		}
 	}
+	return r, r.finish(p, model, params["messages"] != nil)
+}
+
+// readParams returns the request's parameters, each as it was sent,
+// once data is known to be one JSON object that says nothing twice (the
+// checks encoding/json does not make).
+func readParams(data []byte) (map[string]json.RawMessage, *apiError) {
+	if !utf8.Valid(data) {
+		return nil, invalid("invalid_json", "", "the request body is not valid UTF-8")
+	}
+	if e := checkJSON(data); e != nil {
+		return nil, e
+	}
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(data, &params); err != nil || params == nil {
+		return nil, invalid("invalid_json", "", "the request body must be a JSON object")
+	}
+	return params, nil
+}
+
+// pending holds what setParam reads that finish must check against
+// other parameters before it goes into the job: the model, the two names
+// for the token limit, and metadata, which user adds to.
+type pending struct {
+	model                    string
+	maxTokens, maxCompletion *int
+	meta                     map[string]any
+}
+
+// setParam reads parameter k into r's job, or into p when finish must
+// look at it again.
+func (r *request) setParam(p *pending, k string, raw json.RawMessage) *apiError {
+	j := &r.job
+	var e *apiError
+	switch k {
+	case "model":
+		e = decode(k, raw, &p.model, "a string")
+	case "messages":
+		j.Messages, e = parseMessages(raw)
+	case "max_tokens":
+		e = decode(k, raw, &p.maxTokens, "an integer")
+	case "max_completion_tokens":
+		e = decode(k, raw, &p.maxCompletion, "an integer")
+	case "temperature":
+		e = decode(k, raw, &j.Temperature, "a number")
+	case "top_p":
+		e = decode(k, raw, &j.TopP, "a number")
+	case "top_k":
+		e = decode(k, raw, &j.TopK, "an integer")
+	case "min_p":
+		e = decode(k, raw, &j.MinP, "a number")
+	case "repeat_penalty":
+		e = decode(k, raw, &j.RepeatPenalty, "a number")
+	case "seed":
+		j.Seed, e = parseSeed(raw)
+	case "stop":
+		j.Stop, e = parseStop(raw)
+	case "n":
+		var n int
+		if e = decode(k, raw, &n, "an integer"); e == nil && n != 1 {
+			e = invalid("unsupported_value", k, "n %d: sieve generates one choice per request; send n = 1 (or leave it out) and make more requests", n)
+		}
+	case "stream":
+		e = decode(k, raw, &r.stream, "a boolean")
+	case "stream_options":
+		e = r.parseStreamOptions(raw)
+	case "user":
+		var u string
+		if e = decode(k, raw, &u, "a string"); e == nil {
+			p.meta["user"] = u
+		}
+	case "metadata":
+		var m map[string]string
+		if e = decode(k, raw, &m, "an object of strings"); e == nil {
+			for mk, mv := range m {
+				p.meta[mk] = mv
+			}
+		}
+	default:
+		e = neutralOnly(k, raw)
+	}
+	return e
+}
+
+// finish checks what the parameters say together, and completes the
+// job with what p held back. gotMessages is whether the request named
+// messages at all (as null too).
+func (r *request) finish(p pending, model string, gotMessages bool) *apiError {
+	j := &r.job
 	switch {
-	case gotModel == "":
-		return r, invalid("missing_required_parameter", "model", "you must provide a model parameter (this server serves %q)", model)
-	case gotModel != model:
-		return r, newError(http.StatusNotFound, typeInvalid, "model_not_found", "model", "the model %q does not exist here: this server serves %q (GET /v1/models)", gotModel, model)
-	case len(j.Messages) == 0 && fields["messages"] == nil:
-		return r, invalid("missing_required_parameter", "messages", "you must provide a messages parameter")
-	case maxTokens != nil && maxCompletion != nil && *maxTokens != *maxCompletion:
-		return r, invalid("invalid_value", "max_tokens", "max_tokens %d and max_completion_tokens %d disagree: give one of them", *maxTokens, *maxCompletion)
+	case p.model == "":
+		return invalid("missing_required_parameter", "model", "you must provide a model parameter (this server serves %q)", model)
+	case p.model != model:
+		return newError(http.StatusNotFound, typeInvalid, "model_not_found", "model", "the model %q does not exist here: this server serves %q (GET /v1/models)", p.model, model)
+	case len(j.Messages) == 0 && !gotMessages:
+		return invalid("missing_required_parameter", "messages", "you must provide a messages parameter")
+	case p.maxTokens != nil && p.maxCompletion != nil && *p.maxTokens != *p.maxCompletion:
+		return invalid("invalid_value", "max_tokens", "max_tokens %d and max_completion_tokens %d disagree: give one of them", *p.maxTokens, *p.maxCompletion)
 	case r.includeUsage && !r.stream:
-		return r, invalid("invalid_value", "stream_options", "stream_options is only allowed when stream is true")
+		return invalid("invalid_value", "stream_options", "stream_options is only allowed when stream is true")
 	}
-	j.MaxTokens = maxTokens
-	if maxCompletion != nil {
-		j.MaxTokens = maxCompletion
+	j.MaxTokens = p.maxTokens
+	if p.maxCompletion != nil {
+		j.MaxTokens = p.maxCompletion
 	}
-	if len(meta) > 0 {
-		j.Metadata = meta
+	if len(p.meta) > 0 {
+		j.Metadata = p.meta
 	}
-	return r, nil
+	return nil
+}
+
+// parseSeed reads a seed, which the job holds in 32 bits with the
+// largest value kept for "random".
+func parseSeed(raw json.RawMessage) (*uint32, *apiError) {
+	var s int64
+	if e := decode("seed", raw, &s, "an integer"); e != nil {
+		return nil, e
+	}
+	if s < 0 || s >= math.MaxUint32 {
+		return nil, invalid("invalid_value", "seed", "seed %d: want 0 to %d", s, uint32(math.MaxUint32-1))
+	}
+	u := uint32(s)
+	return &u, nil
 }
 
 // parseMessages reads the messages array: system, developer (taken as
 // system), user and assistant turns whose content is a string or text
 // parts.
-func parseMessages(raw json.RawMessage) ([]chatml.Message, *apiError) {
+func parseMessages(raw json.RawMessage) ([]job.Message, *apiError) {
 	var items []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, invalid("invalid_type", "messages", "messages: want an array of message objects")
 	}
-	msgs := make([]chatml.Message, 0, len(items))
+	msgs := make([]job.Message, 0, len(items))
 	for i, it := range items {
-		at := func(k string) string { return fmt.Sprintf("messages[%d].%s", i, k) }
 		if it == nil {
 			return nil, invalid("invalid_type", fmt.Sprintf("messages[%d]", i), "messages[%d]: want an object", i)
 		}
-		var m chatml.Message
-		if e := decode(at("role"), it["role"], &m.Role, "a string"); e != nil {
+		m, e := parseMessage(fmt.Sprintf("messages[%d]", i), it)
+		if e != nil {
 			return nil, e
-		}
-		switch m.Role {
-		case "system", "user", "assistant":
-		case "developer":
-			m.Role = chatml.System
-		case "tool", "function":
-			return nil, invalid("unsupported_value", at("role"), "%s: role %q: sieve serves a model without tools; send system, developer, user or assistant turns", at("role"), m.Role)
-		case "":
-			return nil, invalid("missing_required_parameter", at("role"), "%s is required", at("role"))
-		default:
-			return nil, invalid("invalid_value", at("role"), "%s %q: want system, developer, user or assistant", at("role"), m.Role)
-		}
-		keys := make([]string, 0, len(it))
-		for k := range it {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			v := it[k]
-			switch k {
-			case "role":
-			case "content":
-				if !isNull(v) {
-					var e *apiError
-					if m.Content, e = parseContent(at(k), v); e != nil {
-						return nil, e
-					}
-				} else if m.Role != chatml.Assistant {
-					return nil, invalid("invalid_value", at(k), "%s is null: only an assistant turn may have no content", at(k))
-				}
-			case "name", "refusal", "tool_calls", "function_call", "audio", "tool_call_id":
-				if !isNull(v) && !bytes.Equal(bytes.TrimSpace(v), []byte(`""`)) && !bytes.Equal(bytes.TrimSpace(v), []byte(`[]`)) {
-					return nil, invalid("unsupported_parameter", at(k), "%s is not supported: the chat template has no place for it", at(k))
-				}
-			default:
-				return nil, invalid("unknown_parameter", at(k), "Unrecognized message field: %s", at(k))
-			}
-		}
-		if _, ok := it["content"]; !ok && m.Role != chatml.Assistant {
-			return nil, invalid("missing_required_parameter", at("content"), "%s is required", at("content"))
 		}
 		msgs = append(msgs, m)
 	}
 	return msgs, nil
+}
+
+// parseMessage reads one message, at is where it is (messages[i]).
+func parseMessage(at string, fields map[string]json.RawMessage) (job.Message, *apiError) {
+	var m job.Message
+	param := func(k string) string { return at + "." + k }
+	if e := decode(param("role"), fields["role"], &m.Role, "a string"); e != nil {
+		return m, e
+	}
+	switch m.Role {
+	case job.RoleSystem, job.RoleUser, job.RoleAssistant:
+	case "developer":
+		m.Role = job.RoleSystem
+	case "tool", "function":
+		return m, invalid("unsupported_value", param("role"), "%s: role %q: sieve serves a model without tools; send system, developer, user or assistant turns", param("role"), m.Role)
+	case "":
+		return m, invalid("missing_required_parameter", param("role"), "%s is required", param("role"))
+	default:
+		return m, invalid("invalid_value", param("role"), "%s %q: want system, developer, user or assistant", param("role"), m.Role)
+	}
+	for _, k := range sortedKeys(fields) {
+		v := fields[k]
+		switch k {
+		case "role":
+		case "content":
+			if !isNull(v) {
+				var e *apiError
+				if m.Content, e = parseContent(param(k), v); e != nil {
+					return m, e
+				}
+			} else if m.Role != job.RoleAssistant {
+				return m, invalid("invalid_value", param(k), "%s is null: only an assistant turn may have no content", param(k))
+			}
+		case "name", "refusal", "tool_calls", "function_call", "audio", "tool_call_id":
+			if !isEmpty(v) {
+				return m, invalid("unsupported_parameter", param(k), "%s is not supported: the chat template has no place for it", param(k))
+			}
+		default:
+			return m, invalid("unknown_parameter", param(k), "Unrecognized message field: %s", param(k))
+		}
+	}
+	if _, ok := fields["content"]; !ok && m.Role != job.RoleAssistant {
+		return m, invalid("missing_required_parameter", param("content"), "%s is required", param("content"))
+	}
+	return m, nil
 }
 
 // parseContent reads a message's content: a string, or an array of text
@@ -225,7 +260,7 @@ func parseContent(param string, raw json.RawMessage) (string, *apiError) {
 		if typ != "text" {
 			return "", invalid("unsupported_value", at+".type", "%s.type %q: sieve serves a text model; send text parts only", at, typ)
 		}
-		for k := range p {
+		for _, k := range sortedKeys(p) {
 			if k != "type" && k != "text" {
 				return "", invalid("unknown_parameter", at+"."+k, "Unrecognized content part field: %s.%s", at, k)
 			}
@@ -238,6 +273,7 @@ func parseContent(param string, raw json.RawMessage) (string, *apiError) {
 	return b.String(), nil
 }
 
+// parseStop reads stop: one string, or an array of them.
 func parseStop(raw json.RawMessage) ([]string, *apiError) {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
@@ -250,12 +286,15 @@ func parseStop(raw json.RawMessage) ([]string, *apiError) {
 	return list, nil
 }
 
+// parseStreamOptions reads stream_options, of which sieve honours
+// include_usage and the neutral include_obfuscation.
 func (r *request) parseStreamOptions(raw json.RawMessage) *apiError {
 	var o map[string]json.RawMessage
 	if json.Unmarshal(raw, &o) != nil {
 		return invalid("invalid_type", "stream_options", "stream_options: want an object")
 	}
-	for k, v := range o {
+	for _, k := range sortedKeys(o) {
+		v := o[k]
 		param := "stream_options." + k
 		switch k {
 		case "include_usage":
@@ -301,7 +340,10 @@ var neutralValues = map[string][]string{
 	"function_call":       {`"none"`},
 }
 
-func neutral(k string, raw json.RawMessage) *apiError {
+// neutralOnly checks a parameter setParam does not read: one sieve
+// cannot honour passes only with a value that asks for nothing
+// (neutralValues); any other value, and any other parameter, is refused.
+func neutralOnly(k string, raw json.RawMessage) *apiError {
 	vals, known := neutralValues[k]
 	if !known {
 		if unsupported[k] {
@@ -334,14 +376,26 @@ func decode(param string, raw json.RawMessage, v any, want string) *apiError {
 		return invalid("missing_required_parameter", param, "%s is required", param)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return invalid("invalid_type", param, "%s: got %s, want %s", param, describe(raw), want)
+		return invalid("invalid_type", param, "%s: got %s, want %s", param, excerpt(raw), want)
 	}
 	return nil
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
-func describe(raw json.RawMessage) string {
+// isEmpty reports whether raw is null, "" or []: how the SDKs send a
+// field they have nothing for.
+func isEmpty(raw json.RawMessage) bool {
+	v := bytes.TrimSpace(raw)
+	return isNull(v) || bytes.Equal(v, []byte(`""`)) || bytes.Equal(v, []byte(`[]`))
+}
+
+// sortedKeys are an object's names in order, so that a request with
+// more than one problem always gets the same error.
+func sortedKeys(o map[string]json.RawMessage) []string { return slices.Sorted(maps.Keys(o)) }
+
+// excerpt is the start of raw, to quote in an error.
+func excerpt(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 40 {
 		return fmt.Sprintf("%s…", raw[:40])
@@ -353,75 +407,26 @@ func describe(raw json.RawMessage) string {
 // object (encoding/json would keep the last, where another reader may
 // take the first) and no deeper than maxJSONDepth.
 func checkJSON(data []byte) *apiError {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
+	err := strictjson.Check(data, strictjson.Options{MaxDepth: maxJSONDepth})
+	if err == nil {
+		return nil
+	}
+	var e *strictjson.Error
+	if !errors.As(err, &e) {
 		return jsonError(err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	switch e.Kind {
+	case strictjson.NotObject:
 		return invalid("invalid_json", "", "the request body must be a JSON object")
-	}
-	if e := checkObject(dec, "", 1); e != nil {
-		return e
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	case strictjson.Duplicate:
+		at := e.Path.String()
+		return invalid("duplicate_parameter", at, "%s is given twice: give each parameter once", at)
+	case strictjson.TooDeep:
+		return invalid("invalid_json", e.Path.String(), "the request nests deeper than %d levels", maxJSONDepth)
+	case strictjson.Trailing:
 		return invalid("invalid_json", "", "data after the JSON object")
 	}
-	return nil
-}
-
-// checkObject reads the rest of an object (or, with an empty prefix in
-// an array, its items) after its opening delimiter.
-func checkObject(dec *json.Decoder, path string, depth int) *apiError {
-	if depth > maxJSONDepth {
-		return invalid("invalid_json", path, "the request nests deeper than %d levels", maxJSONDepth)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonError(err)
-		}
-		k, _ := tok.(string)
-		at := k
-		if path != "" {
-			at = path + "." + k
-		}
-		if seen[k] {
-			return invalid("duplicate_parameter", at, "%s is given twice: give each parameter once", at)
-		}
-		seen[k] = true
-		if e := checkValue(dec, at, depth); e != nil {
-			return e
-		}
-	}
-	_, err := dec.Token()
-	return jsonError(err)
-}
-
-func checkValue(dec *json.Decoder, path string, depth int) *apiError {
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonError(err)
-	}
-	d, ok := tok.(json.Delim)
-	switch {
-	case !ok:
-		return nil
-	case d == '{':
-		return checkObject(dec, path, depth+1)
-	}
-	if depth+1 > maxJSONDepth {
-		return invalid("invalid_json", path, "the request nests deeper than %d levels", maxJSONDepth)
-	}
-	for i := 0; dec.More(); i++ {
-		if e := checkValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1); e != nil {
-			return e
-		}
-	}
-	_, err = dec.Token()
-	return jsonError(err)
+	return jsonError(e.Err)
 }
 
 func jsonError(err error) *apiError {

@@ -158,9 +158,7 @@ type response struct {
 
 func (r *response) fail(w http.ResponseWriter, e *apiError) {
 	if r.stream != nil && r.stream.started {
-		r.stream.event(struct {
-			Error *apiError `json:"error"`
-		}{e})
+		r.stream.event(errorBody{e})
 		return
 	}
 	writeError(w, e)
@@ -205,13 +203,15 @@ func (r *response) finish(w http.ResponseWriter, res job.Result) {
 	}
 	r.send(delta{}, &finish, ext)
 	if s.usage {
-		s.event(chunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model, Choices: []chunkChoice{}, Usage: &u})
+		c := r.newChunk()
+		c.Choices, c.Usage = []chunkChoice{}, &u
+		s.event(c)
 	}
 	s.write([]byte("data: [DONE]\n\n"))
 }
 
-// chunk relays a job chunk as a content delta.
-func (r *response) chunk(c job.Chunk) {
+// relayChunk streams the new text of a job's chunk as a content delta.
+func (r *response) relayChunk(c job.Chunk) {
 	d := r.stream.relay.chunk(c)
 	if len(d) == 0 {
 		return
@@ -238,10 +238,16 @@ func (r *response) begin() {
 	r.send(delta{Role: "assistant", Content: &empty}, nil, nil)
 }
 
+// send streams one chunk with one choice.
 func (r *response) send(d delta, finish *string, ext *extension) {
-	c := chunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model,
-		Choices: []chunkChoice{{Delta: d, FinishReason: finish}}, Sieve: ext}
+	c := r.newChunk()
+	c.Choices, c.Sieve = []chunkChoice{{Delta: d, FinishReason: finish}}, ext
 	r.stream.event(c)
+}
+
+// newChunk is a stream chunk of this response, with nothing in it yet.
+func (r *response) newChunk() chunk {
+	return chunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model}
 }
 
 // streamer writes server-sent events.

@@ -27,11 +27,13 @@ type Buffer struct {
 }
 
 // New returns a Buffer that stops at the first occurrence of any of stops.
-// Empty stop strings are ignored.
+// Empty stop strings are ignored, and so are ones that are not valid
+// UTF-8: released text is always valid UTF-8, so none could be cut
+// consistently (a job's stop strings are valid: its JSON is).
 func New(stops []string) *Buffer {
 	b := &Buffer{}
 	for _, s := range stops {
-		if s != "" {
+		if s != "" && utf8.ValidString(s) {
 			b.stops = append(b.stops, s)
 		}
 	}
@@ -77,14 +79,21 @@ func (b *Buffer) Flush() string {
 // held reports how many bytes are held back.
 func (b *Buffer) held() int { return len(b.pending) }
 
-// firstStop returns the offset of the earliest complete stop string in
-// pending, or -1.
+// firstStop returns the offset of the stop string completed first in
+// pending (the one that ends earliest; of those ending at the same byte,
+// the longest), or -1. Ends, not starts, decide: "bc" completes inside
+// "abcd" before "abcd" does, so a text that arrives a token at a time
+// stops there, and a text that arrives whole must stop there too.
 func (b *Buffer) firstStop() int {
-	first := -1
+	first, end := -1, 0
 	s := string(b.pending) // no copy: the compiler keeps it a view for Index
 	for _, stop := range b.stops {
-		if i := strings.Index(s, stop); i >= 0 && (first < 0 || i < first) {
-			first = i
+		i := strings.Index(s, stop) // the earliest start is the earliest end of this one
+		if i < 0 {
+			continue
+		}
+		if e := i + len(stop); first < 0 || e < end || e == end && i < first {
+			first, end = i, e
 		}
 	}
 	return first

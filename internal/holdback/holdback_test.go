@@ -48,6 +48,11 @@ func TestBuffer(t *testing.T) {
 		{"earliest of two stops", []string{"xyz", "b"}, []string{"axy", "zb"}, "a", true},
 		{"stop inside multi-byte text", []string{"。"}, []string{"句子\xe3\x80", "\x82后"}, "句子", true},
 		{"empty stop ignored", []string{""}, []string{"abc"}, "abc", false},
+		{"inner stop ends first, whole", []string{"bc", "abcd"}, []string{"abcd"}, "a", true},
+		{"inner stop ends first, split", []string{"bc", "abcd"}, []string{"abc", "d"}, "a", true},
+		{"same end: the longest", []string{"bc", "abc"}, []string{"xxabc"}, "xx", true},
+		{"invalid stop ignored, whole", []string{"\xb8\xadX", "Y"}, []string{"中Y"}, "中", true},
+		{"invalid stop ignored, split", []string{"\xb8\xadX", "Y"}, []string{"中", "Y"}, "中", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ type avoidGuard struct {
 }
 
 func newAvoidGuard(f *filter.Filter) *avoidGuard {
-	return &avoidGuard{s: f.NewStream(filter.Output, nil)}
+	return &avoidGuard{s: f.NewStream(filter.Output)}
 }
 
 // Write takes the next token's text; what it reports safe is read after

@@ -8,17 +8,18 @@ import (
 
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/job"
 )
 
 // avoidRunner runs a scripted model behind a configuration with an avoid
 // list of words (and a redact list of "heck").
-func avoidRunner(t *testing.T, s testmodel.Scripted, words []string, mod func(*config.Config)) *pipeline.Runner {
+func avoidRunner(t *testing.T, s modelgen.Scripted, words []string, mod func(*config.Config)) *pipeline.Runner {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(p, s); err != nil {
+	if err := modelgen.WriteScripted(p, s); err != nil {
 		t.Fatal(err)
 	}
 	e, err := engine.Load(context.Background(), engine.Config{ModelPath: p, Context: 512, Batch: 64, Threads: 1, Parallel: 1})
@@ -27,7 +28,7 @@ func avoidRunner(t *testing.T, s testmodel.Scripted, words []string, mod func(*c
 	}
 	t.Cleanup(func() { e.Close() })
 	cfg := config.Default()
-	cfg.Generate.Temperature = 0
+	cfg.Generate.Temperature = new(float64) // greedy
 	cfg.Filter.Lists = []config.List{
 		{Name: "polite", Action: "avoid", Match: "word", Words: words},
 		{Name: "mild", Action: "redact", Match: "word", Words: []string{"heck"}},
@@ -35,11 +36,11 @@ func avoidRunner(t *testing.T, s testmodel.Scripted, words []string, mod func(*c
 	if mod != nil {
 		mod(&cfg)
 	}
-	f, err := pipeline.LoadFilters(cfg)
+	f, err := policy.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline.Runner{Engine: e, Filters: f, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)}
+	return &pipeline.Runner{Engine: e, Policies: f, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)}
 }
 
 func avoidHits(r job.Result) []job.Hit {
@@ -56,7 +57,7 @@ func avoidHits(r job.Result) []job.Hit {
 // letters and split over tokens, is never said; the reply goes on with the
 // model's runner-up, and no chunk holds a byte of what was taken back.
 func TestAvoidSaysSomethingElse(t *testing.T) {
-	r := avoidRunner(t, testmodel.Scripted{
+	r := avoidRunner(t, modelgen.Scripted{
 		Pieces:       []string{"Oh", " ＤＡ", "RN", " it", ", what the", " heck", "."},
 		Alternatives: map[string][]string{"Oh": {" gosh"}},
 		Then:         map[string]string{" gosh": " it"},
@@ -85,7 +86,7 @@ func TestAvoidSaysSomethingElse(t *testing.T) {
 // tries run out, the list's fallback (redact by default) applies, and the
 // result says so.
 func TestAvoidFallsBack(t *testing.T) {
-	script := testmodel.Scripted{
+	script := modelgen.Scripted{
 		Pieces:       []string{"Oh", " dar", "n", "."},
 		Alternatives: map[string][]string{"Oh": {" darn", " DARN"}},
 		Then:         map[string]string{" darn": ".", " DARN": "."},
@@ -133,18 +134,18 @@ func cmpOr(a, b string) string {
 // alternatives are likely too, a seed gives the same reply and the same
 // rewinds every time.
 func TestAvoidSeededIsReproducible(t *testing.T) {
-	r := avoidRunner(t, testmodel.Scripted{
+	r := avoidRunner(t, modelgen.Scripted{
 		Pieces:       []string{"Oh", " dar", "n", " it", "."},
 		Alternatives: map[string][]string{"Oh": {" gosh", " dang", " dar"}, " dar": {"ling"}, " gosh": {" dar"}},
 		Then:         map[string]string{" gosh": " it", " dang": " it", "ling": " it"},
 	}, []string{"darn"}, func(c *config.Config) {
 		// The script and its first alternatives, nothing else.
-		c.Generate.Temperature, c.Generate.TopK, c.Generate.TopP, c.Generate.MinP = 2, 0, 1, 0.1
+		c.Generate.Temperature, c.Generate.TopK, c.Generate.TopP, c.Generate.MinP = new(2.0), new(0), new(1.0), new(0.1)
 	})
 	var texts []string
 	seeds := []uint32{7, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 	for _, seed := range seeds {
-		res, _ := run(t, r, context.Background(), job.Job{ID: "c", Messages: user("hi"), Seed: &seed})
+		res, _ := run(t, r, context.Background(), job.Job{ID: "c", Messages: user("hi"), Sampling: job.Sampling{Seed: &seed}})
 		if strings.Contains(strings.ToLower(res.Text), "darn") {
 			t.Fatalf("seed %d said %q", seed, res.Text)
 		}

@@ -12,8 +12,9 @@ import (
 
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 )
 
 // BenchmarkAvoidList times 128 tokens of the realistic-shape model
@@ -24,7 +25,7 @@ import (
 //	OLLAMA_LIBRARY_PATH=$PWD/lib/ollama go test -run '^$' -bench BenchmarkAvoidList -benchtime 6x -count 4 ./internal/pipeline/
 func BenchmarkAvoidList(b *testing.B) {
 	dir := filepath.Join(os.TempDir(), "sieve-bench-models")
-	shape := testmodel.Small()
+	shape := modelgen.Small()
 	path := filepath.Join(dir, fmt.Sprintf("small-%d-%d-%s.gguf", shape.Embd, shape.Blocks, shape.Type))
 	if _, err := os.Stat(path); err != nil {
 		b.Skipf("%s: write it first (sieve bench --random small --model %s)", path, path)
@@ -53,11 +54,11 @@ func BenchmarkAvoidList(b *testing.B) {
 	} {
 		cfg := config.Default()
 		cfg.Filter.Lists = tt.lists
-		f, err := pipeline.LoadFilters(cfg)
+		f, err := policy.Load(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := &pipeline.Runner{Engine: e, Filters: f, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)}
+		r := &pipeline.Runner{Engine: e, Policies: f, Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)}
 		b.Run(tt.name, func(b *testing.B) {
 			tokens := 0
 			start := time.Now()

@@ -1,13 +1,15 @@
 // Package pipeline runs a job from its raw bytes to its one final result:
 // Admit decodes and validates it (job.Parse), picks its policy, screens
-// the input with the input lists and renders ChatML tokens; Generate runs
-// the engine (with the avoid lists as its guard), passes every piece of
-// output through the output filter, and shapes the result. Run is both.
+// the input with the policy's input stage and renders ChatML tokens;
+// Generate runs the engine (with the policy's avoid lists as its guard),
+// passes every piece of output through the policy's output stages, and
+// shapes the result. Run is both.
 //
 // Whatever happens, Run returns exactly one result, and no byte of output
-// reaches the chunk callback or the result without passing the filter.
-// The package knows nothing of TOML syntax or of llama.cpp's C types; the
-// transport (NATS, a file, a terminal) is the caller's.
+// reaches the chunk callback or the result without passing the output
+// stages. The package knows nothing of TOML syntax, of the keyword
+// filter's insides or of llama.cpp's C types; the transport (NATS, a
+// file, a terminal) is the caller's.
 package pipeline
 
 import (
@@ -20,14 +22,15 @@ import (
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/internal/policy"
+	"github.com/sieve-project/sieve/internal/stage"
 	"github.com/sieve-project/sieve/job"
 )
 
 // Runner runs jobs on one engine with the filter in force.
 type Runner struct {
 	Engine   engine.Engine
-	Filters  *Filters
+	Policies *policy.Registry
 	Defaults config.Generate
 	Limits   job.Limits
 	Log      *slog.Logger // nil: discard
@@ -44,11 +47,22 @@ var errBlocked = errors.New("blocked by the output filter")
 // Admitted is a job that passed every check, ready to generate.
 type Admitted struct {
 	Job     job.Job
-	Timeout time.Duration // the job's deadline, counted from when it was queued
+	Timeout time.Duration // the job's deadline, counted from when it was queued; 0: none
 	req     engine.Request
-	flt     *filter.Filter
-	avoid   *filter.Filter // the policy's avoid lists; nil if none
+	pol     *policy.Policy
 	inHits  []job.Hit
+}
+
+// WithDeadline is ctx with the job's deadline, counted from queued (when
+// it was published; now, for a job that did not wait in a queue), and
+// that deadline; no deadline when the job has none.
+func (a *Admitted) WithDeadline(ctx context.Context, queued time.Time) (context.Context, context.CancelFunc, time.Time) {
+	if a.Timeout <= 0 {
+		return ctx, func() {}, time.Time{}
+	}
+	deadline := queued.Add(a.Timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	return ctx, cancel, deadline
 }
 
 // Admit decides a job's verdict, the same for every way a job arrives:
@@ -62,24 +76,24 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 	if e != nil {
 		return nil, r.reject(j, nil, e)
 	}
-	msgs, err := chatml.Prepare(append([]chatml.Message(nil), j.Messages...), r.Defaults.System)
+	msgs, err := chatml.Prepare(append([]job.Message(nil), j.Messages...), r.Defaults.System)
 	if err != nil { // Parse has checked what Prepare checks
 		return nil, r.reject(j, nil, &job.Error{Code: job.CodeBadRole, Message: err.Error()})
 	}
-	pol, err := r.Filters.policy(j.Policy)
+	pol, err := r.Policies.Lookup(j.Policy)
 	if err != nil {
 		return nil, r.reject(j, nil, &job.Error{Code: job.CodeUnknownPolicy, Message: err.Error()})
 	}
-	flt := pol.f
-	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), flt: flt, avoid: pol.avoid, inHits: []job.Hit{}}
-	a.req.MaxRewinds, a.req.MaxTries = pol.maxRewinds, pol.maxTries
+	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), pol: pol, inHits: []job.Hit{}}
 
 	// Screen the input: block rejects, redact rewrites what the model
 	// sees, flag reports.
+	screen := pol.Input()
 	for i, m := range msgs {
-		c := flt.Check(filter.Input, m.Content)
+		c := screen.Screen(m.Content)
 		for _, h := range c.Hits {
-			a.inHits = append(a.inHits, job.Hit{Message: &i, List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword})
+			h.Message = &i
+			a.inHits = append(a.inHits, h)
 		}
 		if c.Blocked {
 			last := c.Hits[len(c.Hits)-1]
@@ -88,15 +102,15 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 				what = fmt.Sprintf("at bytes %d-%d", last.Start, last.End)
 			}
 			return nil, r.reject(j, a.inHits, &job.Error{Code: job.CodeInputBlocked,
-				Message: fmt.Sprintf("message %d matches list %q (%s), whose action is block", i, last.List, what)})
+				Message: fmt.Sprintf("message %d matches list %q (%s), whose action is %s", i, last.List, what, last.Action)})
 		}
-		msgs[i].Content = c.Text
+		msgs[i].Content = string(c.Text)
 	}
 	prompt, history, err := chatml.TokensAndHistory(r.Engine, msgs)
 	if err != nil {
 		// Tokenizing fails only when the engine does (or the model is
 		// not a ChatML model): not the job's fault, so it may be retried.
-		res := r.result(j, a.inHits)
+		res := result(j, a.inHits)
 		res.Status, res.FinishReason = job.Failed, string(engine.FinishError)
 		res.Error = &job.Error{Code: job.CodeEngineError, Message: fmt.Sprintf("render prompt: %v", err)}
 		r.log(j.ID).Error("render prompt failed", "err", err)
@@ -120,32 +134,31 @@ func (r *Runner) log(id string) *slog.Logger {
 	return l.With("job", id)
 }
 
-// result starts j's result.
-func (r *Runner) result(j job.Job, inHits []job.Hit) job.Result {
-	if inHits == nil {
-		inHits = []job.Hit{}
+// result starts j's result, with the input screen's hits.
+func result(j job.Job, inHits []job.Hit) job.Result {
+	res := job.NewResult(j)
+	if inHits != nil {
+		res.Filter.Input = inHits
 	}
-	return job.Result{ID: j.ID, Metadata: j.Metadata, Filter: job.FilterReport{Input: inHits, Output: []job.Hit{}}}
+	return res
 }
 
 func (r *Runner) reject(j job.Job, inHits []job.Hit, e *job.Error) *job.Result {
-	res := r.result(j, inHits)
+	res := result(j, inHits)
 	res.Status, res.FinishReason, res.Error = job.Rejected, string(engine.FinishError), e
 	r.log(j.ID).Info("job rejected", "code", e.Code, "reason", e.Message)
 	return &res
 }
 
-// Run admits data as job id and generates it: Admit, then Generate.
+// Run admits data as job id and generates it: Admit, then Generate, with
+// the job's deadline counted from now.
 func (r *Runner) Run(ctx context.Context, data []byte, id string, chunk func(text string) error) job.Result {
 	a, rej := r.Admit(data, id)
 	if rej != nil {
 		return *rej
 	}
-	if a.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
-		defer cancel()
-	}
+	ctx, cancel, _ := a.WithDeadline(ctx, time.Now())
+	defer cancel()
 	return r.Generate(ctx, a, chunk)
 }
 
@@ -155,16 +168,14 @@ func (r *Runner) Run(ctx context.Context, data []byte, id string, chunk func(tex
 // ends generation with status failed. The caller sets the deadline.
 func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text string) error) job.Result {
 	log := r.log(a.Job.ID)
-	res := r.result(a.Job, a.inHits)
-	out := a.flt.NewStream(filter.Output, nil)
+	res := result(a.Job, a.inHits)
+	out := a.pol.Output()
 	var (
 		text    []byte
 		chunkEr error
 	)
-	release := func(fr filter.Result) error {
-		for _, h := range fr.Hits {
-			res.Filter.Output = append(res.Filter.Output, job.Hit{List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword})
-		}
+	release := func(fr stage.Result) error {
+		res.Filter.Output = append(res.Filter.Output, fr.Hits...)
 		if len(fr.Text) > 0 {
 			text = append(text, fr.Text...)
 			if err := chunk(string(fr.Text)); err != nil {
@@ -178,9 +189,9 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 		return nil
 	}
 	req := a.req
-	if a.avoid != nil {
-		req.Guard = newAvoidGuard(a.avoid)
-		if req.MaxRewinds == 0 && req.MaxTries == 0 { // a Runner built without a configuration
+	if avoid, rewinds, tries := a.pol.Avoid(); avoid != nil {
+		req.Guard, req.MaxRewinds, req.MaxTries = newAvoidGuard(avoid), rewinds, tries
+		if rewinds == 0 && tries == 0 { // a policy made without a configuration
 			req.MaxRewinds, req.MaxTries = engine.DefaultMaxRewinds, engine.DefaultMaxTries
 		}
 	}
@@ -195,7 +206,7 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 	for _, rw := range gen.Rewinds {
 		h := job.Hit{List: rw.Tag, Action: "avoid", Start: rw.Offset, End: rw.Offset, Token: &rw.Token, Tries: rw.Tries, Discarded: rw.Discarded}
 		if rw.Stood {
-			h.Fallback = string(a.flt.Action(rw.Tag))
+			h.Fallback = a.pol.Fallback(rw.Tag)
 		}
 		res.Filter.Output = append(res.Filter.Output, h)
 	}
@@ -239,38 +250,33 @@ func timings(g engine.Result) job.Timings {
 }
 
 // request is the engine request for j, with the defaults where j names
-// nothing; job.Parse has checked the ranges.
+// nothing; job.Parse has checked the ranges, config.Load the defaults'.
 func (r *Runner) request(j job.Job) engine.Request {
-	d := r.Defaults
-	req := engine.Request{MaxTokens: d.MaxTokens, Stop: j.Stop, Sampling: engine.Sampling{
-		Temperature:   float32(d.Temperature),
-		TopK:          d.TopK,
-		TopP:          float32(d.TopP),
-		MinP:          float32(d.MinP),
-		RepeatPenalty: float32(d.RepeatPenalty),
-		Seed:          engine.RandomSeed,
-	}}
+	req := engine.Request{MaxTokens: r.Defaults.MaxTokens, Stop: j.Stop}
 	if j.MaxTokens != nil {
 		req.MaxTokens = *j.MaxTokens
 	}
-	s := &req.Sampling
-	if v := j.Temperature; v != nil {
-		s.Temperature = float32(*v)
+	s := j.Sampling.Or(r.Defaults.Sampling)
+	req.Sampling = engine.Sampling{
+		Temperature:   float32(value(s.Temperature)),
+		TopK:          value(s.TopK),
+		TopP:          float32(value(s.TopP)),
+		MinP:          float32(value(s.MinP)),
+		RepeatPenalty: float32(value(s.RepeatPenalty)),
+		Seed:          engine.RandomSeed,
 	}
-	if v := j.TopK; v != nil {
-		s.TopK = *v
-	}
-	if v := j.TopP; v != nil {
-		s.TopP = float32(*v)
-	}
-	if v := j.MinP; v != nil {
-		s.MinP = float32(*v)
-	}
-	if v := j.RepeatPenalty; v != nil {
-		s.RepeatPenalty = float32(*v)
-	}
-	if v := j.Seed; v != nil {
-		s.Seed = *v
+	if s.Seed != nil {
+		req.Sampling.Seed = *s.Seed
 	}
 	return req
+}
+
+// value is *v, or the zero value (the setting off) for a Runner built
+// without the configuration's defaults.
+func value[T any](v *T) T {
+	if v == nil {
+		var zero T
+		return zero
+	}
+	return *v
 }

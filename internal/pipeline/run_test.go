@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/job"
 )
@@ -34,10 +34,10 @@ func runnerCtx(t *testing.T, pieces []string, loop bool, ctx int) *pipeline.Runn
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sievetest.Parts(t, sievetest.Options{Model: testmodel.Scripted{Pieces: pieces, Loop: loop}, Context: ctx, Filters: pipeline.StaticFilters(f)}).Runner()
+	return sievetest.Generator(t, sievetest.Options{Model: modelgen.Scripted{Pieces: pieces, Loop: loop}, Context: ctx, Registry: policy.Static(f)}).Runner()
 }
 
-func user(s string) []chatml.Message { return []chatml.Message{{Role: chatml.User, Content: s}} }
+func user(s string) []job.Message { return []job.Message{{Role: job.RoleUser, Content: s}} }
 
 // body is j as it travels: its id is the transport's, not the body's.
 func body(j job.Job) ([]byte, string) {
@@ -112,11 +112,11 @@ func TestRejections(t *testing.T) {
 		says string
 	}{
 		{"no messages", job.Job{ID: "x"}, "no_messages", "messages is empty"},
-		{"bad role", job.Job{ID: "x", Messages: []chatml.Message{{Role: "tool", Content: "x"}}}, "bad_role", `"tool"`},
+		{"bad role", job.Job{ID: "x", Messages: []job.Message{{Role: "tool", Content: "x"}}}, "bad_role", `"tool"`},
 		{"max tokens over limit", job.Job{ID: "x", Messages: user("hi"), MaxTokens: n(99999)}, "max_tokens_over_limit", "max_tokens 99999"},
-		{"temperature", job.Job{ID: "x", Messages: user("hi"), Temperature: f(-1)}, "bad_sampling", "temperature -1"},
-		{"top_p", job.Job{ID: "x", Messages: user("hi"), TopP: f(0)}, "bad_sampling", "top_p 0"},
-		{"reserved seed", job.Job{ID: "x", Messages: user("hi"), Seed: &seed}, "bad_sampling", "seed"},
+		{"temperature", job.Job{ID: "x", Messages: user("hi"), Sampling: job.Sampling{Temperature: f(-1)}}, "bad_sampling", "temperature -1"},
+		{"top_p", job.Job{ID: "x", Messages: user("hi"), Sampling: job.Sampling{TopP: f(0)}}, "bad_sampling", "top_p 0"},
+		{"reserved seed", job.Job{ID: "x", Messages: user("hi"), Sampling: job.Sampling{Seed: &seed}}, "bad_sampling", "seed"},
 		{"a good stop string is not rejected", job.Job{ID: "x", Messages: user("hi"), Stop: []string{"."}}, "", ""},
 		{"empty stop string", job.Job{ID: "x", Messages: user("hi"), Stop: []string{""}}, "bad_stop", "stop[0]"},
 		{"prompt too long", job.Job{ID: "x", Messages: user(strings.Repeat("long ", 200))}, "prompt_too_long", "a slot holds 256"},

@@ -1,5 +1,5 @@
 // Package sievetest is the one harness for tests that run jobs: a scripted
-// model (engine/testmodel) on real llama.cpp, real keyword lists compiled
+// model (modelgen) on real llama.cpp, real keyword lists compiled
 // as the configuration compiles them, and a worker on a real embedded
 // NATS server on a random port (broker.StartLocal), with a client
 // connection of its own. Tests of the worker, the pipeline and the HTTP
@@ -21,9 +21,8 @@ import (
 	"github.com/sieve-project/sieve/internal/app"
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/modelgen"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/worker"
 )
 
@@ -44,12 +43,12 @@ func ptr[T any](v T) *T { return &v }
 // Options say what to run; the zero value runs Reply with Lists, one slot
 // of 256 tokens, greedy.
 type Options struct {
-	Model    testmodel.Scripted // Pieces nil: Reply
-	Parallel int                // slots; 0 = 1
-	Context  int                // tokens per slot; 0 = 256
-	Lists    []config.List      // nil: Lists
+	Model    modelgen.Scripted // Pieces nil: Reply
+	Parallel int               // slots; 0 = 1
+	Context  int               // tokens per slot; 0 = 256
+	Lists    []config.List     // nil: Lists
 	Policies map[string][]string
-	Filters  *pipeline.Filters    // instead of Lists and Policies
+	Registry *policy.Registry     // instead of Lists and Policies
 	Config   func(*config.Config) // last changes to the configuration
 	Join     *broker.Conn         // a server to join (a second worker) instead of a new one
 }
@@ -58,7 +57,7 @@ type Options struct {
 // fast retries and a 2 s ack wait, 4 KiB jobs.
 func (o Options) config() config.Config {
 	c := config.Default()
-	c.Generate.Temperature = 0
+	c.Generate.Temperature = new(float64) // greedy
 	c.Queue.AckWait = config.Duration{Duration: 2 * time.Second}
 	c.Queue.Backoff = []config.Duration{{Duration: 50 * time.Millisecond}}
 	c.Queue.MaxPayload = 4096
@@ -91,19 +90,19 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 // ModelFile writes the scripted model s into t's temporary folder and
 // returns its path: what a test that runs the sieve binary hands it.
-func ModelFile(t testing.TB, s testmodel.Scripted) string {
+func ModelFile(t testing.TB, s modelgen.Scripted) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(path, s); err != nil {
+	if err := modelgen.WriteScripted(path, s); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// Parts writes the model, loads it and compiles the lists: a model behind
-// the filter, without NATS (what pipeline tests need). t's cleanup
-// unloads it.
-func Parts(t testing.TB, o Options) *app.Parts {
+// Generator writes the model, loads it and compiles the lists: a model
+// behind its policies, without NATS (what pipeline tests need). t's
+// cleanup unloads it.
+func Generator(t testing.TB, o Options) *app.Generator {
 	t.Helper()
 	cfg := o.config()
 	m := o.Model
@@ -112,24 +111,25 @@ func Parts(t testing.TB, o Options) *app.Parts {
 	}
 	cfg.Model.Path = ModelFile(t, m)
 	log := Logger(t)
-	p := &app.Parts{Config: cfg, Log: log, Filters: o.Filters}
-	if p.Filters == nil {
+	pols := o.Registry
+	if pols == nil {
 		var err error
-		if p.Filters, err = pipeline.LoadFilters(cfg); err != nil {
+		if pols, err = policy.Load(cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var err error
-	if p.Engine, err = engine.Load(context.Background(), app.EngineConfig(cfg.Model), app.PromptCache(cfg.Model)); err != nil {
+	eng, err := app.LoadEngine(context.Background(), cfg.Model, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Close)
-	return p
+	g := app.New(cfg, eng, pols, log)
+	t.Cleanup(g.Close)
+	return g
 }
 
 // Env is a running worker and a client of its server.
 type Env struct {
-	Parts  *app.Parts
+	Gen    *app.Generator
 	Config config.Config
 	Conn   *broker.Conn // the worker's connection
 	Worker *worker.Worker
@@ -137,11 +137,11 @@ type Env struct {
 	JS     jetstream.JetStream
 }
 
-// Start runs Parts behind a worker on an embedded server (or o.Join's),
+// Start runs a Generator behind a worker on an embedded server (or o.Join's),
 // and connects a client. t's cleanup stops everything.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
-	p := Parts(t, o)
+	p := Generator(t, o)
 	ctx := context.Background()
 	conn := o.Join
 	if conn == nil {
@@ -175,5 +175,5 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Parts: p, Config: p.Config, Conn: conn, Worker: w, NC: nc, JS: js}
+	return &Env{Gen: p, Config: p.Config, Conn: conn, Worker: w, NC: nc, JS: js}
 }

@@ -19,9 +19,10 @@ import (
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
 )
@@ -124,7 +125,7 @@ func clusterWorker(t *testing.T, urls string, q config.Queue, name string) (*wor
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: []string{"one", " two", " three", "."}}); err != nil {
+	if err := modelgen.WriteScripted(path, modelgen.Scripted{Pieces: []string{"one", " two", " three", "."}}); err != nil {
 		t.Fatal(err)
 	}
 	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 2})
@@ -137,10 +138,10 @@ func clusterWorker(t *testing.T, urls string, q config.Queue, name string) (*wor
 		t.Fatal(err)
 	}
 	g := config.Default().Generate
-	g.Temperature = 0
+	g.Temperature = new(0.0) // greedy
 	w, err := worker.Start(context.Background(), worker.Config{
 		Conn: conn, Consumer: cons, Queue: q, Parallel: 2, Name: name, Version: "0.0.0",
-		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: g, Limits: pipeline.Limits(g, q)},
+		Runner: &pipeline.Runner{Engine: eng, Policies: policy.Static(flt), Defaults: g, Limits: pipeline.Limits(g, q)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -316,7 +316,7 @@ func hostileCorpus() []string {
 func TestAvoidLeaksNothing(t *testing.T) {
 	cfg := config.Default()
 	cfg.Filter.Lists = []config.List{{Name: "polite", Action: "avoid", Match: "word", Words: []string{"darn"}}}
-	filters, err := pipeline.LoadFilters(cfg)
+	filters, err := policy.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

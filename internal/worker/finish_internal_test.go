@@ -13,7 +13,7 @@ import (
 	"github.com/sieve-project/sieve/job"
 )
 
-// settled records how finish settled a job message; the methods finish
+// settled records how storeAndAck settled a job message; the methods storeAndAck
 // does not call are the embedded nil interface's.
 type settled struct {
 	jetstream.Msg
@@ -33,7 +33,7 @@ func (m *settled) Metadata() (*jetstream.MsgMetadata, error) {
 
 // TestFinishStoresOnce: a result published again within the duplicate
 // window (two runs of one job, the first confirmed late) is stored once
-// and counted once: the second finish reports it stored before, as one
+// and counted once: the second storeAndAck reports it stored before, as one
 // that finds another run's result does.
 func TestFinishStoresOnce(t *testing.T) {
 	l, err := broker.StartLocal(context.Background(), config.Default().NATS, config.Default().Queue, "test", slog.New(slog.DiscardHandler))
@@ -42,15 +42,15 @@ func TestFinishStoresOnce(t *testing.T) {
 	}
 	t.Cleanup(l.Close)
 	w := &Worker{cfg: Config{Conn: l.Conn, Queue: config.Default().Queue, Name: "test/1"}, log: slog.New(slog.DiscardHandler), subj: l.Conn.Subjects, jobsCtx: context.Background()}
-	res := ended(job.Job{ID: "once"}, job.Completed, "stop")
+	res := job.Ended(job.Job{ID: "once"}, job.Completed, "stop", nil)
 	now := time.Now()
 	for i, want := range []stored{storedNow, storedBefore, storedBefore} {
 		m := &settled{}
 		if i == 2 {
 			res.Text = "another run's text" // not a duplicate message: the id's result stands
 		}
-		if got := w.finish(m, w.log, res, 1, now, now); got != want || len(m.how) != 1 || m.how[0] != "ack" {
-			t.Fatalf("finish %d: %v, settled %v; want %v, acked", i+1, got, m.how, want)
+		if got := w.storeAndAck(m, w.log, res, 1, now, now); got != want || len(m.how) != 1 || m.how[0] != "ack" {
+			t.Fatalf("storeAndAck %d: %v, settled %v; want %v, acked", i+1, got, m.how, want)
 		}
 	}
 	stored, err := w.resultStored("once")

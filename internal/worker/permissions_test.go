@@ -19,9 +19,10 @@ import (
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
+	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
 )
@@ -78,38 +79,7 @@ func TestLeastPrivilege(t *testing.T) {
 	url := leastPrivilegeServer(t)
 
 	// The worker.
-	wc := connectAs(t, url, "worker", "_INBOX_worker")
-	cfg := config.Default()
-	cfg.Generate.Temperature = 0
-	cons, err := wc.Setup(context.Background(), cfg.Queue, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := testmodel.WriteScripted(path, testmodel.Scripted{Pieces: []string{"Oh", " dar", "n", "."}}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	flt, err := filter.Compile(lists, filter.Options{Normalize: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := worker.Start(context.Background(), worker.Config{
-		Conn: wc, Consumer: cons, Queue: cfg.Queue, Parallel: 2, Name: "worker", Version: "0.0.0",
-		Runner: &pipeline.Runner{Engine: eng, Filters: pipeline.StaticFilters(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		w.Shutdown(ctx)
-	})
+	wc := leastPrivilegeWorker(t, url)
 
 	a := connectAs(t, url, "tenant-a", "_INBOX_tenant-a")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -127,34 +97,7 @@ func TestLeastPrivilege(t *testing.T) {
 	if err != nil || !strings.Contains(string(msg.Data), `"text":"Oh ***."`) {
 		t.Fatalf("request/reply: %q %v", msgData(msg), err)
 	}
-	inbox := a.NC.NewRespInbox()
-	sub, err := a.NC.SubscribeSync(inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := nats.NewMsg("sieve.generate")
-	req.Reply, req.Data = inbox, []byte(`{"messages":[{"role":"user","content":"hi"}]}`)
-	req.Header.Set(worker.HeaderStream, "true")
-	if err := a.NC.PublishMsg(req); err != nil {
-		t.Fatal(err)
-	}
-	var chunks strings.Builder
-	for {
-		m, err := sub.NextMsg(10 * time.Second)
-		if err != nil {
-			t.Fatalf("streamed request/reply: after %q: %v", chunks.String(), err)
-		}
-		if m.Header.Get(worker.HeaderFinal) == "true" {
-			var r job.Result
-			if json.Unmarshal(m.Data, &r) != nil || r.Text != chunks.String() || r.Text != "Oh ***." {
-				t.Fatalf("streamed final %q after %q", m.Data, chunks.String())
-			}
-			break
-		}
-		var c job.Chunk
-		json.Unmarshal(m.Data, &c)
-		chunks.WriteString(c.Text)
-	}
+	requestStreamed(t, a.NC)
 
 	// What a tenant may not do, each refused by the server and named.
 	denied := func(what string, err error, subject string) {
@@ -223,6 +166,80 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	if _, err := r.JS.Publish(short(), "sieve.jobs.tenant-a.9", []byte(`{}`)); err == nil {
 		t.Error("the reader could publish a job")
+	}
+}
+
+// leastPrivilegeWorker connects to url as the worker user and starts a
+// worker there, two slots on a scripted model, greedy. It returns the
+// worker's connection.
+func leastPrivilegeWorker(t *testing.T, url string) *broker.Conn {
+	t.Helper()
+	c := connectAs(t, url, "worker", "_INBOX_worker")
+	cfg := config.Default()
+	cfg.Generate.Temperature = new(float64) // greedy
+	cons, err := c.Setup(context.Background(), cfg.Queue, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := modelgen.WriteScripted(path, modelgen.Scripted{Pieces: []string{"Oh", " dar", "n", "."}}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	flt, err := filter.Compile(lists, filter.Options{Normalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.Start(context.Background(), worker.Config{
+		Conn: c, Consumer: cons, Queue: cfg.Queue, Parallel: 2, Name: "worker", Version: "0.0.0",
+		Runner: &pipeline.Runner{Engine: eng, Policies: policy.Static(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		w.Shutdown(ctx)
+	})
+	return c
+}
+
+// requestStreamed sends a streamed request/reply job on nc and wants every
+// chunk and the final result back.
+func requestStreamed(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := nats.NewMsg("sieve.generate")
+	req.Reply, req.Data = inbox, []byte(`{"messages":[{"role":"user","content":"hi"}]}`)
+	req.Header.Set(worker.HeaderStream, "true")
+	if err := nc.PublishMsg(req); err != nil {
+		t.Fatal(err)
+	}
+	var chunks strings.Builder
+	for {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("streamed request/reply: after %q: %v", chunks.String(), err)
+		}
+		if m.Header.Get(worker.HeaderFinal) == "true" {
+			var r job.Result
+			if json.Unmarshal(m.Data, &r) != nil || r.Text != chunks.String() || r.Text != "Oh ***." {
+				t.Fatalf("streamed final %q after %q", m.Data, chunks.String())
+			}
+			break
+		}
+		var c job.Chunk
+		json.Unmarshal(m.Data, &c)
+		chunks.WriteString(c.Text)
 	}
 }
 

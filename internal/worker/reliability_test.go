@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/job"
 )
 
@@ -34,7 +34,7 @@ func TestRequestIDsAreNotQueued(t *testing.T) {
 func TestResultTooLargeIsCut(t *testing.T) {
 	cfg := config.Default()
 	cfg.Filter.Lists = []config.List{{Name: "watch", Action: "flag", Match: "word", ApplyTo: []string{"input"}, Words: []string{"darn"}}}
-	filters, err := pipeline.LoadFilters(cfg)
+	filters, err := policy.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,8 +52,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Metrics, if set, records every result and the busy slots.
 	Metrics *metrics.Metrics
-	// BeforeChunk, if set, is called just before each queued job's chunk
-	// is published; sieve bench uses it to time delivery.
+	// BeforeChunk, if set, is called just before each chunk is
+	// published; sieve bench uses it to time delivery.
 	BeforeChunk func(id string, seq int)
 }
 
@@ -227,7 +227,7 @@ func (w *Worker) handle(msg jetstream.Msg) {
 	}
 	id := w.subj.IDFromSubject(msg.Subject())
 	log := w.log.With("job", id, "attempt", attempt)
-	if w.settledBefore(msg, id, attempt, log) {
+	if w.skipIfStored(msg, id, attempt, log) {
 		return
 	}
 	if max := w.cfg.Queue.MaxDeliver; attempt > max {
@@ -235,9 +235,8 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		// crashed with it, or could not store its result. The id answers
 		// with why, instead of waiting forever.
 		log.Error("job delivered too often without a result; it fails", "max_deliver", max)
-		r := ended(job.Job{ID: id}, job.Failed, "error")
-		r.Error = &job.Error{Code: job.CodeMaxDeliver, Message: fmt.Sprintf("delivered %d times (queue.max_deliver %d) without a result: the workers that took it stopped, crashed or could not store its result; publish it again", attempt-1, max)}
-		w.finish(msg, log, r, attempt, start, published)
+		r := job.Ended(job.Job{ID: id}, job.Failed, "error", &job.Error{Code: job.CodeMaxDeliver, Message: fmt.Sprintf("delivered %d times (queue.max_deliver %d) without a result: the workers that took it stopped, crashed or could not store its result; publish it again", attempt-1, max)})
+		w.storeAndAck(msg, log, r, attempt, start, published)
 		return
 	}
 	ctx, cancel, ok := w.register(id)
@@ -254,31 +253,28 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		rej *job.Result
 	)
 	if e := job.CheckQueuedID(id); e != nil {
-		r := rejected(job.Job{ID: id}, e.Code, e.Message)
+		r := job.Ended(job.Job{ID: id}, job.Rejected, "error", e)
 		rej = &r
 	} else {
 		a, rej = w.cfg.Runner.Admit(msg.Data(), id)
 	}
 	if rej != nil {
-		w.conclude(msg, log, *rej, attempt, start, published)
+		w.retryOrStore(msg, log, *rej, attempt, start, published)
 		return
 	}
 	if w.takeCancelled(id) || w.cancelledBefore(id, published, log) {
 		cancel(errCancelRequested)
 	}
-	if a.Timeout > 0 {
-		deadline := published.Add(a.Timeout)
-		if ctx.Err() == nil && time.Now().After(deadline) {
-			log.Info("job expired before it started", "waited", time.Since(published))
-			w.finish(msg, log, ended(a.Job, job.Expired, "deadline"), attempt, start, published)
-			return
-		}
-		var cancelDeadline context.CancelFunc
-		ctx, cancelDeadline = context.WithDeadline(ctx, deadline)
-		defer cancelDeadline()
+	cancelled := ctx.Err() != nil
+	ctx, cancelDeadline, deadline := a.WithDeadline(ctx, published)
+	defer cancelDeadline()
+	if !cancelled && !deadline.IsZero() && time.Now().After(deadline) {
+		log.Info("job expired before it started", "waited", time.Since(published))
+		w.storeAndAck(msg, log, job.Ended(a.Job, job.Expired, "deadline", nil), attempt, start, published)
+		return
 	}
 	stopBeat := w.heartbeat(msg, log)
-	res := w.run(ctx, a, id, attempt)
+	res := w.cfg.Runner.Generate(ctx, a, w.publishChunks(w.subj.Stream(id), id, attempt))
 	stopBeat()
 	if errors.Is(context.Cause(ctx), errDraining) && res.Status != job.Rejected {
 		if attempt < w.cfg.Queue.MaxDeliver {
@@ -291,17 +287,17 @@ func (w *Worker) handle(msg jetstream.Msg) {
 		}
 		// Its last delivery: it ends here, saying why.
 		log.Warn("job cut short by the drain at its last delivery; it fails", "max_deliver", w.cfg.Queue.MaxDeliver)
-		res = ended(a.Job, job.Failed, "error")
-		res.Error = &job.Error{Code: job.CodeInterrupted, Message: fmt.Sprintf("the worker shut down while the job ran, at its last delivery (%d of queue.max_deliver %d); publish it again", attempt, w.cfg.Queue.MaxDeliver)}
+		res = job.Ended(a.Job, job.Failed, "error", &job.Error{Code: job.CodeInterrupted,
+			Message: fmt.Sprintf("the worker shut down while the job ran, at its last delivery (%d of queue.max_deliver %d); publish it again", attempt, w.cfg.Queue.MaxDeliver)})
 	}
-	w.conclude(msg, log, res, attempt, start, published)
+	w.retryOrStore(msg, log, res, attempt, start, published)
 }
 
-// settledBefore reports whether the job needs no run: its result is
-// stored already (a redelivery whose ack was lost, or the id used again;
-// either way the stored result is the job's), or that cannot be told now
-// (the job is left for redelivery).
-func (w *Worker) settledBefore(msg jetstream.Msg, id string, attempt int, log *slog.Logger) bool {
+// skipIfStored acks the job unrun if its result is stored already (a
+// redelivery whose ack was lost, or the id used again; either way the
+// stored result is the job's), and leaves it for redelivery if that cannot
+// be told now. It reports whether it did either: the job is not to run.
+func (w *Worker) skipIfStored(msg jetstream.Msg, id string, attempt int, log *slog.Logger) bool {
 	stored, err := w.resultStored(id)
 	switch {
 	case err != nil:
@@ -341,10 +337,12 @@ func (w *Worker) heartbeat(msg jetstream.Msg, log *slog.Logger) (stop func()) {
 	return func() { close(quit); <-done }
 }
 
-// run generates an admitted job, publishing each chunk as released.
-func (w *Worker) run(ctx context.Context, a *pipeline.Admitted, id string, attempt int) job.Result {
+// publishChunks returns the chunk callback of job id's attempt: each
+// piece of released text, numbered from 1, published on subject. An
+// attempt of 0 is left out of the chunks (request/reply has none).
+func (w *Worker) publishChunks(subject, id string, attempt int) func(text string) error {
 	seq := 0
-	return w.cfg.Runner.Generate(ctx, a, func(text string) error {
+	return func(text string) error {
 		seq++
 		b, err := job.Marshal(job.Chunk{ID: id, Seq: seq, Text: text, Attempt: attempt})
 		if err != nil {
@@ -353,13 +351,13 @@ func (w *Worker) run(ctx context.Context, a *pipeline.Admitted, id string, attem
 		if w.cfg.BeforeChunk != nil {
 			w.cfg.BeforeChunk(id, seq)
 		}
-		return w.cfg.Conn.NC.Publish(w.subj.Stream(id), b)
-	})
+		return w.cfg.Conn.NC.Publish(subject, b)
+	}
 }
 
-// conclude retries a job the engine failed, while deliveries remain, and
-// otherwise finishes it with res.
-func (w *Worker) conclude(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
+// retryOrStore hands a job the engine failed back for a retry, while
+// deliveries remain, and otherwise stores res as its result (storeAndAck).
+func (w *Worker) retryOrStore(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) {
 	if res.Status == job.Failed && res.Error != nil && res.Error.Code == job.CodeEngineError {
 		if attempt < w.cfg.Queue.MaxDeliver {
 			delay := w.backoff(attempt)
@@ -371,10 +369,10 @@ func (w *Worker) conclude(msg jetstream.Msg, log *slog.Logger, res job.Result, a
 		}
 		res.Error.Message = fmt.Sprintf("%s (after %d of %d deliveries)", res.Error.Message, attempt, w.cfg.Queue.MaxDeliver)
 	}
-	w.finish(msg, log, res, attempt, start, published)
+	w.storeAndAck(msg, log, res, attempt, start, published)
 }
 
-// stored says what became of a result finish was to store.
+// stored says what became of a result storeAndAck was to store.
 type stored int
 
 const (
@@ -383,7 +381,7 @@ const (
 	notStored                  // not stored: the job is left for redelivery
 )
 
-// finish stores the result, then acks (or terminates) the job: the ack
+// storeAndAck stores the result, then acks (or terminates) the job: the ack
 // comes only after JetStream confirmed the result, so a crash between the
 // two redelivers the job rather than losing it, and the redelivery finds
 // the result stored.
@@ -393,7 +391,7 @@ const (
 // job's for as long as it is kept, and no later run can replace it. It
 // always fits in a message: hit lists too long for one are cut, with
 // counts of what was left out (job.Fit).
-func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) stored {
+func (w *Worker) storeAndAck(msg jetstream.Msg, log *slog.Logger, res job.Result, attempt int, start, published time.Time) stored {
 	res.Worker, res.Attempt = w.cfg.Name, attempt
 	res.Timings.QueuedMS = start.Sub(published).Milliseconds()
 	b, err := job.Fit(res, w.maxResult())
@@ -401,9 +399,8 @@ func (w *Worker) finish(msg jetstream.Msg, log *slog.Logger, res job.Result, att
 		// Cannot happen with sieve's own results (the text is bounded by
 		// the slot); still, the id must answer: say why, in few bytes.
 		log.Error("encode result", "err", err)
-		f := ended(job.Job{ID: res.ID}, job.Failed, "error")
+		f := job.Ended(job.Job{ID: res.ID}, job.Failed, "error", &job.Error{Code: job.CodeEngineError, Message: "the result could not be encoded: " + err.Error()})
 		f.Worker, f.Attempt = res.Worker, res.Attempt
-		f.Error = &job.Error{Code: job.CodeEngineError, Message: "the result could not be encoded: " + err.Error()}
 		res, b = f, nil
 		if b, err = job.Marshal(f); err != nil {
 			msg.NakWithDelay(w.backoff(attempt))
@@ -469,16 +466,6 @@ func (w *Worker) backoff(attempt int) time.Duration {
 		return time.Second
 	}
 	return b[min(attempt, len(b))-1].Duration
-}
-
-func rejected(j job.Job, code, msg string) job.Result {
-	r := ended(j, job.Rejected, "error")
-	r.Error = &job.Error{Code: code, Message: msg}
-	return r
-}
-
-func ended(j job.Job, s job.Status, finish string) job.Result {
-	return job.Result{ID: j.ID, Status: s, FinishReason: finish, Metadata: j.Metadata, Filter: job.FilterReport{Input: []job.Hit{}, Output: []job.Hit{}}}
 }
 
 // register marks id as running and returns its context; false if a job
@@ -595,27 +582,17 @@ func (w *Worker) generate(req micro.Request) {
 	j := a.Job
 	ctx, cancel, ok := w.register(j.ID)
 	if !ok { // a fresh random id: cannot happen
-		reply(rejected(j, job.CodeBadID, fmt.Sprintf("id %q is in use", j.ID)))
+		reply(job.Ended(j, job.Rejected, "error", &job.Error{Code: job.CodeBadID, Message: fmt.Sprintf("id %q is in use", j.ID)}))
 		return
 	}
 	defer w.unregister(j.ID, cancel)
-	if a.Timeout > 0 {
-		var cancelDeadline context.CancelFunc
-		ctx, cancelDeadline = context.WithTimeout(ctx, a.Timeout)
-		defer cancelDeadline()
+	ctx, cancelDeadline, _ := a.WithDeadline(ctx, time.Now())
+	defer cancelDeadline()
+	chunk := func(string) error { return nil }
+	if stream {
+		chunk = w.publishChunks(req.Reply(), j.ID, 0)
 	}
-	seq := 0
-	res := w.cfg.Runner.Generate(ctx, a, func(text string) error {
-		if !stream {
-			return nil
-		}
-		seq++
-		b, err := job.Marshal(job.Chunk{ID: j.ID, Seq: seq, Text: text})
-		if err != nil {
-			return err
-		}
-		return w.cfg.Conn.NC.Publish(req.Reply(), b)
-	})
+	res := w.cfg.Runner.Generate(ctx, a, chunk)
 	if errors.Is(context.Cause(ctx), errDraining) {
 		res.Status, res.FinishReason = job.Failed, "error"
 		res.Error = &job.Error{Code: job.CodeShuttingDown, Message: "the worker shut down before the job finished; send it again"}
@@ -636,12 +613,12 @@ func (w *Worker) onCheck(req micro.Request) {
 		req.Error("413", fmt.Sprintf("text is over queue.max_payload (%d bytes)", w.cfg.Queue.MaxPayload), nil)
 		return
 	}
-	flt, err := w.cfg.Runner.Filters.Policy(req.Headers().Get("Sieve-Policy"))
+	pol, err := w.cfg.Runner.Policies.Lookup(req.Headers().Get("Sieve-Policy"))
 	if err != nil {
 		req.Error("400", err.Error(), nil)
 		return
 	}
-	res := flt.Check(where, string(req.Data()))
+	res := pol.Filter().Check(where, string(req.Data()))
 	b, _ := job.Marshal(res)
 	req.Respond(b)
 }

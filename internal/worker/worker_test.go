@@ -15,9 +15,9 @@ import (
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/engine/testmodel"
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/modelgen"
+	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/sievetest"
 	"github.com/sieve-project/sieve/internal/worker"
 	"github.com/sieve-project/sieve/job"
@@ -49,9 +49,9 @@ type opts struct {
 	context  int // per slot; 0 = 256
 	queue    func(*config.Queue)
 	conn     *broker.Conn        // join an existing server (a second worker)
-	alts     map[string][]string // the scripted model's runner-ups (testmodel.Scripted)
+	alts     map[string][]string // the scripted model's runner-ups (modelgen.Scripted)
 	then     map[string]string
-	filters  *pipeline.Filters // instead of the lists above
+	filters  *policy.Registry // instead of the lists above
 }
 
 func start(t *testing.T, o opts) *env {
@@ -60,10 +60,10 @@ func start(t *testing.T, o opts) *env {
 		o.pieces = reply
 	}
 	so := sievetest.Options{
-		Model:    testmodel.Scripted{Pieces: o.pieces, Loop: o.loop, Alternatives: o.alts, Then: o.then},
+		Model:    modelgen.Scripted{Pieces: o.pieces, Loop: o.loop, Alternatives: o.alts, Then: o.then},
 		Parallel: o.parallel,
 		Context:  o.context,
-		Filters:  o.filters,
+		Registry: o.filters,
 		Join:     o.conn,
 		Config: func(c *config.Config) {
 			if o.queue != nil {
@@ -76,10 +76,10 @@ func start(t *testing.T, o opts) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		so.Filters = pipeline.StaticFilters(flt)
+		so.Registry = policy.Static(flt)
 	}
 	se := sievetest.Start(t, so)
-	return &env{t: t, conn: se.Conn, nc: se.NC, js: se.JS, w: se.Worker, eng: se.Parts.Engine, q: se.Config.Queue}
+	return &env{t: t, conn: se.Conn, nc: se.NC, js: se.JS, w: se.Worker, eng: se.Gen.Engine, q: se.Config.Queue}
 }
 
 // submit publishes raw job bytes under id, collecting its chunks.

@@ -1,4 +1,4 @@
-package pipeline_test
+package policy_test
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/internal/pipeline"
+	"github.com/sieve-project/sieve/internal/policy"
 )
 
 func parse(t *testing.T, dir, toml string) config.Config {
@@ -44,11 +44,11 @@ lenient = ["mild"]
 func TestPolicies(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "strong.txt"), []byte("heck\n"), 0o644)
-	f, err := pipeline.LoadFilters(parse(t, dir, policiesTOML))
+	f, err := policy.Load(parse(t, dir, policiesTOML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.Policies(), ","); got != "default,lenient" {
+	if got := strings.Join(f.Names(), ","); got != "default,lenient" {
 		t.Fatalf("policies %s", got)
 	}
 	text := "darn, heck"
@@ -57,15 +57,15 @@ func TestPolicies(t *testing.T) {
 		{"default", "***, "}, // the same, by name
 		{"lenient", "***, heck"},
 	} {
-		flt, err := f.Policy(tt.policy)
+		p, err := f.Lookup(tt.policy)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := flt.Check(filter.Output, text).Text; got != tt.want {
+		if got := p.Filter().Check(filter.Output, text).Text; got != tt.want {
 			t.Errorf("policy %q: %q, want %q", tt.policy, got, tt.want)
 		}
 	}
-	if _, err := f.Policy("strict"); !errors.Is(err, pipeline.ErrUnknownPolicy) || !strings.Contains(err.Error(), "lenient") {
+	if _, err := f.Lookup("strict"); !errors.Is(err, policy.ErrUnknown) || !strings.Contains(err.Error(), "lenient") {
 		t.Fatalf("unknown policy: %v", err)
 	}
 }
@@ -75,19 +75,19 @@ func TestReload(t *testing.T) {
 	strong := filepath.Join(dir, "strong.txt")
 	os.WriteFile(strong, []byte("heck\n"), 0o644)
 	cfg := parse(t, dir, policiesTOML)
-	f, err := pipeline.LoadFilters(cfg)
+	f, err := policy.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := f.Policy("")
-	running := before.NewStream(filter.Output, nil)
+	before, _ := f.Lookup("")
+	running := before.Output()
 
 	// A reload that fails keeps the lists in force.
 	os.WriteFile(strong, []byte("\xff\n"), 0o644)
 	if err := f.Reload(cfg); err == nil || !strings.Contains(err.Error(), "strong.txt:1") {
 		t.Fatalf("bad reload: %v", err)
 	}
-	if now, _ := f.Policy(""); now != before {
+	if now, _ := f.Lookup(""); now != before {
 		t.Fatal("a failed reload replaced the lists")
 	}
 	// A good one takes effect for new texts only.
@@ -95,8 +95,8 @@ func TestReload(t *testing.T) {
 	if err := f.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
-	now, _ := f.Policy("")
-	if got := now.Check(filter.Output, "gosh heck").Text; got != "" {
+	now, _ := f.Lookup("")
+	if got := now.Filter().Check(filter.Output, "gosh heck").Text; got != "" {
 		t.Fatalf("after reload: %q, want blocked at once", got)
 	}
 	out := running.Write([]byte("gosh heck"))
@@ -119,7 +119,7 @@ func TestReloadWhileStreaming(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "strong.txt"), []byte("heck\n"), 0o644)
 	cfg := parse(t, dir, policiesTOML)
-	f, err := pipeline.LoadFilters(cfg)
+	f, err := policy.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +127,12 @@ func TestReloadWhileStreaming(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for range 200 {
-				flt, err := f.Policy("lenient")
+				p, err := f.Lookup("lenient")
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				s := flt.NewStream(filter.Output, nil)
+				s := p.Output()
 				var out []byte
 				for _, p := range []string{"da", "rn 坏", "\xe8", "\x9b\x8b!"} {
 					out = append(out, s.Write([]byte(p)).Text...)

@@ -1,7 +1,9 @@
-// Package testmodel writes small GGUF language models for tests, demos and
-// benchmarks, so that nothing has to be downloaded.
+// Package modelgen writes small GGUF models: scripted ones with a known
+// greedy output, and random-weight ones of a realistic shape. Tests and
+// `sieve demo` run scripted ones, benchmarks and `sieve bench` random
+// ones, so that nothing has to be downloaded.
 //
-// Two kinds are written:
+// The two kinds:
 //
 //   - Scripted models (WriteScripted): a llama-architecture model whose
 //     attention and FFN outputs are zero, so each token's one-hot embedding
@@ -19,7 +21,7 @@
 // control tokens <|endoftext|>, <|im_start|>, <|im_end|>.
 //
 // The package does not load or run models; package engine does.
-package testmodel
+package modelgen
 
 import (
 	"encoding/binary"
@@ -173,125 +175,213 @@ type Recall struct {
 
 // WriteScripted writes the scripted model s to path.
 func WriteScripted(path string, s Scripted) error {
-	if len(s.Pieces) == 0 {
-		return errors.New("testmodel: scripted model needs at least one piece")
+	sc, err := newScript(s)
+	if err != nil {
+		return err
 	}
-	v := newVocab()
-	nl := int('\n')
-	walk := make([]int, 0, len(s.Pieces))
-	seen := map[int]bool{nl: true}
-	for i, p := range s.Pieces {
-		if p == "" {
-			return fmt.Errorf("testmodel: piece %d is empty", i)
-		}
-		id := v.addBytes([]byte(p))
-		if seen[id] {
-			return fmt.Errorf("testmodel: piece %d (%q) repeats a token already in the script", i, p)
-		}
-		seen[id] = true
-		walk = append(walk, id)
+	eos := s.EOS
+	if eos == "" {
+		eos = EndOfText
 	}
-	imEnd := v.ids[ImEnd]
-	// Alternatives and what follows them join the vocabulary.
-	extra := func(p string) (int, error) {
-		if p == "" || p == "\n" {
-			return 0, fmt.Errorf("testmodel: alternative piece %q", p)
-		}
-		return v.addBytes([]byte(p)), nil
+	eosID, ok := sc.v.ids[eos]
+	if !ok {
+		return fmt.Errorf("modelgen: EOS token %q is not in the vocabulary", eos)
 	}
-	idOf := func(p string) (int, error) {
-		if p == "" {
-			return nl, nil
-		}
-		return extra(p)
+	ctxLen := s.ContextLength
+	if ctxLen == 0 {
+		ctxLen = 4096
 	}
-	type alt struct{ from, to, rank int }
-	var alts []alt
-	for from, tos := range s.Alternatives {
-		f, err := idOf(from)
+	nEmbd, ts := sc.tensors()
+	kv := llamaKV("sieve scripted test model", fsggml.FileTypeF32, sc.v, eosID, shape{
+		ctx: ctxLen, embd: nEmbd, blocks: 1, ff: scriptedFF, heads: 2, headsKV: 2,
+	})
+	if s.Arch != "" {
+		kv["general.architecture"] = s.Arch
+	}
+	return write(path, kv, ts)
+}
+
+// script is a scripted model before it becomes weights: its vocabulary,
+// and the token greedy sampling says after each one (next), with the
+// runner-up tokens a ban falls back to (alts).
+type script struct {
+	v    *vocab
+	nl   int          // "\n", the header's last token: the script starts after it
+	walk []int        // the script's pieces, in order
+	seen map[int]bool // "\n", the script's and Recall's tokens: each has one place in a walk, which Then may not change
+	alts []alt
+	// recall are Recall's pieces, in order, and marker its marker; nil
+	// and -1 without Recall.
+	recall []int
+	marker int
+	then   map[int]int // Then's: an alternative → the token after it
+	next   []int       // token id → the token greedy sampling says after it
+}
+
+// alt makes to the rank-th runner-up after from (1 is the first).
+type alt struct{ from, to, rank int }
+
+// newScript builds s's vocabulary and token map. The vocabulary grows in
+// a fixed order (the script's pieces, alternatives, Recall's, Then's), so
+// a piece's token id follows from s.
+func newScript(s Scripted) (*script, error) {
+	sc := &script{v: newVocab(), nl: int('\n'), marker: -1, then: map[int]int{}}
+	sc.seen = map[int]bool{sc.nl: true}
+	if err := sc.addPieces(s.Pieces); err != nil {
+		return nil, err
+	}
+	if err := sc.addAlternatives(s.Alternatives); err != nil {
+		return nil, err
+	}
+	if r := s.Recall; r != nil {
+		if err := sc.addRecall(r); err != nil {
+			return nil, err
+		}
+	}
+	for from, to := range s.Then {
+		f, err := sc.extra(from)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		t, err := sc.extra(to)
+		if err != nil {
+			return nil, err
+		}
+		sc.then[f] = t
+	}
+	sc.link(s.Loop)
+	return sc, nil
+}
+
+// addPieces adds the script's pieces, each a token of its own: the model
+// is a token→token map, so a token may appear in it once.
+func (sc *script) addPieces(pieces []string) error {
+	if len(pieces) == 0 {
+		return errors.New("modelgen: scripted model needs at least one piece")
+	}
+	sc.walk = make([]int, 0, len(pieces))
+	for i, p := range pieces {
+		if p == "" {
+			return fmt.Errorf("modelgen: piece %d is empty", i)
+		}
+		id := sc.v.addBytes([]byte(p))
+		if sc.seen[id] {
+			return fmt.Errorf("modelgen: piece %d (%q) repeats a token already in the script", i, p)
+		}
+		sc.seen[id] = true
+		sc.walk = append(sc.walk, id)
+	}
+	return nil
+}
+
+// extra adds a piece off the script: an alternative, or what follows one.
+func (sc *script) extra(p string) (int, error) {
+	if p == "" || p == "\n" {
+		return 0, fmt.Errorf("modelgen: alternative piece %q", p)
+	}
+	return sc.v.addBytes([]byte(p)), nil
+}
+
+// addAlternatives adds Scripted.Alternatives, ranked in the order given.
+func (sc *script) addAlternatives(alternatives map[string][]string) error {
+	for from, tos := range alternatives {
+		f := sc.nl // the key "" is the end of the header
+		if from != "" {
+			var err error
+			if f, err = sc.extra(from); err != nil {
+				return err
+			}
 		}
 		for k, to := range tos {
-			t, err := extra(to)
+			t, err := sc.extra(to)
 			if err != nil {
 				return err
 			}
-			alts = append(alts, alt{f, t, k + 1})
+			sc.alts = append(sc.alts, alt{f, t, k + 1})
 		}
 	}
-	var recall []int
-	marker := -1
-	if r := s.Recall; r != nil {
-		if len(r.Pieces) == 0 || r.Marker == "" || r.Marker == "\n" {
-			return errors.New("testmodel: Recall needs a marker and pieces")
-		}
-		marker = v.addBytes([]byte(r.Marker))
-		if seen[marker] {
-			return fmt.Errorf("testmodel: recall marker %q is a piece of the script", r.Marker)
-		}
-		seen[marker] = true
-		for i, p := range r.Pieces {
-			if p == "" || p == "\n" {
-				return fmt.Errorf("testmodel: recall piece %d is %q", i, p)
-			}
-			id := v.addBytes([]byte(p))
-			if seen[id] {
-				return fmt.Errorf("testmodel: recall piece %d (%q) repeats a token already in the script", i, p)
-			}
-			seen[id] = true
-			recall = append(recall, id)
-		}
+	return nil
+}
+
+// addRecall adds Recall's marker and pieces, which, like the script's,
+// must each be a token of their own.
+func (sc *script) addRecall(r *Recall) error {
+	if len(r.Pieces) == 0 || r.Marker == "" || r.Marker == "\n" {
+		return errors.New("modelgen: Recall needs a marker and pieces")
 	}
-	then := map[int]int{}
-	for from, to := range s.Then {
-		f, err := extra(from)
-		if err != nil {
-			return err
-		}
-		t, err := extra(to)
-		if err != nil {
-			return err
-		}
-		then[f] = t
+	sc.marker = sc.v.addBytes([]byte(r.Marker))
+	if sc.seen[sc.marker] {
+		return fmt.Errorf("modelgen: recall marker %q is a piece of the script", r.Marker)
 	}
-	nVocab := len(v.tokens)
-	next := make([]int, nVocab)
-	for i := range next {
-		next[i] = imEnd // anything off the script ends the turn
+	sc.seen[sc.marker] = true
+	for i, p := range r.Pieces {
+		if p == "" || p == "\n" {
+			return fmt.Errorf("modelgen: recall piece %d is %q", i, p)
+		}
+		id := sc.v.addBytes([]byte(p))
+		if sc.seen[id] {
+			return fmt.Errorf("modelgen: recall piece %d (%q) repeats a token already in the script", i, p)
+		}
+		sc.seen[id] = true
+		sc.recall = append(sc.recall, id)
 	}
-	next[nl] = walk[0]
+	return nil
+}
+
+// link fills next, once the vocabulary is complete: "\n" leads into the
+// script, each piece to the one after it, the last one to <|im_end|> (or,
+// with loop, back to the first), an alternative to its Then, Recall's
+// pieces one to the next and then to <|im_end|>, and anything else
+// straight to <|im_end|>, which ends the turn.
+func (sc *script) link(loop bool) {
+	imEnd := sc.v.ids[ImEnd]
+	sc.next = make([]int, len(sc.v.tokens))
+	for i := range sc.next {
+		sc.next[i] = imEnd // anything off the script ends the turn
+	}
+	walk, next := sc.walk, sc.next
+	next[sc.nl] = walk[0]
 	for i := 0; i+1 < len(walk); i++ {
 		next[walk[i]] = walk[i+1]
 	}
-	if s.Loop {
+	if loop {
 		next[walk[len(walk)-1]] = walk[0]
 	} else {
 		next[walk[len(walk)-1]] = imEnd
 	}
-	for f, t := range then {
-		if !seen[f] {
+	for f, t := range sc.then {
+		if !sc.seen[f] {
 			next[f] = t
 		}
 	}
-	for i := 0; i+1 < len(recall); i++ {
-		next[recall[i]] = recall[i+1]
+	for i := 0; i+1 < len(sc.recall); i++ {
+		next[sc.recall[i]] = sc.recall[i+1]
 	}
-	if len(recall) > 0 {
-		next[recall[len(recall)-1]] = imEnd
+	if len(sc.recall) > 0 {
+		next[sc.recall[len(sc.recall)-1]] = imEnd
 	}
+}
 
+// scriptedFF is a scripted model's FFN width: its FFN outputs zero, so
+// any small size does.
+const scriptedFF = 64
+
+// tensors makes the model's weights, and returns them with its embedding
+// width. Embeddings are one-hot and the attention and FFN outputs zero
+// (but for Recall's attention), so the output matrix alone decides what
+// follows each token: a 1 at (next[i], i), and below it the alternatives.
+func (sc *script) tensors() (nEmbd int, ts []*fsggml.Tensor) {
+	nVocab := len(sc.v.tokens)
 	// One-hot embeddings need n_embd ≥ n_vocab; two heads of an even size
 	// keep llama.cpp's rope kernel happy.
-	nEmbd := (nVocab + 63) / 64 * 64
-	const nFF = 64
+	nEmbd = (nVocab + 63) / 64 * 64
 	emb := make([]float32, nEmbd*nVocab)
 	out := make([]float32, nEmbd*nVocab)
 	for i := 0; i < nVocab; i++ {
 		emb[i*nEmbd+i] = 1
-		out[next[i]*nEmbd+i] = 1
+		out[sc.next[i]*nEmbd+i] = 1
 	}
-	for _, a := range alts {
+	for _, a := range sc.alts {
 		out[a.to*nEmbd+a.from] = 1 - 0.1*float32(a.rank) // below the scripted next, in order
 	}
 	ones := make([]float32, nEmbd)
@@ -300,27 +390,10 @@ func WriteScripted(path string, s Scripted) error {
 	}
 	zeros := func(n int) []float32 { return make([]float32, n) }
 	attnV, attnOut := zeros(nEmbd*nEmbd), zeros(nEmbd*nEmbd)
-	if len(recall) > 0 {
-		// Each position's state gains half the mean of the one-hot tokens
-		// it attends to (values copy the normalized input, whose entries
-		// are sqrt(nEmbd); the output scales that back to 1/2). Half,
-		// because the end token's row collects the share of every token
-		// off the script, up to 1/2 then, below the script's next (1 and
-		// more). After the header, the recall piece scores (1-δ) on "\n"
-		// plus c/2 times the marker's share of the context: it loses by δ
-		// without the marker, and wins with it while c/2/4096 > δ(1 + the
-		// share of "\n"). Later in the reply its score, at most c/2/20 on
-		// a 20-token context, stays below the script's next token.
-		const delta, c = 0.0002, 10
-		scale := float32(0.5 / math.Sqrt(float64(nEmbd)))
-		for i := 0; i < nEmbd; i++ {
-			attnV[i*nEmbd+i] = 1
-			attnOut[i*nEmbd+i] = scale
-		}
-		out[recall[0]*nEmbd+nl] = 1 - delta
-		out[recall[0]*nEmbd+marker] = c
+	if len(sc.recall) > 0 {
+		sc.recallWeights(nEmbd, out, attnV, attnOut)
 	}
-	ts := []*fsggml.Tensor{
+	return nEmbd, []*fsggml.Tensor{
 		f32Tensor("token_embd.weight", emb, nEmbd, nVocab),
 		f32Tensor("output_norm.weight", ones, nEmbd),
 		f32Tensor("output.weight", out, nEmbd, nVocab),
@@ -330,29 +403,34 @@ func WriteScripted(path string, s Scripted) error {
 		f32Tensor("blk.0.attn_v.weight", attnV, nEmbd, nEmbd),
 		f32Tensor("blk.0.attn_output.weight", attnOut, nEmbd, nEmbd),
 		f32Tensor("blk.0.ffn_norm.weight", ones, nEmbd),
-		f32Tensor("blk.0.ffn_gate.weight", zeros(nEmbd*nFF), nEmbd, nFF),
-		f32Tensor("blk.0.ffn_up.weight", zeros(nEmbd*nFF), nEmbd, nFF),
-		f32Tensor("blk.0.ffn_down.weight", zeros(nFF*nEmbd), nFF, nEmbd),
+		f32Tensor("blk.0.ffn_gate.weight", zeros(nEmbd*scriptedFF), nEmbd, scriptedFF),
+		f32Tensor("blk.0.ffn_up.weight", zeros(nEmbd*scriptedFF), nEmbd, scriptedFF),
+		f32Tensor("blk.0.ffn_down.weight", zeros(scriptedFF*nEmbd), scriptedFF, nEmbd),
 	}
-	eos := s.EOS
-	if eos == "" {
-		eos = EndOfText
+}
+
+// recallWeights turns on the attention Recall reads the context with, and
+// has the marker's presence pick Recall's first piece after the header
+// (the output matrix out).
+func (sc *script) recallWeights(nEmbd int, out, attnV, attnOut []float32) {
+	// Each position's state gains half the mean of the one-hot tokens
+	// it attends to (values copy the normalized input, whose entries
+	// are sqrt(nEmbd); the output scales that back to 1/2). Half,
+	// because the end token's row collects the share of every token
+	// off the script, up to 1/2 then, below the script's next (1 and
+	// more). After the header, the recall piece scores (1-δ) on "\n"
+	// plus c/2 times the marker's share of the context: it loses by δ
+	// without the marker, and wins with it while c/2/4096 > δ(1 + the
+	// share of "\n"). Later in the reply its score, at most c/2/20 on
+	// a 20-token context, stays below the script's next token.
+	const delta, c = 0.0002, 10
+	scale := float32(0.5 / math.Sqrt(float64(nEmbd)))
+	for i := 0; i < nEmbd; i++ {
+		attnV[i*nEmbd+i] = 1
+		attnOut[i*nEmbd+i] = scale
 	}
-	eosID, ok := v.ids[eos]
-	if !ok {
-		return fmt.Errorf("testmodel: EOS token %q is not in the vocabulary", eos)
-	}
-	ctxLen := s.ContextLength
-	if ctxLen == 0 {
-		ctxLen = 4096
-	}
-	kv := llamaKV("sieve scripted test model", fsggml.FileTypeF32, v, eosID, shape{
-		ctx: ctxLen, embd: nEmbd, blocks: 1, ff: nFF, heads: 2, headsKV: 2,
-	})
-	if s.Arch != "" {
-		kv["general.architecture"] = s.Arch
-	}
-	return write(path, kv, ts)
+	out[sc.recall[0]*nEmbd+sc.nl] = 1 - delta
+	out[sc.recall[0]*nEmbd+sc.marker] = c
 }
 
 // Random describes a realistic-shape model with random weights.
@@ -390,10 +468,10 @@ func (r Random) Params() uint64 {
 // WriteRandom writes the random model r to path.
 func WriteRandom(path string, r Random) error {
 	if r.Embd <= 0 || r.Blocks <= 0 || r.Heads <= 0 || r.HeadsKV <= 0 || r.FF <= 0 {
-		return fmt.Errorf("testmodel: bad shape %+v", r)
+		return fmt.Errorf("modelgen: bad shape %+v", r)
 	}
 	if r.Embd%r.Heads != 0 || (r.Embd/r.Heads)%2 != 0 || r.Heads%r.HeadsKV != 0 {
-		return fmt.Errorf("testmodel: embd %d must split into %d heads of an even size, and heads by kv heads %d", r.Embd, r.Heads, r.HeadsKV)
+		return fmt.Errorf("modelgen: embd %d must split into %d heads of an even size, and heads by kv heads %d", r.Embd, r.Heads, r.HeadsKV)
 	}
 	var tt fsggml.TensorType
 	var ft fsggml.FileType
@@ -405,13 +483,13 @@ func WriteRandom(path string, r Random) error {
 	case "f32", "":
 		tt, ft = fsggml.TensorTypeF32, fsggml.FileTypeF32
 	default:
-		return fmt.Errorf("testmodel: unknown weight type %q (want q8_0, q4_0 or f32)", r.Type)
+		return fmt.Errorf("modelgen: unknown weight type %q (want q8_0, q4_0 or f32)", r.Type)
 	}
 	v := newVocab()
 	fillVocab(v, r.Vocab)
 	nVocab := len(v.tokens)
 	if nVocab != r.Vocab {
-		return fmt.Errorf("testmodel: vocab of %d tokens cannot be built (need ≥ 259)", r.Vocab)
+		return fmt.Errorf("modelgen: vocab of %d tokens cannot be built (need ≥ 259)", r.Vocab)
 	}
 	kvDim := r.Embd / r.Heads * r.HeadsKV
 	seed := r.Seed
@@ -531,14 +609,14 @@ func llamaKV(name string, ft fsggml.FileType, v *vocab, eos int, s shape) fsggml
 func write(path string, kv fsggml.KV, ts []*fsggml.Tensor) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("testmodel: %w", err)
+		return fmt.Errorf("modelgen: %w", err)
 	}
 	if err := fsggml.WriteGGUF(f, kv, ts); err != nil {
 		f.Close()
-		return fmt.Errorf("testmodel: write %s: %w", path, err)
+		return fmt.Errorf("modelgen: write %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("testmodel: %w", err)
+		return fmt.Errorf("modelgen: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sieve-project/sieve/internal/broker"
-	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/engine"
 	"github.com/sieve-project/sieve/internal/gateway"
 	"github.com/sieve-project/sieve/job"
@@ -35,7 +34,7 @@ type httpRow struct {
 // same jobs submitted on NATS (sieve submit's path), alternated rounds
 // times, on conn's worker. It times tokens/s and, per job, the first
 // text from the moment the request is sent.
-func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs []chatml.Message, seed uint32) (*httpRow, error) {
+func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs []job.Message, seed uint32) (*httpRow, error) {
 	door, err := gateway.New(gateway.Config{Conn: conn, Model: "bench"})
 	if err != nil {
 		return nil, err
@@ -50,44 +49,9 @@ func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	body, _ := json.Marshal(map[string]any{"model": "bench", "messages": msgs, "max_tokens": gen, "seed": seed, "stream": true, "stream_options": map[string]bool{"include_usage": true}})
 
-	viaHTTP := func() (int, time.Duration, error) {
-		start := time.Now()
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return 0, 0, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return 0, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		var first time.Duration
-		tokens := 0
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok || data == "[DONE]" {
-				continue
-			}
-			var c struct {
-				Choices []struct{ Delta struct{ Content string } }
-				Usage   *struct {
-					CompletionTokens int `json:"completion_tokens"`
-				}
-			}
-			if err := json.Unmarshal([]byte(data), &c); err != nil {
-				return 0, 0, err
-			}
-			if first == 0 && len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
-				first = time.Since(start)
-			}
-			if c.Usage != nil {
-				tokens = c.Usage.CompletionTokens
-			}
-		}
-		return tokens, first, sc.Err()
-	}
+	viaHTTP := func() (int, time.Duration, error) { return streamHTTP(client, url, body) }
 	viaNATS := func(id string) (int, time.Duration, error) {
-		b, _ := job.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Seed: &seed})
+		b, _ := job.Marshal(job.Job{ID: id, Messages: msgs, MaxTokens: &gen, Sampling: job.Sampling{Seed: &seed}})
 		start := time.Now()
 		var first time.Duration
 		res, err := conn.Submit(ctx, id, b, func(c job.Chunk) {
@@ -98,8 +62,8 @@ func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs 
 		return res.Usage.CompletionTokens, first, err
 	}
 	var (
-		tpsHTTP, tpsNATS, ratios, ttftHTTP, ttftNATS []float64
-		mu                                           sync.Mutex
+		ttftHTTP, ttftNATS []float64
+		mu                 sync.Mutex
 	)
 	// One side of a round: n jobs at once (generateAll), each recording
 	// its time to first text.
@@ -127,23 +91,52 @@ func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs 
 		})
 		return float64(tokens) / time.Since(start).Seconds(), err
 	}
-	for r := range rounds {
-		var h, s float64
-		var err error
-		if r%2 == 0 {
-			if h, err = side(true, r); err == nil {
-				s, err = side(false, r)
-			}
-		} else {
-			if s, err = side(false, r); err == nil {
-				h, err = side(true, r)
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		tpsHTTP, tpsNATS, ratios = append(tpsHTTP, h), append(tpsNATS, s), append(ratios, h/s)
+	tpsHTTP, tpsNATS, ratios, err := alternate(rounds,
+		func(r int) (float64, error) { return side(true, r) },
+		func(r int) (float64, error) { return side(false, r) })
+	if err != nil {
+		return nil, err
 	}
 	return &httpRow{Jobs: n, Rounds: rounds, TokensPerSecond: median(tpsHTTP), NATSTokensPerSec: median(tpsNATS), Ratio: median(ratios), RoundRatios: ratios,
 		FirstTokenMS: median(ttftHTTP), NATSFirstTokenMS: median(ttftNATS)}, nil
+}
+
+// streamHTTP posts one streaming chat request and reads its events to the
+// end: the completion tokens its usage reports, and the time to its
+// first text from the moment the request is sent.
+func streamHTTP(client *http.Client, url string, body []byte) (int, time.Duration, error) {
+	start := time.Now()
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	var first time.Duration
+	tokens := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c struct {
+			Choices []struct{ Delta struct{ Content string } }
+			Usage   *struct {
+				CompletionTokens int `json:"completion_tokens"`
+			}
+		}
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return 0, 0, err
+		}
+		if first == 0 && len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
+			first = time.Since(start)
+		}
+		if c.Usage != nil {
+			tokens = c.Usage.CompletionTokens
+		}
+	}
+	return tokens, first, sc.Err()
 }

@@ -1,4 +1,4 @@
-package testmodel
+package modelgen
 
 import (
 	"path/filepath"
