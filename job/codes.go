@@ -25,10 +25,17 @@ const (
 	CodeMaxTokensOverLimit = "max_tokens_over_limit" // over generate.max_tokens_limit
 	CodeBadSampling        = "bad_sampling"          // temperature, top_k, top_p, min_p, repeat_penalty or seed out of range
 	CodeBadStop            = "bad_stop"
-	CodeBadTimeout         = "bad_timeout" // 0 or negative
+	CodeBadFormat          = "bad_format"   // a format that is not text, json_object or json_schema, or a schema sieve cannot enforce
+	CodeBadLogprobs        = "bad_logprobs" // top_logprobs without logprobs, or over 20
+	CodeBadTimeout         = "bad_timeout"  // 0 or negative
 	CodeUnknownPolicy      = "unknown_policy"
 	CodeInputBlocked       = "input_blocked"   // an input list with action block matched
 	CodePromptTooLong      = "prompt_too_long" // the prompt does not fit in a slot
+
+	// CodeFormatBroken: a reply that would have ended "stop" is not valid
+	// against its format (a redaction changed it, or the schema asks for
+	// what the grammar could not enforce); the result is filtered.
+	CodeFormatBroken = "format_broken"
 
 	// Failures at run time.
 	CodeEngineError   = "engine_error"   // retried; failed after the last delivery

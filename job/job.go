@@ -8,6 +8,8 @@
 // validate against a model, or publish anything.
 package job
 
+import "encoding/json"
+
 // Message is one turn of a conversation: a role (system, user or
 // assistant) and its content.
 type Message struct {
@@ -36,15 +38,36 @@ const (
 
 // Job is a request to generate.
 type Job struct {
-	ID        string         `json:"id,omitempty"` // optional in a body: the subject names the job
-	Messages  []Message      `json:"messages"`
-	MaxTokens *int           `json:"max_tokens,omitempty"`
-	Sampling                 // temperature, top_k, top_p, min_p, repeat_penalty, seed: top-level fields
-	Stop      []string       `json:"stop,omitempty"`
-	Policy    string         `json:"policy,omitempty"`
-	TimeoutMS *int64         `json:"timeout_ms,omitempty"`
-	Metadata  map[string]any `json:"metadata,omitempty"`
+	ID        string    `json:"id,omitempty"` // optional in a body: the subject names the job
+	Messages  []Message `json:"messages"`
+	MaxTokens *int      `json:"max_tokens,omitempty"`
+	Sampling            // temperature, top_k, top_p, min_p, repeat_penalty, seed: top-level fields
+	Stop      []string  `json:"stop,omitempty"`
+	Format    *Format   `json:"format,omitempty"` // nil: plain text
+	// Logprobs asks for each token's log probability in the result, with
+	// the TopLogprobs (0-20) likeliest tokens at its position.
+	Logprobs    bool           `json:"logprobs,omitempty"`
+	TopLogprobs *int           `json:"top_logprobs,omitempty"`
+	Policy      string         `json:"policy,omitempty"`
+	TimeoutMS   *int64         `json:"timeout_ms,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
 }
+
+// Format constrains the shape of a reply: generation is sampled under a
+// grammar, so the model can only say what fits.
+type Format struct {
+	// Type is "text" (no constraint), "json_object" (one JSON object) or
+	// "json_schema" (a JSON value valid against Schema).
+	Type   string          `json:"type"`
+	Schema json.RawMessage `json:"schema,omitempty"`
+}
+
+// Format types.
+const (
+	FormatText       = "text"
+	FormatJSONObject = "json_object"
+	FormatJSONSchema = "json_schema"
+)
 
 // Chunk is a piece of moderated text, streamed as it is released. Seq
 // counts from 1 in each attempt: a queued job run again (Attempt, the
@@ -69,6 +92,31 @@ type Result struct {
 	Worker       string         `json:"worker,omitempty"`
 	Attempt      int            `json:"attempt,omitempty"`
 	Metadata     map[string]any `json:"metadata,omitempty"`
+	// Logprobs, when the job asked, has an entry for each token of Text,
+	// moderated: an entry inside a redacted span carries the
+	// replacement instead (Redacted, no alternatives), none follows a
+	// block, and no alternative is offered that would complete a
+	// keyword of an output list.
+	Logprobs []Logprob `json:"logprobs,omitempty"`
+}
+
+// Logprob is one token of a reply: its log probability before sampling
+// (the model's, before penalties, temperature, truncation or a grammar),
+// its bytes (a token may end inside a character), and the likeliest
+// tokens at its position.
+type Logprob struct {
+	Token    string       `json:"token"`
+	Logprob  float64      `json:"logprob"`
+	Bytes    []int        `json:"bytes"`
+	Top      []TopLogprob `json:"top_logprobs"`
+	Redacted bool         `json:"redacted,omitempty"`
+}
+
+// TopLogprob is one of the likeliest tokens at a position.
+type TopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes"`
 }
 
 // Usage counts tokens.

@@ -115,7 +115,7 @@ func check(j *Job, lim Limits) *Error {
 			return errorf(CodeMaxTokensOverLimit, "max_tokens %d: the limit (generate.max_tokens_limit) is %d", *v, lim.MaxTokensLimit)
 		}
 	}
-	if ps := j.Sampling.Check(); len(ps) > 0 {
+	if ps := j.Sampling.Problems(); len(ps) > 0 {
 		return errorf(CodeBadSampling, "%s", ps[0])
 	}
 	if len(j.Stop) > MaxStops {
@@ -124,6 +124,17 @@ func check(j *Job, lim Limits) *Error {
 	for i, s := range j.Stop {
 		if s == "" || len(s) > MaxStopBytes {
 			return errorf(CodeBadStop, "stop[%d] is %d bytes: want 1 to %d", i, len(s), MaxStopBytes)
+		}
+	}
+	if e := checkFormat(j.Format); e != nil {
+		return e
+	}
+	if v := j.TopLogprobs; v != nil {
+		switch {
+		case !j.Logprobs:
+			return errorf(CodeBadLogprobs, "top_logprobs needs logprobs: true")
+		case *v < 0 || *v > MaxTopLogprobs:
+			return errorf(CodeBadLogprobs, "top_logprobs %d: want 0 to %d", *v, MaxTopLogprobs)
 		}
 	}
 	if v := j.TimeoutMS; v != nil {
@@ -150,10 +161,10 @@ func (j Job) Timeout(lim Limits) time.Duration {
 // fields are a job's field names, exactly as they must be written.
 var fields = map[string]bool{
 	"id": true, "messages": true, "max_tokens": true, "temperature": true, "top_k": true, "top_p": true,
-	"min_p": true, "repeat_penalty": true, "seed": true, "stop": true, "policy": true, "timeout_ms": true, "metadata": true,
+	"min_p": true, "repeat_penalty": true, "seed": true, "stop": true, "format": true, "logprobs": true, "top_logprobs": true, "policy": true, "timeout_ms": true, "metadata": true,
 }
 
-const fieldList = "id, messages, max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed, stop, policy, timeout_ms, metadata"
+const fieldList = "id, messages, max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed, stop, format, logprobs, top_logprobs, policy, timeout_ms, metadata"
 
 // scan checks data's structure before it is decoded, where
 // encoding/json is lenient: one JSON object and nothing after it; field
@@ -348,4 +359,38 @@ func jsonType(goType string) string {
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// MaxTopLogprobs is the most alternatives a job may ask for at each
+// position, as in OpenAI's API.
+const MaxTopLogprobs = 20
+
+// MaxSchemaBytes bounds a format's JSON schema.
+const MaxSchemaBytes = 64 << 10
+
+// checkFormat checks a format's shape; whether sieve can enforce its
+// schema is the pipeline's to say (it compiles the grammar).
+func checkFormat(f *Format) *Error {
+	if f == nil {
+		return nil
+	}
+	switch f.Type {
+	case FormatText, FormatJSONObject:
+		if len(f.Schema) > 0 {
+			return errorf(CodeBadFormat, "format.schema is for type %q only; format.type is %q", FormatJSONSchema, f.Type)
+		}
+	case FormatJSONSchema:
+		s := bytes.TrimSpace(f.Schema)
+		switch {
+		case len(s) == 0 || bytes.Equal(s, []byte("null")):
+			return errorf(CodeBadFormat, "format.type %q needs format.schema, a JSON Schema object", FormatJSONSchema)
+		case s[0] != '{' && !bytes.Equal(s, []byte("true")):
+			return errorf(CodeBadFormat, "format.schema must be a JSON Schema object")
+		case len(s) > MaxSchemaBytes:
+			return errorf(CodeBadFormat, "format.schema is %d bytes: want at most %d", len(s), MaxSchemaBytes)
+		}
+	default:
+		return errorf(CodeBadFormat, "format.type %q: want %q, %q or %q", f.Type, FormatText, FormatJSONObject, FormatJSONSchema)
+	}
+	return nil
 }

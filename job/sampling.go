@@ -27,8 +27,9 @@ type Problem struct {
 
 func (p Problem) String() string { return fmt.Sprintf("%s %s: want %s", p.Field, p.Value, p.Want) }
 
-// Check returns every field out of its range, in field order.
-func (s Sampling) Check() []Problem {
+// Problems returns every field out of its range, in field order: the one
+// range check of these settings, for jobs and configuration alike.
+func (s Sampling) Problems() []Problem {
 	var ps []Problem
 	bad := func(field string, v any, want string) {
 		ps = append(ps, Problem{Field: field, Value: fmt.Sprint(v), Want: want})
@@ -54,8 +55,8 @@ func (s Sampling) Check() []Problem {
 	return ps
 }
 
-// Or is s with d's values where s has none.
-func (s Sampling) Or(d Sampling) Sampling {
+// OrDefaults is s with d's values where s has none.
+func (s Sampling) OrDefaults(d Sampling) Sampling {
 	or(&s.Temperature, d.Temperature)
 	or(&s.TopK, d.TopK)
 	or(&s.TopP, d.TopP)

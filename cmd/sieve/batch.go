@@ -183,18 +183,18 @@ func batchBackend(ctx context.Context, cfg config.Config, spec config.Batch, log
 	if cfg.Model.Path == "" {
 		return nil, nil, fmt.Errorf("no model for the in-process worker: set model.path in --config, or give a server")
 	}
-	parts, err := app.Load(ctx, cfg, log)
+	gen, err := app.Load(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	local, err := parts.StartLocal(ctx, app.WorkerOptions{Name: "batch"})
+	local, err := gen.StartLocal(ctx, app.WorkerOptions{Name: "batch"})
 	if err != nil {
-		parts.Close()
+		gen.Close()
 		return nil, nil, err
 	}
 	return local.Conn, func() {
 		local.Close()
-		parts.Close()
+		gen.Close()
 	}, nil
 }
 

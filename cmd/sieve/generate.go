@@ -50,15 +50,15 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitUsage
 	}
-	parts, err := app.Load(ctx, cfg, newLogger(e, *logLevel, cfg.Log.Format))
+	gen, err := app.Load(ctx, cfg, newLogger(e, *logLevel, cfg.Log.Format))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve generate: %v\n", err)
 		return exitCode(err)
 	}
-	defer parts.Close()
+	defer gen.Close()
 	// The same verdict as a job from NATS gets: the job as bytes, through
 	// the one parser.
-	res := parts.Runner().Run(ctx, data, "cli", func(s string) error {
+	res := gen.Runner().Run(ctx, data, "cli", func(s string) error {
 		if *asJSON {
 			return nil
 		}
@@ -74,8 +74,9 @@ func runGenerate(ctx context.Context, e env, args []string) int {
 	return generateStatus(e, res)
 }
 
-// apply checks the flags, sets the defaults they override in cfg, and
-// returns the job for prompt.
+// apply checks the flags, sets the defaults they override in cfg (system
+// prompt, max tokens), and returns the job for prompt, which carries the
+// rest (temperature, seed, stop strings).
 func (f *generateFlags) apply(cfg *config.Config, prompt string) ([]byte, error) {
 	g := &cfg.Generate
 	if f.system != "" {
@@ -96,7 +97,7 @@ func (f *generateFlags) apply(cfg *config.Config, prompt string) ([]byte, error)
 		j.Seed = &s
 	}
 	// The job's own range check, named as the flags are.
-	if ps := j.Sampling.Check(); len(ps) > 0 {
+	if ps := j.Sampling.Problems(); len(ps) > 0 {
 		return nil, fmt.Errorf("--%s %s: want %s", ps[0].Field, ps[0].Value, ps[0].Want)
 	}
 	for _, s := range f.stops {

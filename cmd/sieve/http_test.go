@@ -16,6 +16,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/sieve-project/sieve/internal/modelgen"
 )
@@ -56,6 +57,15 @@ func TestHTTPDoorEndToEnd(t *testing.T) {
 		got, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "toy", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
 		if err != nil || got.Choices[0].Message.Content != want {
 			t.Fatalf("%s: SDK got %+v, %v", door, got, err)
+		}
+		// The Responses and legacy completions endpoints serve the same.
+		resp, err := c.Responses.New(context.Background(), responses.ResponseNewParams{Model: "toy", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
+		if err != nil || resp.OutputText() != want || resp.Status != responses.ResponseStatusCompleted {
+			t.Fatalf("%s: Responses got %+v, %v", door, resp, err)
+		}
+		cmpl, err := c.Completions.New(context.Background(), openai.CompletionNewParams{Model: "toy", Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("hi")}})
+		if err != nil || cmpl.Choices[0].Text != want {
+			t.Fatalf("%s: completions got %+v, %v", door, cmpl, err)
 		}
 	}
 

@@ -62,6 +62,9 @@ func LoadBatch(path string) (Batch, error) {
 	if b.Timeout.Duration < 1e9 {
 		bad("timeout", "%s: want at least 1s", b.Timeout)
 	}
+	for _, p := range b.Sampling.Problems() {
+		bad(p.Field, "%s: want %s", p.Value, p.Want)
+	}
 	for i, s := range b.Stop {
 		if s == "" {
 			bad("stop", "stop[%d] is empty", i)

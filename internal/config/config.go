@@ -435,7 +435,7 @@ func (c Config) checkGenerate(bad badFunc) {
 	if g.MaxTokens < 1 || g.MaxTokens > g.MaxTokensLimit {
 		bad("generate.max_tokens", "%d: want 1 to generate.max_tokens_limit (%d)", g.MaxTokens, g.MaxTokensLimit)
 	}
-	for _, p := range g.Sampling.Check() {
+	for _, p := range g.Sampling.Problems() {
 		bad("generate."+p.Field, "%s: want %s", p.Value, p.Want)
 	}
 }

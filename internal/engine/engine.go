@@ -125,6 +125,16 @@ type Request struct {
 	MaxTokens int // > 0
 	Sampling  Sampling
 	Stop      []string // generation ends before the first of these
+	// Grammar, if set, is a GBNF grammar (root rule "root") every
+	// generated token must fit: the reply is a sentence of it, or a
+	// prefix of one if it is cut short (max tokens, a stop string). A
+	// Guard's bans apply on top of it; where the two leave no token, the
+	// guard's veto stands.
+	Grammar string
+	// Logprobs asks for each generated token's log probability in the
+	// Result, with the TopLogprobs likeliest tokens at its position.
+	Logprobs    bool
+	TopLogprobs int
 	// Guard, if set, may veto text as it is generated (see Guard);
 	// MaxRewinds and MaxTries bound what it may undo (0: the defaults).
 	Guard      Guard
@@ -143,6 +153,28 @@ type Result struct {
 	PromptTime       time.Duration // slot admitted → first token sampled
 	GenerateTime     time.Duration // first token → end
 	Rewinds          []Rewind      // the Guard's vetoes
+	// Logprobs has an entry for each token of the text, in order (with
+	// Request.Logprobs): their Text joined is the text before stop
+	// strings and UTF-8 repair, of which Text is what was emitted.
+	Logprobs []Logprob
+}
+
+// Logprob is a generated token's log probability before sampling: the
+// log-softmax of the model's logits, before penalties, temperature,
+// truncation or a grammar (what the model thought, not what the sampler
+// drew from), with the likeliest tokens at its position.
+type Logprob struct {
+	Token   int
+	Text    string // the token's bytes; may end inside a character
+	Logprob float32
+	Top     []TopLogprob // likeliest first
+}
+
+// TopLogprob is one of the likeliest tokens at a position.
+type TopLogprob struct {
+	Token   int
+	Text    string
+	Logprob float32
 }
 
 // ModelInfo describes the loaded model.

@@ -34,6 +34,9 @@ func (e *engine) Generate(ctx context.Context, req Request, emit func(string) er
 	return r.result(queued)
 }
 
+// maxTopLogprobs bounds Request.TopLogprobs, as OpenAI's API does.
+const maxTopLogprobs = 20
+
 // newSeq makes the sequence that carries req to the loop.
 func (e *engine) newSeq(ctx context.Context, req Request) *seq {
 	s := &seq{
@@ -42,6 +45,8 @@ func (e *engine) newSeq(ctx context.Context, req Request) *seq {
 		keep:      req.Keep,
 		maxTokens: req.MaxTokens,
 		sampling:  req.Sampling,
+		grammar:   req.Grammar,
+		logprobs:  -1,
 		quit:      make(chan struct{}),
 		// Room for every event the loop can send (eventAdmitted, an
 		// eventToken for each token released, eventFinal), so that it
@@ -52,6 +57,9 @@ func (e *engine) newSeq(ctx context.Context, req Request) *seq {
 		guard:      req.Guard,
 		maxRewinds: req.MaxRewinds,
 		maxTries:   req.MaxTries,
+	}
+	if req.Logprobs {
+		s.logprobs = min(max(req.TopLogprobs, 0), maxTopLogprobs)
 	}
 	if s.sampling.RepeatLastN == 0 {
 		s.sampling.RepeatLastN = 64
@@ -87,7 +95,7 @@ func (r *reader) read() {
 		case eventAdmitted:
 			r.admitted = ev.at
 		case eventToken:
-			r.token(ev.token, ev.at)
+			r.token(ev.token, ev.lp, ev.at)
 		case eventFinal:
 			r.loopErr = ev.err
 			r.res.Rewinds = ev.rewinds
@@ -103,7 +111,7 @@ func (r *reader) read() {
 // token takes a token the loop released at time at: its text goes through
 // the stop strings to emit. Tokens that come after a stop string or an
 // emit error were sampled before the loop saw quit, and count for nothing.
-func (r *reader) token(tok int, at time.Time) {
+func (r *reader) token(tok int, lp *Logprob, at time.Time) {
 	if r.first.IsZero() {
 		r.first = at
 	}
@@ -111,6 +119,9 @@ func (r *reader) token(tok int, at time.Time) {
 		return // draining what the loop sampled before it saw quit
 	}
 	r.res.CompletionTokens++
+	if lp != nil {
+		r.res.Logprobs = append(r.res.Logprobs, *lp)
+	}
 	out, stopped := r.hold.Write(r.pieces[tok])
 	r.release(out)
 	if stopped {

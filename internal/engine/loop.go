@@ -50,6 +50,8 @@ type seq struct {
 	keep                 int // Request.Keep
 	maxTokens            int
 	sampling             Sampling
+	grammar              string        // Request.Grammar
+	logprobs             int           // -1: none; else Request.TopLogprobs
 	quit                 chan struct{} // closed by Generate to end early (stop string, emit error)
 	guard                Guard
 	maxRewinds, maxTries int
@@ -90,6 +92,7 @@ type guarded struct {
 	bans                 map[int][]int32 // position (index into kept) → tokens vetoed there, banned when that position is sampled again
 	tries                map[int]int     // position → vetoes acted on there
 	rewinds              []Rewind        // every veto, for the Result
+	lps                  []*Logprob      // with logprobs: kept[i]'s entry
 }
 
 // eventKind says what an event reports.
@@ -109,7 +112,8 @@ const (
 // event is what the loop sends a request's Generate on seq.out.
 type event struct {
 	kind    eventKind
-	token   int // eventToken: the token
+	token   int      // eventToken: the token
+	lp      *Logprob // eventToken: its log probability, if asked for
 	at      time.Time
 	reason  FinishReason // eventFinal
 	err     error        // eventFinal
@@ -213,7 +217,7 @@ func active(slots []*seq) int {
 
 func (e *engine) admit(slots []*seq, s *seq) {
 	i := slices.Index(slots, nil)
-	sampler, err := newSampler(e.model, s.sampling, false)
+	sampler, err := newSampler(e.model, s.sampling, s.grammar, false)
 	if err != nil {
 		s.out <- event{kind: eventFinal, reason: FinishError, err: fmt.Errorf("engine: %w", err), at: time.Now()}
 		close(s.out)
@@ -350,34 +354,57 @@ func (e *engine) sampleBatch(slots []*seq, now time.Time) {
 			continue
 		}
 		var banned []int32
-		if g := s.guarded; g != nil {
+		g := s.guarded
+		if g != nil {
 			banned = g.bans[len(g.kept)]
 		}
 		tok := s.sampler.sample(e.lctx, s.logitsAt, banned)
-		if tok < 0 {
+		if tok == noAllowed && len(banned) > 0 {
+			// The grammar allows nothing here but what a veto banned:
+			// the text cannot avoid the list, so the veto stands (the
+			// list's fallback acts on it) instead of trying again.
+			g.tries[len(g.kept)] = g.maxTries
+			tok = s.sampler.sample(e.lctx, s.logitsAt, nil)
+		}
+		switch tok {
+		case noLogits:
 			e.finish(slots, s, FinishError, fmt.Errorf("%w: no logits for the sequence", ErrDecode))
 			continue
-		}
-		s.sampler.accept(tok)
-		if s.guarded != nil {
-			e.guardedToken(slots, s, tok, now)
+		case noAllowed:
+			e.finish(slots, s, FinishError, fmt.Errorf("%w: the grammar allows no next token", ErrDecode))
 			continue
 		}
-		e.plainToken(slots, s, tok, now)
+		if !s.sampler.accept(tok) {
+			e.finish(slots, s, FinishError, fmt.Errorf("%w: the grammar refused the token it allowed", ErrDecode))
+			continue
+		}
+		var lp *Logprob
+		if s.logprobs >= 0 && !e.eog[tok] {
+			var ok bool
+			if lp, ok = logprob(e.lctx, s.logitsAt, e.info.VocabSize, tok, s.logprobs, e.pieces); !ok {
+				e.finish(slots, s, FinishError, fmt.Errorf("%w: no logits for the sequence", ErrDecode))
+				continue
+			}
+		}
+		if s.guarded != nil {
+			e.guardedToken(slots, s, tok, lp, now)
+			continue
+		}
+		e.plainToken(slots, s, tok, lp, now)
 	}
 }
 
 // plainToken takes an unguarded sequence's next token: nothing can take
 // it back, so it goes to the requester at once, unless it ends the
 // sequence.
-func (e *engine) plainToken(slots []*seq, s *seq, tok int, now time.Time) {
+func (e *engine) plainToken(slots []*seq, s *seq, tok int, lp *Logprob, now time.Time) {
 	if e.eog[tok] {
 		e.finish(slots, s, FinishStop, nil)
 		return
 	}
 	s.last = tok
 	s.produced++
-	s.out <- event{kind: eventToken, token: tok, at: now}
+	s.out <- event{kind: eventToken, token: tok, lp: lp, at: now}
 	if s.produced >= s.maxTokens {
 		e.finish(slots, s, FinishLength, nil)
 	}
@@ -415,13 +442,16 @@ func (e *engine) decode(slots []*seq) error {
 // back, lets the guard see its text, goes back if the guard vetoes, and
 // releases what no veto can reach any more. At the end (an end token, the
 // token limit) the guard has a last word before the sequence finishes.
-func (e *engine) guardedToken(slots []*seq, s *seq, tok int, now time.Time) {
+func (e *engine) guardedToken(slots []*seq, s *seq, tok int, lp *Logprob, now time.Time) {
 	g := s.guarded
 	end := e.eog[tok]
 	if !end {
 		g.marks = append(g.marks, g.guard.Mark())
 		g.offsets = append(g.offsets, g.textLen)
 		g.kept = append(g.kept, int32(tok))
+		if s.logprobs >= 0 {
+			g.lps = append(g.lps, lp)
+		}
 		piece := e.pieces[tok]
 		g.textLen += len(piece)
 		s.last = tok
@@ -431,7 +461,7 @@ func (e *engine) guardedToken(slots []*seq, s *seq, tok int, now time.Time) {
 			return
 		}
 		for g.released < len(g.kept) && g.offsets[g.released]+len(e.pieces[g.kept[g.released]]) <= safe {
-			s.out <- event{kind: eventToken, token: int(g.kept[g.released]), at: now}
+			s.out <- event{kind: eventToken, token: int(g.kept[g.released]), lp: g.lpAt(g.released), at: now}
 			g.released++
 			g.marks = g.marks[1:]
 		}
@@ -446,6 +476,14 @@ func (e *engine) guardedToken(slots []*seq, s *seq, tok int, now time.Time) {
 	e.endGuarded(slots, s, reason, now)
 }
 
+// lpAt is kept[i]'s log probability entry, nil without logprobs.
+func (g *guarded) lpAt(i int) *Logprob {
+	if i < len(g.lps) {
+		return g.lps[i]
+	}
+	return nil
+}
+
 // endGuarded ends a guarded sequence that ran out of room or tokens, or
 // said its end token: the guard has a last word, which may send it back,
 // and otherwise the held tokens are released and the sequence finishes.
@@ -455,7 +493,7 @@ func (e *engine) endGuarded(slots []*seq, s *seq, reason FinishReason, now time.
 		return
 	}
 	for ; g.released < len(g.kept); g.released++ {
-		s.out <- event{kind: eventToken, token: int(g.kept[g.released]), at: now}
+		s.out <- event{kind: eventToken, token: int(g.kept[g.released]), lp: g.lpAt(g.released), at: now}
 	}
 	e.finish(slots, s, reason, nil)
 }
@@ -494,6 +532,9 @@ func (e *engine) rewind(s *seq, v *Veto) bool {
 	g.marks = g.marks[:j-g.released]
 	g.textLen = g.offsets[j]
 	g.kept, g.offsets = g.kept[:j], g.offsets[:j]
+	if len(g.lps) > j {
+		g.lps = g.lps[:j]
+	}
 	// Decode the last kept token (or the prompt's last) again, for the
 	// logits of position j.
 	promptLen := len(s.prompt)
@@ -507,6 +548,10 @@ func (e *engine) rewind(s *seq, v *Veto) bool {
 	}
 	s.produced = j
 	s.sampler.history(g.kept[max(0, j-s.sampling.RepeatLastN):])
+	if !s.sampler.replay(g.kept) {
+		// Cannot happen: the grammar took these tokens before.
+		e.log.Error("the grammar did not take back its own tokens", "tokens", len(g.kept))
+	}
 	return true
 }
 

@@ -82,6 +82,10 @@ struct llama_sampler *llama_sampler_init_min_p(float p, size_t min_keep);
 struct llama_sampler *llama_sampler_init_temp_ext(float t, float delta, float exponent);
 struct llama_sampler *llama_sampler_init_penalties(int32_t penalty_last_n, float penalty_repeat, float penalty_freq, float penalty_present);
 const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model);
+struct llama_sampler *llama_sampler_init_grammar(const struct llama_vocab *vocab, const char *grammar_str, const char *grammar_root);
+int32_t llama_token_to_piece(const struct llama_vocab *vocab, llama_token token, char *buf, int32_t length, int32_t lstrip, bool special);
+bool llama_vocab_is_eog(const struct llama_vocab *vocab, llama_token token);
+void llama_sampler_reset(struct llama_sampler *smpl);
 int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab);
 float *llama_get_logits_ith(struct llama_context *ctx, int32_t i);
 }
@@ -361,6 +365,41 @@ struct tail {
 	}
 };
 
+// utf8 follows the bytes of a text as UTF-8 (RFC 3629: no overlong
+// forms, no surrogates, nothing past U+10FFFF): need is how many
+// continuation bytes the last character still owes, lo..hi the range the
+// next one must be in.
+struct utf8 {
+	int need = 0;
+	uint8_t lo = 0x80, hi = 0xBF;
+
+	// step takes byte b; false if the text is no longer UTF-8.
+	bool step(uint8_t b) {
+		if (need > 0) {
+			if (b < lo || b > hi) return false;
+			need--;
+			lo = 0x80;
+			hi = 0xBF;
+			return true;
+		}
+		if (b < 0x80) return true;
+		if (b < 0xC2 || b > 0xF4) return false;
+		need = b < 0xE0 ? 1 : b < 0xF0 ? 2 : 3;
+		lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+		hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+		return true;
+	}
+
+	// takes reports whether the text stays UTF-8 with piece after it.
+	bool takes(const char *piece, int32_t n) const {
+		utf8 u = *this;
+		for (int32_t i = 0; i < n; i++) {
+			if (!u.step((uint8_t)piece[i])) return false;
+		}
+		return true;
+	}
+};
+
 } // namespace
 
 struct sieve_sampler {
@@ -369,6 +408,69 @@ struct sieve_sampler {
 	struct llama_sampler *chain; // top_k > 0: llama.cpp's chain
 	std::vector<llama_token_data> cur;
 	tail *t; // top_k = 0
+	// grammar, when the request has one, is llama.cpp's grammar stage,
+	// kept out of the chain: as llama.cpp's common_sampler does, the
+	// token the chain picks is checked alone, and only when the grammar
+	// refuses it is the grammar applied to the whole vocabulary and the
+	// token drawn again, so a model that mostly follows the grammar pays
+	// for one check a token.
+	struct llama_sampler *grammar;
+	std::vector<llama_token_data> all; // the vocabulary, for the grammar's second draw
+	// With a grammar the text must also stay UTF-8: llama.cpp's grammar
+	// lets a token of stray bytes through inside a string, and the
+	// released text shows each as U+FFFD, which the schema did not
+	// allow for (a maxLength, an enum).
+	const struct llama_vocab *vocab;
+	utf8 text;
+	char piece[256];
+	std::vector<float> masked; // the chain's logits under the mask
+	std::vector<int32_t> order;  // token ids, for narrow's selection
+	size_t pool = 0;             // how many of the likeliest tokens narrow tries
+
+	// narrow sets every logit but those of the allowed tokens among the
+	// pool likeliest to -inf, and reports whether any is allowed. The
+	// draw that follows keeps the top_k likeliest left, so where the pool
+	// holds top_k plus every token the repeat penalty can push down
+	// (penalties only lower logits), it draws from what grammar-first
+	// sampling would, among the model's own likeliest; a model that
+	// strays from the grammar costs a check of the pool instead of the
+	// whole vocabulary.
+	bool narrow(float *l, size_t n) {
+		if (pool >= n) return false;
+		order.resize(n);
+		for (size_t i = 0; i < n; i++) order[i] = (int32_t)i;
+		std::nth_element(order.begin(), order.begin() + pool, order.end(),
+			[l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+		all.resize(pool);
+		size_t m = 0;
+		for (size_t i = 0; i < pool; i++) {
+			const int32_t id = order[i];
+			if (l[id] != -INFINITY && fits(id)) all[m++] = llama_token_data{id, l[id], 0.0f};
+		}
+		if (m == 0) return false;
+		llama_token_data_array arr = {all.data(), m, -1, false};
+		llama_sampler_apply(grammar, &arr);
+		bool any = false;
+		for (size_t i = 0; i < m && !any; i++) any = all[i].logit != -INFINITY;
+		if (!any) return false;
+		for (size_t i = 0; i < n; i++) l[i] = -INFINITY;
+		for (size_t i = 0; i < m; i++) l[all[i].id] = all[i].logit;
+		return true;
+	}
+
+	// fits reports whether tok keeps the text UTF-8: an end token only
+	// between characters.
+	bool fits(int32_t tok) {
+		if (llama_vocab_is_eog(vocab, tok)) return text.need == 0;
+		const int32_t n = llama_token_to_piece(vocab, tok, piece, sizeof piece, 0, false);
+		return n >= 0 && text.takes(piece, n); // longer than the buffer: not JSON text anyway
+	}
+
+	void took(int32_t tok) {
+		if (llama_vocab_is_eog(vocab, tok)) return;
+		const int32_t n = llama_token_to_piece(vocab, tok, piece, sizeof piece, 0, false);
+		for (int32_t i = 0; i < n; i++) text.step((uint8_t)piece[i]);
+	}
 
 	~sieve_sampler() {
 		if (chain) {
@@ -376,7 +478,40 @@ struct sieve_sampler {
 		} else {
 			delete pen;
 		}
+		if (grammar) llama_sampler_free(grammar);
 		delete t;
+	}
+
+	// allows reports whether the grammar lets tok come next.
+	bool allows(int32_t tok) {
+		if (!fits(tok)) return false;
+		llama_token_data one{tok, 1.0f, 0.0f};
+		llama_token_data_array arr = {&one, 1, -1, false};
+		llama_sampler_apply(grammar, &arr);
+		return one.logit != -INFINITY;
+	}
+
+	// mask sets l[i] to -inf for every token the grammar does not allow
+	// next, and reports whether any is left.
+	bool mask(float *l, size_t n) {
+		all.resize(n);
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (l[i] == -INFINITY) continue;
+			if (!fits((int32_t)i)) {
+				l[i] = -INFINITY;
+				continue;
+			}
+			all[m++] = llama_token_data{(llama_token)i, l[i], 0.0f};
+		}
+		llama_token_data_array arr = {all.data(), m, -1, false};
+		llama_sampler_apply(grammar, &arr);
+		bool any = false;
+		for (size_t i = 0; i < m; i++) {
+			l[all[i].id] = all[i].logit;
+			any = any || all[i].logit != -INFINITY;
+		}
+		return any;
 	}
 };
 
@@ -403,6 +538,15 @@ extern "C" struct sieve_sampler *sieve_sampler_new(const struct llama_model *mod
 			s->pen = new penalties{p.last_n, p.repeat};
 			s->t = new tail{p.top_p, p.min_p, p.temp, std::mt19937(rng_seed(p.seed)), {}, {}, {}, {}, {}, {}};
 		}
+		if (p.grammar && p.grammar[0]) {
+			s->vocab = llama_model_get_vocab(model);
+			s->pool = (size_t)std::max(p.top_k, 64) + (size_t)std::max(p.last_n, 0);
+			s->grammar = llama_sampler_init_grammar(s->vocab, p.grammar, "root");
+			if (!s->grammar) {
+				delete s;
+				return nullptr;
+			}
+		}
 	} catch (...) {
 		delete s;
 		return nullptr;
@@ -410,9 +554,9 @@ extern "C" struct sieve_sampler *sieve_sampler_new(const struct llama_model *mod
 	return s;
 }
 
-extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx, const int32_t *banned, size_t nb) {
-	const float *logits = llama_get_logits_ith(ctx, idx);
-	if (!logits) return -1;
+// draw samples from logits with the bans (and, with masked, the grammar's
+// mask) applied.
+static int32_t draw(struct sieve_sampler *s, const float *logits, const int32_t *banned, size_t nb, bool masked) {
 	const size_t n = (size_t)s->n_vocab;
 	if (s->t) {
 		tail *t = s->t;
@@ -421,6 +565,7 @@ extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_co
 		for (size_t i = 0; i < nb; i++) {
 			if (banned[i] >= 0 && (size_t)banned[i] < n) t->l[banned[i]] = -INFINITY;
 		}
+		if (masked && !s->narrow(t->l.data(), n) && !s->mask(t->l.data(), n)) return -2;
 		s->pen->apply(t->l.data(), n);
 		return t->sample(n);
 	}
@@ -430,18 +575,60 @@ extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_co
 	for (size_t i = 0; i < nb; i++) {
 		if (banned[i] >= 0 && (size_t)banned[i] < n) s->cur[banned[i]].logit = -INFINITY;
 	}
+	if (masked) {
+		std::vector<float> &l = s->masked;
+		l.resize(n);
+		for (size_t i = 0; i < n; i++) l[i] = s->cur[i].logit;
+		if (!s->narrow(l.data(), n) && !s->mask(l.data(), n)) return -2;
+		for (size_t i = 0; i < n; i++) s->cur[i].logit = l[i];
+	}
 	llama_token_data_array arr = {s->cur.data(), n, -1, false};
 	llama_sampler_apply(s->chain, &arr);
 	if (arr.selected < 0 || (size_t)arr.selected >= arr.size) return -1;
 	return arr.data[arr.selected].id;
 }
 
-extern "C" void sieve_sampler_accept(struct sieve_sampler *s, int32_t token) {
+extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_context *ctx, int32_t idx, const int32_t *banned, size_t nb) {
+	const float *logits = llama_get_logits_ith(ctx, idx);
+	if (!logits) return -1;
+	try {
+		int32_t tok = draw(s, logits, banned, nb, false);
+		if (!s->grammar || tok < 0 || s->allows(tok)) return tok;
+		return draw(s, logits, banned, nb, true);
+	} catch (...) {
+		return -2; // the grammar failed on a piece: no token it can vouch for
+	}
+}
+
+extern "C" bool sieve_sampler_accept(struct sieve_sampler *s, int32_t token) {
 	if (s->chain) {
 		llama_sampler_accept(s->chain, token);
 	} else {
 		s->pen->accept(token);
 	}
+	if (!s->grammar) return true;
+	try {
+		llama_sampler_accept(s->grammar, token);
+	} catch (...) {
+		return false;
+	}
+	s->took(token);
+	return true;
+}
+
+extern "C" bool sieve_sampler_replay(struct sieve_sampler *s, const int32_t *tokens, size_t n) {
+	if (!s->grammar) return true;
+	try {
+		llama_sampler_reset(s->grammar);
+		s->text = utf8{};
+		for (size_t i = 0; i < n; i++) {
+			llama_sampler_accept(s->grammar, tokens[i]);
+			s->took(tokens[i]);
+		}
+	} catch (...) {
+		return false;
+	}
+	return true;
 }
 
 extern "C" void sieve_sampler_history(struct sieve_sampler *s, const int32_t *tokens, size_t n) {
@@ -477,4 +664,32 @@ extern "C" size_t sieve_kept_ids(const float *logits, size_t n, float top_p, flo
 		if (c.keeps(t.l.data(), i)) out[k++] = (int32_t)i;
 	}
 	return k;
+}
+
+// sieve_logprobs returns the log probability of tok at output idx of the
+// last decode (log-softmax of the raw logits: before penalties,
+// temperature, truncation or a grammar), and writes the top likeliest
+// tokens and theirs, likeliest first, into ids and lps. NAN when ctx has
+// no logits there.
+extern "C" float sieve_logprobs(struct llama_context *ctx, int32_t idx, int32_t n_vocab, int32_t tok, int32_t top, int32_t *ids, float *lps) {
+	const float *l = llama_get_logits_ith(ctx, idx);
+	if (!l || n_vocab <= 0) return NAN;
+	const size_t n = (size_t)n_vocab;
+	float mx = l[0];
+	for (size_t i = 1; i < n; i++) mx = std::max(mx, l[i]);
+	double sum = 0;
+	for (size_t i = 0; i < n; i++) sum += std::exp((double)(l[i] - mx));
+	const float lse = mx + (float)std::log(sum);
+	if (top > 0) {
+		const size_t k = std::min((size_t)top, n);
+		std::vector<int32_t> order(n);
+		for (size_t i = 0; i < n; i++) order[i] = (int32_t)i;
+		std::partial_sort(order.begin(), order.begin() + k, order.end(),
+			[l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+		for (size_t i = 0; i < k; i++) {
+			ids[i] = order[i];
+			lps[i] = l[order[i]] - lse;
+		}
+	}
+	return l[tok] - lse;
 }

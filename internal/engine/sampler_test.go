@@ -167,7 +167,7 @@ func TestChainMatchesCommonSampler(t *testing.T) {
 		{Temperature: 1.5, TopK: 300, TopP: 1, MinP: 0, RepeatPenalty: 1.3, RepeatLastN: 8, Seed: 12},
 		{Temperature: 0, TopK: 40, TopP: 0.9, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64, Seed: 13},
 	} {
-		ours, err := newSampler(m, sp, false)
+		ours, err := newSampler(m, sp, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestTailDraws(t *testing.T) {
 	m, c := decoded(t, randomModel(t, 700))
 	logits := slices.Clone(logitsOf(c, out, 700))
 	draw := func(sp Sampling, n int) []int {
-		s, err := newSampler(m, sp, false)
+		s, err := newSampler(m, sp, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ func TestTailDraws(t *testing.T) {
 		}
 	}
 	// A strong repeat penalty moves greedy off a token it just accepted.
-	s, err := newSampler(m, Sampling{Temperature: 0, RepeatPenalty: 50, RepeatLastN: 4, Seed: 1}, false)
+	s, err := newSampler(m, Sampling{Temperature: 0, RepeatPenalty: 50, RepeatLastN: 4, Seed: 1}, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func BenchmarkSample(b *testing.B) {
 			b.Run(shape.name+"/"+tt.name, func(b *testing.B) {
 				sp := base
 				sp.TopK = tt.topK
-				s, err := newSampler(m, sp, tt.common)
+				s, err := newSampler(m, sp, "", tt.common)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -144,12 +144,14 @@ func New(cfg Config, opts ...Option) (*Gateway, error) {
 		}
 	}
 	g.mux = http.NewServeMux()
-	g.mux.HandleFunc("/v1/chat/completions", g.only("POST", g.authorized(g.chat)))
+	g.mux.HandleFunc("/v1/chat/completions", g.only("POST", g.authorized(g.serve(chatAPI))))
+	g.mux.HandleFunc("/v1/responses", g.only("POST", g.authorized(g.serve(responsesAPI))))
+	g.mux.HandleFunc("/v1/completions", g.only("POST", g.authorized(g.serve(completionsAPI))))
 	g.mux.HandleFunc("/v1/models", g.only("GET", g.authorized(g.models)))
 	g.mux.HandleFunc("/v1/models/{model}", g.only("GET", g.authorized(g.models)))
 	g.mux.HandleFunc("/healthz", g.only("GET", g.health))
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, newError(http.StatusNotFound, typeInvalid, "unknown_url", "", "Unknown request URL: %s %s (sieve serves POST /v1/chat/completions, GET /v1/models and GET /healthz)", r.Method, r.URL.Path))
+		writeError(w, newError(http.StatusNotFound, typeInvalid, "unknown_url", "", "Unknown request URL: %s %s (sieve serves POST /v1/chat/completions, POST /v1/responses, POST /v1/completions, GET /v1/models and GET /healthz)", r.Method, r.URL.Path))
 	})
 	return g, nil
 }
@@ -304,77 +306,92 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request, _ storedKey) {
 	writeJSON(w, modelList{Object: "list", Data: []modelJSON{m}})
 }
 
-// chat serves POST /v1/chat/completions.
-func (g *Gateway) chat(w http.ResponseWriter, r *http.Request, k storedKey) {
-	start := time.Now()
+// api is one of OpenAI's endpoints as the door serves it: how its
+// requests become a job, and the names its answers use.
+type api struct {
+	name     string                                               // in logs
+	idPrefix string                                               // of the answer's id, before the job's id
+	params   map[string]string                                    // the parameter behind each rejection code
+	parse    func(body []byte, model string) (request, *apiError) // strict: see request.go
+}
+
+// serve answers a request to a: it becomes an ordinary job, submitted on
+// NATS; its chunks are relayed as they come when it streams, and its
+// result ends the answer.
+func (g *Gateway) serve(a api) keyHandler {
+	return func(w http.ResponseWriter, r *http.Request, k storedKey) {
+		start := time.Now()
+		req, id, payload, timeout, e := g.prepare(w, r, k, a)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		w.Header().Set("X-Sieve-Job", id)
+		log := g.log.With("job", id)
+		log.Debug("http request", "api", a.name, "stream", req.stream, "remote", r.RemoteAddr)
+
+		ctx, cancel := context.WithTimeout(r.Context(), timeout+grace)
+		defer cancel()
+		defer context.AfterFunc(g.cut, cancel)()
+		out := &reply{id: a.idPrefix + id, jobID: id, created: start.Unix(), model: g.model, shape: req.shape, params: a.params, writeTimeout: g.slow.Write}
+		var onChunk func(job.Chunk)
+		if req.stream {
+			out.stream = &streamer{w: w, rc: http.NewResponseController(w), usage: req.includeUsage, timeout: g.slow.Write, cut: cancel}
+			onChunk = out.relayChunk
+		}
+		res, err := g.conn.Submit(ctx, id, payload, onChunk)
+		if err != nil {
+			cutOff := out.stream != nil && out.stream.broken
+			e := g.giveUp(r, ctx, id, r.Header.Get("Idempotency-Key") != "", cutOff, err, log)
+			if e != nil {
+				out.fail(w, e)
+			}
+			return
+		}
+		out.finish(w, res)
+		log.Info("http request done", "api", a.name, "status", res.Status, "finish", res.FinishReason, "stream", req.stream,
+			"completion_tokens", res.Usage.CompletionTokens, "ms", time.Since(start).Milliseconds())
+	}
+}
+
+// prepare reads and parses a request to a and makes its job: the id,
+// the payload to submit and the deadline.
+func (g *Gateway) prepare(w http.ResponseWriter, r *http.Request, k storedKey, a api) (req request, id string, payload []byte, timeout time.Duration, e *apiError) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(g.maxBody)))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, newError(http.StatusRequestEntityTooLarge, typeInvalid, "request_too_large", "", "the request body is over the limit of %d bytes (queue.max_payload)", g.maxBody))
+			e = newError(http.StatusRequestEntityTooLarge, typeInvalid, "request_too_large", "", "the request body is over the limit of %d bytes (queue.max_payload)", g.maxBody)
 		} else {
-			writeError(w, invalid("invalid_body", "", "could not read the request body: %v", err))
+			e = invalid("invalid_body", "", "could not read the request body: %v", err)
 		}
 		return
 	}
-	req, e := parseRequest(body, g.model)
-	if e != nil {
-		writeError(w, e)
+	if req, e = a.parse(body, g.model); e != nil {
 		return
 	}
-	j := req.job
+	j := &req.job
 	if j.Policy, e = policy(r.Header, k); e != nil {
-		writeError(w, e)
 		return
 	}
-	timeout, e := g.deadline(r.Header)
-	if e != nil {
-		writeError(w, e)
+	if timeout, e = g.deadline(r.Header); e != nil {
 		return
 	}
 	ms := timeout.Milliseconds()
 	j.TimeoutMS = &ms
-	id, e := jobID(k, r.Header.Get("Idempotency-Key"))
-	if e != nil {
-		writeError(w, e)
+	if id, e = jobID(k, r.Header.Get("Idempotency-Key")); e != nil {
 		return
 	}
-	payload, err := job.Marshal(j)
-	if err != nil {
-		writeError(w, newError(http.StatusInternalServerError, typeServer, "internal_error", "", "encode the job: %v", err))
+	if payload, err = job.Marshal(j); err != nil {
+		e = newError(http.StatusInternalServerError, typeServer, "internal_error", "", "encode the job: %v", err)
 		return
 	}
 	// The checks every worker makes that need no model: a bad value is
 	// a 400 now rather than a job that fails on a worker.
 	if _, pe := job.Parse(payload, id, job.Limits{MaxPayload: g.maxBody}); pe != nil {
-		writeError(w, rejection(pe))
-		return
+		e = rejection(pe, a.params)
 	}
-	w.Header().Set("X-Sieve-Job", id)
-	log := g.log.With("job", id)
-	log.Debug("http request", "stream", req.stream, "remote", r.RemoteAddr)
-
-	ctx, cancel := context.WithTimeout(r.Context(), timeout+grace)
-	defer cancel()
-	defer context.AfterFunc(g.cut, cancel)()
-	out := &response{id: "chatcmpl-" + id, created: start.Unix(), model: g.model, writeTimeout: g.slow.Write}
-	var onChunk func(job.Chunk)
-	if req.stream {
-		out.stream = &streamer{w: w, rc: http.NewResponseController(w), usage: req.includeUsage, timeout: g.slow.Write, cut: cancel}
-		onChunk = out.relayChunk
-	}
-	res, err := g.conn.Submit(ctx, id, payload, onChunk)
-	if err != nil {
-		cutOff := out.stream != nil && out.stream.broken
-		e := g.giveUp(r, ctx, id, r.Header.Get("Idempotency-Key") != "", cutOff, err, log)
-		if e != nil {
-			out.fail(w, e)
-		}
-		return
-	}
-	out.finish(w, res)
-	log.Info("http request done", "status", res.Status, "finish", res.FinishReason, "stream", req.stream,
-		"completion_tokens", res.Usage.CompletionTokens, "ms", time.Since(start).Milliseconds())
+	return
 }
 
 // giveUp handles a job whose result did not come: its job is cancelled

@@ -351,12 +351,7 @@ func TestClosingTheStreamCancelsTheJob(t *testing.T) {
 func TestErrorShapes(t *testing.T) {
 	d := startDoor(t, doorOpts{})
 	long := `{"model":"scripted","messages":[{"role":"user","content":"` + strings.Repeat("x", 5000) + `"}]}`
-	tests := []struct {
-		name, method, path, key, body string
-		header                        map[string]string
-		status                        int
-		code, param                   string
-	}{
+	tests := []errorCase{
 		{"unknown parameter", "POST", "/v1/chat/completions", keyOpen, `{"model":"scripted","messages":[{"role":"user","content":"hi"}],"temprature":1}`, nil, 400, "unknown_parameter", "temprature"},
 		{"n above 1", "POST", "/v1/chat/completions", keyOpen, `{"model":"scripted","messages":[{"role":"user","content":"hi"}],"n":2}`, nil, 400, "unsupported_value", "n"},
 		{"tools", "POST", "/v1/chat/completions", keyOpen, `{"model":"scripted","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function"}]}`, nil, 400, "unsupported_parameter", "tools"},
@@ -377,51 +372,64 @@ func TestErrorShapes(t *testing.T) {
 		{"no key", "POST", "/v1/chat/completions", "", `{}`, nil, 401, "missing_api_key", ""},
 		{"wrong key", "POST", "/v1/chat/completions", "sk-wrong-0123456789abcdef", `{}`, nil, 401, "invalid_api_key", ""},
 		{"wrong method", "GET", "/v1/chat/completions", keyOpen, "", nil, 405, "method_not_allowed", ""},
-		{"unknown path", "POST", "/v1/completions", keyOpen, `{}`, nil, 404, "unknown_url", ""},
+		{"unknown path", "POST", "/v1/embeddings", keyOpen, `{}`, nil, 404, "unknown_url", ""},
 		{"unknown model", "GET", "/v1/models/gpt-4o", keyOpen, "", nil, 404, "model_not_found", "model"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(tc.method, d.url+tc.path, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.key != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.key)
-			}
-			for k, v := range tc.header {
-				req.Header.Set(k, v)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			var e struct {
-				Error *struct {
-					Message string  `json:"message"`
-					Type    string  `json:"type"`
-					Param   *string `json:"param"`
-					Code    *string `json:"code"`
-				} `json:"error"`
-			}
-			dec := json.NewDecoder(bytes.NewReader(body))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type == "" {
-				t.Fatalf("status %d, body %s: not OpenAI's error shape (%v)", resp.StatusCode, body, err)
-			}
-			param := ""
-			if e.Error.Param != nil {
-				param = *e.Error.Param
-			}
-			if resp.StatusCode != tc.status || e.Error.Code == nil || *e.Error.Code != tc.code || param != tc.param {
-				t.Fatalf("got %d %s", resp.StatusCode, body)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-				t.Fatalf("Content-Type %q", ct)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { d.checkError(t, tc) })
+	}
+}
+
+// errorCase is a raw HTTP request and the error it must get.
+type errorCase struct {
+	name, method, path, key, body string
+	header                        map[string]string
+	status                        int
+	code, param                   string
+}
+
+// checkError sends tc's request and checks that the answer is an error
+// in OpenAI's shape, exactly, with tc's status, code and param.
+func (d *door) checkError(t *testing.T, tc errorCase) {
+	t.Helper()
+	req, err := http.NewRequest(tc.method, d.url+tc.path, strings.NewReader(tc.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.key != "" {
+		req.Header.Set("Authorization", "Bearer "+tc.key)
+	}
+	for k, v := range tc.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var e struct {
+		Error *struct {
+			Message string  `json:"message"`
+			Type    string  `json:"type"`
+			Param   *string `json:"param"`
+			Code    *string `json:"code"`
+		} `json:"error"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type == "" {
+		t.Fatalf("status %d, body %s: not OpenAI's error shape (%v)", resp.StatusCode, body, err)
+	}
+	param := ""
+	if e.Error.Param != nil {
+		param = *e.Error.Param
+	}
+	if resp.StatusCode != tc.status || e.Error.Code == nil || *e.Error.Code != tc.code || param != tc.param {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q", ct)
 	}
 }
 

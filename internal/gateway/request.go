@@ -16,39 +16,42 @@ import (
 	"github.com/sieve-project/sieve/job"
 )
 
-// request is a parsed chat completion request.
+// The parsing every endpoint shares: one strict pass over the body, the
+// parameters each API has in common, and the rules that refuse what
+// sieve cannot honour. Each endpoint's own parameters are in its file
+// (chat.go, responses.go, completions.go).
+
+// request is a parsed request of any endpoint.
 type request struct {
 	job          job.Job // without id, policy and timeout, which the gateway sets
 	stream       bool
 	includeUsage bool
+	shape        shape // how the answer is written, in the endpoint's terms
 }
+
+// pending holds what a parser reads that must be checked against other
+// parameters before it goes into the job: the model, the token limit
+// (chat has two names for it), and metadata, which user adds to.
+type pending struct {
+	model                    string
+	maxTokens, maxCompletion *int
+	meta                     map[string]any
+}
+
+func newPending() pending { return pending{meta: map[string]any{}} }
 
 // maxJSONDepth bounds nesting in a request; metadata is flat in OpenAI's
-// API, and messages need four levels.
+// API, and messages (or input items) with content parts need five
+// levels. A JSON schema for structured output may nest deeper, to
+// maxSchemaDepth.
 const maxJSONDepth = 16
 
-// parseRequest reads a chat completion request for the served model.
-// Every parameter is either honoured or refused: an unknown name, a
-// parameter sieve cannot honour with a value other than its neutral one,
-// or a wrong type is a 400 that names it.
-func parseRequest(data []byte, model string) (request, *apiError) {
-	var r request
-	params, e := readParams(data)
-	if e != nil {
-		return r, e
-	}
-	p := pending{meta: map[string]any{}}
-	for _, k := range sortedKeys(params) { // the same request always gets the same error
-		raw := params[k]
-		if isNull(raw) {
-			continue // null is how the SDKs say "not given"
-		}
-		if e := r.setParam(&p, k, raw); e != nil {
-			return r, e
-		}
-	}
-	return r, r.finish(p, model, params["messages"] != nil)
-}
+// maxSchemaDepth bounds nesting inside a format's schema (counted from
+// the request's object, whose schema opens at depth 4). OpenAI allows
+// ten levels of objects, each two JSON levels with its "properties";
+// this leaves room for arrays' "items" between them and stays within
+// what a job may hold.
+const maxSchemaDepth = 32
 
 // readParams returns the request's parameters, each as it was sent,
 // once data is known to be one JSON object that says nothing twice (the
@@ -67,29 +70,30 @@ func readParams(data []byte) (map[string]json.RawMessage, *apiError) {
 	return params, nil
 }
 
-// pending holds what setParam reads that finish must check against
-// other parameters before it goes into the job: the model, the two names
-// for the token limit, and metadata, which user adds to.
-type pending struct {
-	model                    string
-	maxTokens, maxCompletion *int
-	meta                     map[string]any
+// eachParam calls set for every parameter that is not null (null is how
+// the SDKs say "not given"), in name order, so that a request with more
+// than one problem always gets the same error.
+func eachParam(params map[string]json.RawMessage, set func(k string, raw json.RawMessage) *apiError) *apiError {
+	for _, k := range sortedKeys(params) {
+		if raw := params[k]; !isNull(raw) {
+			if e := set(k, raw); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
 }
 
-// setParam reads parameter k into r's job, or into p when finish must
-// look at it again.
-func (r *request) setParam(p *pending, k string, raw json.RawMessage) *apiError {
+// setShared reads a parameter every endpoint has: model, the sampling
+// parameters (OpenAI's temperature and top_p, and llama.cpp's top_k,
+// min_p, repeat_penalty and seed, as llama-server takes them on each
+// endpoint), stream and user. It reports whether k was one of them.
+func (r *request) setShared(p *pending, k string, raw json.RawMessage) (bool, *apiError) {
 	j := &r.job
 	var e *apiError
 	switch k {
 	case "model":
 		e = decode(k, raw, &p.model, "a string")
-	case "messages":
-		j.Messages, e = parseMessages(raw)
-	case "max_tokens":
-		e = decode(k, raw, &p.maxTokens, "an integer")
-	case "max_completion_tokens":
-		e = decode(k, raw, &p.maxCompletion, "an integer")
 	case "temperature":
 		e = decode(k, raw, &j.Temperature, "a number")
 	case "top_p":
@@ -102,58 +106,40 @@ func (r *request) setParam(p *pending, k string, raw json.RawMessage) *apiError 
 		e = decode(k, raw, &j.RepeatPenalty, "a number")
 	case "seed":
 		j.Seed, e = parseSeed(raw)
-	case "stop":
-		j.Stop, e = parseStop(raw)
-	case "n":
-		var n int
-		if e = decode(k, raw, &n, "an integer"); e == nil && n != 1 {
-			e = invalid("unsupported_value", k, "n %d: sieve generates one choice per request; send n = 1 (or leave it out) and make more requests", n)
-		}
 	case "stream":
 		e = decode(k, raw, &r.stream, "a boolean")
-	case "stream_options":
-		e = r.parseStreamOptions(raw)
 	case "user":
 		var u string
 		if e = decode(k, raw, &u, "a string"); e == nil {
 			p.meta["user"] = u
 		}
-	case "metadata":
-		var m map[string]string
-		if e = decode(k, raw, &m, "an object of strings"); e == nil {
-			for mk, mv := range m {
-				p.meta[mk] = mv
-			}
-		}
 	default:
-		e = neutralOnly(k, raw)
+		return false, nil
 	}
-	return e
+	return true, e
 }
 
-// finish checks what the parameters say together, and completes the
-// job with what p held back. gotMessages is whether the request named
-// messages at all (as null too).
-func (r *request) finish(p pending, model string, gotMessages bool) *apiError {
-	j := &r.job
+// checkModel checks that the request names the served model.
+func checkModel(got, model string) *apiError {
 	switch {
-	case p.model == "":
+	case got == "":
 		return invalid("missing_required_parameter", "model", "you must provide a model parameter (this server serves %q)", model)
-	case p.model != model:
-		return newError(http.StatusNotFound, typeInvalid, "model_not_found", "model", "the model %q does not exist here: this server serves %q (GET /v1/models)", p.model, model)
-	case len(j.Messages) == 0 && !gotMessages:
-		return invalid("missing_required_parameter", "messages", "you must provide a messages parameter")
-	case p.maxTokens != nil && p.maxCompletion != nil && *p.maxTokens != *p.maxCompletion:
-		return invalid("invalid_value", "max_tokens", "max_tokens %d and max_completion_tokens %d disagree: give one of them", *p.maxTokens, *p.maxCompletion)
-	case r.includeUsage && !r.stream:
+	case got != model:
+		return newError(http.StatusNotFound, typeInvalid, "model_not_found", "model", "the model %q does not exist here: this server serves %q (GET /v1/models)", got, model)
+	}
+	return nil
+}
+
+// complete checks what the shared parameters say together and puts what
+// p held back into the job; the endpoint has already checked the model
+// and settled p.maxTokens.
+func (r *request) complete(p pending) *apiError {
+	if r.includeUsage && !r.stream {
 		return invalid("invalid_value", "stream_options", "stream_options is only allowed when stream is true")
 	}
-	j.MaxTokens = p.maxTokens
-	if p.maxCompletion != nil {
-		j.MaxTokens = p.maxCompletion
-	}
+	r.job.MaxTokens = p.maxTokens
 	if len(p.meta) > 0 {
-		j.Metadata = p.meta
+		r.job.Metadata = p.meta
 	}
 	return nil
 }
@@ -172,76 +158,64 @@ func parseSeed(raw json.RawMessage) (*uint32, *apiError) {
 	return &u, nil
 }
 
-// parseMessages reads the messages array: system, developer (taken as
-// system), user and assistant turns whose content is a string or text
-// parts.
-func parseMessages(raw json.RawMessage) ([]job.Message, *apiError) {
-	var items []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, invalid("invalid_type", "messages", "messages: want an array of message objects")
+// parseOne reads a count of choices (n, best_of): sieve generates one
+// choice per request.
+func parseOne(k string, raw json.RawMessage) *apiError {
+	var n int
+	if e := decode(k, raw, &n, "an integer"); e != nil {
+		return e
 	}
-	msgs := make([]job.Message, 0, len(items))
-	for i, it := range items {
-		if it == nil {
-			return nil, invalid("invalid_type", fmt.Sprintf("messages[%d]", i), "messages[%d]: want an object", i)
-		}
-		m, e := parseMessage(fmt.Sprintf("messages[%d]", i), it)
-		if e != nil {
-			return nil, e
-		}
-		msgs = append(msgs, m)
+	if n != 1 {
+		return invalid("unsupported_value", k, "%s %d: sieve generates one choice per request; send %s = 1 (or leave it out) and make more requests", k, n, k)
 	}
-	return msgs, nil
+	return nil
 }
 
-// parseMessage reads one message, at is where it is (messages[i]).
-func parseMessage(at string, fields map[string]json.RawMessage) (job.Message, *apiError) {
-	var m job.Message
-	param := func(k string) string { return at + "." + k }
-	if e := decode(param("role"), fields["role"], &m.Role, "a string"); e != nil {
-		return m, e
+// parseMetadata reads metadata (flat strings, as OpenAI's) into meta,
+// the job's metadata, and returns it for an endpoint that echoes it.
+func parseMetadata(raw json.RawMessage, meta map[string]any) (map[string]string, *apiError) {
+	var m map[string]string
+	if e := decode("metadata", raw, &m, "an object of strings"); e != nil {
+		return nil, e
 	}
-	switch m.Role {
-	case job.RoleSystem, job.RoleUser, job.RoleAssistant:
-	case "developer":
-		m.Role = job.RoleSystem
-	case "tool", "function":
-		return m, invalid("unsupported_value", param("role"), "%s: role %q: sieve serves a model without tools; send system, developer, user or assistant turns", param("role"), m.Role)
-	case "":
-		return m, invalid("missing_required_parameter", param("role"), "%s is required", param("role"))
-	default:
-		return m, invalid("invalid_value", param("role"), "%s %q: want system, developer, user or assistant", param("role"), m.Role)
-	}
-	for _, k := range sortedKeys(fields) {
-		v := fields[k]
-		switch k {
-		case "role":
-		case "content":
-			if !isNull(v) {
-				var e *apiError
-				if m.Content, e = parseContent(param(k), v); e != nil {
-					return m, e
-				}
-			} else if m.Role != job.RoleAssistant {
-				return m, invalid("invalid_value", param(k), "%s is null: only an assistant turn may have no content", param(k))
-			}
-		case "name", "refusal", "tool_calls", "function_call", "audio", "tool_call_id":
-			if !isEmpty(v) {
-				return m, invalid("unsupported_parameter", param(k), "%s is not supported: the chat template has no place for it", param(k))
-			}
-		default:
-			return m, invalid("unknown_parameter", param(k), "Unrecognized message field: %s", param(k))
-		}
-	}
-	if _, ok := fields["content"]; !ok && m.Role != job.RoleAssistant {
-		return m, invalid("missing_required_parameter", param("content"), "%s is required", param("content"))
+	for k, v := range m {
+		meta[k] = v
 	}
 	return m, nil
 }
 
+// parseRole reads a message's role: system, developer (taken as
+// system), user or assistant. param is where it is (messages[0].role).
+func parseRole(param string, raw json.RawMessage) (string, *apiError) {
+	var role string
+	if e := decode(param, raw, &role, "a string"); e != nil {
+		return "", e
+	}
+	switch role {
+	case job.RoleSystem, job.RoleUser, job.RoleAssistant:
+		return role, nil
+	case "developer":
+		return job.RoleSystem, nil
+	case "tool", "function":
+		return "", invalid("unsupported_value", param, "%s: role %q: sieve serves a model without tools; send system, developer, user or assistant turns", param, role)
+	case "":
+		return "", invalid("missing_required_parameter", param, "%s is required", param)
+	}
+	return "", invalid("invalid_value", param, "%s %q: want system, developer, user or assistant", param, role)
+}
+
+// textParts says which content parts carry text in an API, and which
+// other fields such a part may carry, empty, because clients send back
+// what the API gave them (the Responses API's output_text comes with
+// annotations and logprobs).
+type textParts struct {
+	types []string
+	empty []string
+}
+
 // parseContent reads a message's content: a string, or an array of text
 // parts, joined.
-func parseContent(param string, raw json.RawMessage) (string, *apiError) {
+func parseContent(param string, raw json.RawMessage, kinds textParts) (string, *apiError) {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s, nil
@@ -257,11 +231,16 @@ func parseContent(param string, raw json.RawMessage) (string, *apiError) {
 		if e := decode(at+".type", p["type"], &typ, "a string"); e != nil {
 			return "", e
 		}
-		if typ != "text" {
-			return "", invalid("unsupported_value", at+".type", "%s.type %q: sieve serves a text model; send text parts only", at, typ)
+		if !slices.Contains(kinds.types, typ) {
+			return "", invalid("unsupported_value", at+".type", "%s.type %q: sieve serves a text model; send %s parts only", at, typ, strings.Join(kinds.types, " or "))
 		}
 		for _, k := range sortedKeys(p) {
-			if k != "type" && k != "text" {
+			switch {
+			case k == "type" || k == "text":
+			case slices.Contains(kinds.empty, k) && isEmpty(p[k]):
+			case slices.Contains(kinds.empty, k):
+				return "", invalid("unsupported_parameter", at+"."+k, "%s.%s is not supported: send it empty or leave it out", at, k)
+			default:
 				return "", invalid("unknown_parameter", at+"."+k, "Unrecognized content part field: %s.%s", at, k)
 			}
 		}
@@ -286,9 +265,10 @@ func parseStop(raw json.RawMessage) ([]string, *apiError) {
 	return list, nil
 }
 
-// parseStreamOptions reads stream_options, of which sieve honours
-// include_usage and the neutral include_obfuscation.
-func (r *request) parseStreamOptions(raw json.RawMessage) *apiError {
+// parseStreamOptions reads stream_options: include_usage where the API
+// has it (chat and completions; the Responses API always ends with its
+// usage), and the neutral include_obfuscation.
+func (r *request) parseStreamOptions(raw json.RawMessage, usage bool) *apiError {
 	var o map[string]json.RawMessage
 	if json.Unmarshal(raw, &o) != nil {
 		return invalid("invalid_type", "stream_options", "stream_options: want an object")
@@ -296,14 +276,14 @@ func (r *request) parseStreamOptions(raw json.RawMessage) *apiError {
 	for _, k := range sortedKeys(o) {
 		v := o[k]
 		param := "stream_options." + k
-		switch k {
-		case "include_usage":
+		switch {
+		case k == "include_usage" && usage:
 			if !isNull(v) {
 				if e := decode(param, v, &r.includeUsage, "a boolean"); e != nil {
 					return e
 				}
 			}
-		case "include_obfuscation":
+		case k == "include_obfuscation":
 			// Obfuscation pads chunks against length side channels;
 			// sieve sends none, which is what false asks for.
 			var on bool
@@ -320,53 +300,38 @@ func (r *request) parseStreamOptions(raw json.RawMessage) *apiError {
 	return nil
 }
 
-// neutralValues are OpenAI parameters sieve cannot honour, with the
-// values that ask for nothing (clients often send those): a request
-// that sends one of them is served, any other value is refused.
-var neutralValues = map[string][]string{
-	"frequency_penalty":   {"0", "0.0"},
-	"presence_penalty":    {"0", "0.0"},
-	"logprobs":            {"false"},
-	"top_logprobs":        {"0"},
-	"logit_bias":          {"{}"},
-	"tools":               {"[]"},
-	"functions":           {"[]"},
-	"tool_choice":         {`"none"`},
-	"parallel_tool_calls": {"true", "false"}, // meaningless without tools
-	"response_format":     {`{"type":"text"}`},
-	"modalities":          {`["text"]`},
-	"store":               {"false"},
-	"service_tier":        {`"auto"`, `"default"`},
-	"function_call":       {`"none"`},
+// rule says how the door answers an OpenAI parameter it does not
+// honour: values that ask for nothing (clients often send those) pass,
+// any other value is refused, with why when there is more to say than
+// "not supported".
+type rule struct {
+	neutral []string // compact JSON
+	why     string
 }
 
-// neutralOnly checks a parameter setParam does not read: one sieve
-// cannot honour passes only with a value that asks for nothing
-// (neutralValues); any other value, and any other parameter, is refused.
-func neutralOnly(k string, raw json.RawMessage) *apiError {
-	vals, known := neutralValues[k]
+// rules are an endpoint's parameters that are not honoured.
+type rules map[string]rule
+
+// check answers a parameter the endpoint's parser does not read: one in
+// the rules passes only with a neutral value; any other name is unknown.
+func (t rules) check(k string, raw json.RawMessage) *apiError {
+	rl, known := t[k]
 	if !known {
-		if unsupported[k] {
-			return invalid("unsupported_parameter", k, "%s is not supported by sieve", k)
-		}
 		return invalid("unknown_parameter", k, "Unrecognized request argument supplied: %s", k)
 	}
 	var compact bytes.Buffer
-	if json.Compact(&compact, raw) == nil {
-		for _, v := range vals {
-			if compact.String() == v {
-				return nil
-			}
-		}
+	if json.Compact(&compact, raw) == nil && slices.Contains(rl.neutral, compact.String()) {
+		return nil
 	}
-	return invalid("unsupported_parameter", k, "%s %s is not supported by sieve (it serves %s only)", k, compact.String(), strings.Join(vals, " or "))
-}
-
-// unsupported are the other parameters of OpenAI's chat API, refused
-// with a message that says so rather than "unrecognized".
-var unsupported = map[string]bool{
-	"audio": true, "prediction": true, "web_search_options": true, "reasoning_effort": true,
-	"verbosity": true, "prompt_cache_key": true, "safety_identifier": true,
+	switch {
+	case rl.why != "" && len(rl.neutral) > 0:
+		return invalid("unsupported_parameter", k, "%s %s is not supported: %s", k, excerpt(raw), rl.why)
+	case rl.why != "":
+		return invalid("unsupported_parameter", k, "%s is not supported: %s", k, rl.why)
+	case len(rl.neutral) == 0:
+		return invalid("unsupported_parameter", k, "%s is not supported by sieve", k)
+	}
+	return invalid("unsupported_parameter", k, "%s %s is not supported by sieve (it serves %s only)", k, excerpt(raw), strings.Join(rl.neutral, " or "))
 }
 
 // decode unmarshals raw into v, or returns a 400 naming param and the
@@ -379,6 +344,15 @@ func decode(param string, raw json.RawMessage, v any, want string) *apiError {
 		return invalid("invalid_type", param, "%s: got %s, want %s", param, excerpt(raw), want)
 	}
 	return nil
+}
+
+// object reads raw as a JSON object, or returns a 400 naming param.
+func object(param string, raw json.RawMessage) (map[string]json.RawMessage, *apiError) {
+	var o map[string]json.RawMessage
+	if json.Unmarshal(raw, &o) != nil || o == nil {
+		return nil, invalid("invalid_type", param, "%s: got %s, want an object", param, excerpt(raw))
+	}
+	return o, nil
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
@@ -405,9 +379,15 @@ func excerpt(raw json.RawMessage) string {
 
 // checkJSON checks that data is one JSON object with no name twice in any
 // object (encoding/json would keep the last, where another reader may
-// take the first) and no deeper than maxJSONDepth.
+// take the first) and no deeper than maxJSONDepth, or maxSchemaDepth
+// inside a format's schema.
 func checkJSON(data []byte) *apiError {
-	err := strictjson.Check(data, strictjson.Options{MaxDepth: maxJSONDepth})
+	err := strictjson.Check(data, strictjson.Options{MaxDepth: maxSchemaDepth, Open: func(p strictjson.Path, depth int) error {
+		if depth > maxJSONDepth && !inSchema(p) {
+			return &strictjson.Error{Kind: strictjson.TooDeep, Path: slices.Clone(p)}
+		}
+		return nil
+	}})
 	if err == nil {
 		return nil
 	}
@@ -422,11 +402,26 @@ func checkJSON(data []byte) *apiError {
 		at := e.Path.String()
 		return invalid("duplicate_parameter", at, "%s is given twice: give each parameter once", at)
 	case strictjson.TooDeep:
-		return invalid("invalid_json", e.Path.String(), "the request nests deeper than %d levels", maxJSONDepth)
+		limit := maxJSONDepth
+		if inSchema(e.Path) {
+			limit = maxSchemaDepth
+		}
+		return invalid("invalid_json", e.Path.String(), "the request nests deeper than %d levels", limit)
 	case strictjson.Trailing:
 		return invalid("invalid_json", "", "data after the JSON object")
 	}
 	return jsonError(e.Err)
+}
+
+// inSchema reports whether p is inside a structured-output schema:
+// chat's response_format.json_schema.schema or the Responses API's
+// text.format.schema.
+func inSchema(p strictjson.Path) bool {
+	if len(p) < 3 {
+		return false
+	}
+	a, b, c := p[0].Name, p[1].Name, p[2].Name
+	return c == "schema" && (a == "response_format" && b == "json_schema" || a == "text" && b == "format")
 }
 
 func jsonError(err error) *apiError {

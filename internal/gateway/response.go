@@ -7,28 +7,13 @@ import (
 	"github.com/sieve-project/sieve/job"
 )
 
-// The response shapes of OpenAI's chat API, with sieve's extension.
+// What every endpoint's answer shares: the job's outcome in OpenAI's
+// terms, the usage and sieve's extension, and a stream that relays the
+// job's chunks, begins with the first text and ends with the result.
+// A shape (chat.go, responses.go, completions.go) says how each of them
+// is written in its API.
+
 type (
-	completion struct {
-		ID      string     `json:"id"`
-		Object  string     `json:"object"`
-		Created int64      `json:"created"`
-		Model   string     `json:"model"`
-		Choices []choice   `json:"choices"`
-		Usage   usage      `json:"usage"`
-		Sieve   *extension `json:"sieve,omitempty"`
-	}
-	choice struct {
-		Index        int       `json:"index"`
-		Message      message   `json:"message"`
-		FinishReason string    `json:"finish_reason"`
-		Logprobs     *struct{} `json:"logprobs"`
-	}
-	message struct {
-		Role    string  `json:"role"`
-		Content string  `json:"content"`
-		Refusal *string `json:"refusal"`
-	}
 	usage struct {
 		PromptTokens        int                 `json:"prompt_tokens"`
 		CompletionTokens    int                 `json:"completion_tokens"`
@@ -39,25 +24,6 @@ type (
 	// tokens came from the prompt cache.
 	promptTokensDetails struct {
 		CachedTokens int `json:"cached_tokens"`
-	}
-	chunk struct {
-		ID      string        `json:"id"`
-		Object  string        `json:"object"`
-		Created int64         `json:"created"`
-		Model   string        `json:"model"`
-		Choices []chunkChoice `json:"choices"`
-		Usage   *usage        `json:"usage,omitempty"`
-		Sieve   *extension    `json:"sieve,omitempty"`
-	}
-	chunkChoice struct {
-		Index        int       `json:"index"`
-		Delta        delta     `json:"delta"`
-		FinishReason *string   `json:"finish_reason"`
-		Logprobs     *struct{} `json:"logprobs"`
-	}
-	delta struct {
-		Role    string  `json:"role,omitempty"`
-		Content *string `json:"content,omitempty"`
 	}
 	// extension is sieve's own account of the job, in a field strict
 	// clients ignore: its id (to find the result on NATS), how it ended,
@@ -82,28 +48,47 @@ type (
 	}
 )
 
+func newExtension(res job.Result) *extension {
+	return &extension{ID: res.ID, Status: res.Status, FinishReason: res.FinishReason, Filter: res.Filter, Timings: res.Timings, Attempt: res.Attempt}
+}
+
+// newUsage is the chat and completions APIs' usage of a result.
+func newUsage(res job.Result) usage {
+	u := res.Usage
+	return usage{u.PromptTokens, u.CompletionTokens, u.PromptTokens + u.CompletionTokens, promptTokensDetails{u.CachedTokens}}
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	b, _ := job.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(append(b, '\n'))
 }
 
+// Finish reasons, in the chat and completions APIs' words; the Responses
+// API says them with a status and incomplete_details.
+const (
+	finishStop   = "stop"
+	finishLength = "length"
+	finishFilter = "content_filter"
+)
+
 // outcome maps a result onto OpenAI's terms: a finish reason, or the
-// error a client gets instead of a completion.
-func outcome(res job.Result) (string, *apiError) {
+// error a client gets instead of an answer. params names the parameter
+// behind each rejection code in the endpoint's words.
+func outcome(res job.Result, params map[string]string) (string, *apiError) {
 	switch res.Status {
 	case job.Completed:
 		if res.FinishReason == "stop" {
-			return "stop", nil
+			return finishStop, nil
 		}
-		return "length", nil // max tokens, a full context, or the deadline
+		return finishLength, nil // max tokens, a full context, or the deadline
 	case job.Filtered:
-		return "content_filter", nil
+		return finishFilter, nil
 	case job.Rejected:
 		if res.Error == nil {
 			return "", newError(http.StatusBadRequest, typeInvalid, "rejected", "", "the job was rejected")
 		}
-		return "", rejection(res.Error)
+		return "", rejection(res.Error, params)
 	case job.Expired:
 		e := newError(http.StatusGatewayTimeout, typeServer, "expired", "", "the job's deadline passed before a worker could start it")
 		e.final = true
@@ -122,15 +107,19 @@ func outcome(res job.Result) (string, *apiError) {
 	return "", e
 }
 
-// rejectParams names the parameter behind a rejection code.
-var rejectParams = map[string]string{
-	job.CodeNoMessages: "messages", job.CodeBadRole: "messages", job.CodeInputBlocked: "messages",
-	job.CodePromptTooLong: "messages", job.CodeBadMaxTokens: "max_tokens", job.CodeMaxTokensOverLimit: "max_tokens",
-	job.CodeBadStop: "stop", job.CodeUnknownPolicy: "X-Sieve-Policy",
+// rejectParams names the parameter behind each rejection code, given
+// the endpoint's names for the prompt, the token limit and the output
+// format.
+func rejectParams(prompt, maxTokens, format string) map[string]string {
+	return map[string]string{
+		job.CodeNoMessages: prompt, job.CodeBadRole: prompt, job.CodeInputBlocked: prompt, job.CodePromptTooLong: prompt,
+		job.CodeBadMaxTokens: maxTokens, job.CodeMaxTokensOverLimit: maxTokens,
+		job.CodeBadStop: "stop", job.CodeBadFormat: format, job.CodeUnknownPolicy: "X-Sieve-Policy",
+	}
 }
 
 // rejection is the HTTP error for a rejected job.
-func rejection(je *job.Error) *apiError {
+func rejection(je *job.Error, params map[string]string) *apiError {
 	code := je.Code
 	status := http.StatusBadRequest
 	switch code {
@@ -141,77 +130,77 @@ func rejection(je *job.Error) *apiError {
 	case job.CodePromptTooLong:
 		code = "context_length_exceeded"
 	}
-	e := newError(status, typeInvalid, code, rejectParams[je.Code], "%s", je.Message)
+	e := newError(status, typeInvalid, code, params[je.Code], "%s", je.Message)
 	e.final = true
 	return e
 }
 
-// response writes one request's answer: a completion, or a stream of
-// chunks when stream is set.
-type response struct {
-	id           string
+// shape is how an endpoint writes its answer. finish is the outcome's
+// finish reason (finishStop, finishLength or finishFilter).
+type shape interface {
+	// whole is the answer to a request without stream, a JSON object.
+	whole(r *reply, res job.Result, finish string) any
+	// open sends the events that begin a stream, after its headers.
+	open(r *reply)
+	// text streams a piece of the reply.
+	text(r *reply, text string)
+	// close sends the events that end a stream, after its last text.
+	close(r *reply, res job.Result, finish string)
+	// fail ends a stream that has begun with an error event.
+	fail(r *reply, e *apiError)
+}
+
+// reply writes one request's answer: a JSON object, or, when stream is
+// set, events relaying the job's chunks, in the endpoint's shape.
+type reply struct {
+	id           string // the answer's id: the endpoint's prefix and the job's id
+	jobID        string
 	created      int64
 	model        string
+	shape        shape
+	params       map[string]string // for rejections, as in outcome
 	stream       *streamer
 	writeTimeout time.Duration // of a whole JSON answer
 }
 
-func (r *response) fail(w http.ResponseWriter, e *apiError) {
+func (r *reply) fail(w http.ResponseWriter, e *apiError) {
 	if r.stream != nil && r.stream.started {
-		r.stream.event(errorBody{e})
+		r.shape.fail(r, e)
 		return
 	}
 	writeError(w, e)
 }
 
-func (r *response) finish(w http.ResponseWriter, res job.Result) {
+func (r *reply) finish(w http.ResponseWriter, res job.Result) {
 	if r.stream == nil {
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(r.writeTimeout))
 	}
-	finish, e := outcome(res)
-	ext := &extension{ID: res.ID, Status: res.Status, FinishReason: res.FinishReason, Filter: res.Filter, Timings: res.Timings, Attempt: res.Attempt}
-	u := usage{res.Usage.PromptTokens, res.Usage.CompletionTokens, res.Usage.PromptTokens + res.Usage.CompletionTokens,
-		promptTokensDetails{res.Usage.CachedTokens}}
-	if r.stream == nil {
-		if e != nil {
-			writeError(w, e)
-			return
-		}
-		writeJSON(w, completion{
-			ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
-			Choices: []choice{{Message: message{Role: "assistant", Content: res.Text}, FinishReason: finish}},
-			Usage:   u, Sieve: ext,
-		})
-		return
-	}
-	s := r.stream
+	finish, e := outcome(res, r.params)
 	if e != nil {
 		r.fail(w, e)
 		return
 	}
-	rest, ok := s.relay.final(res.Text)
+	if r.stream == nil {
+		writeJSON(w, r.shape.whole(r, res, finish))
+		return
+	}
+	rest, ok := r.stream.relay.final(res.Text)
 	if !ok {
 		r.fail(w, newError(http.StatusInternalServerError, typeServer, "stream_diverged",
 			"", "the job was retried after part of its reply was streamed, and the new reply differs; job %s's result holds the whole of it", res.ID))
 		return
 	}
-	if !s.started {
+	if !r.stream.started {
 		r.begin()
 	}
 	if rest != "" {
-		r.send(delta{Content: &rest}, nil, nil)
+		r.shape.text(r, rest)
 	}
-	r.send(delta{}, &finish, ext)
-	if s.usage {
-		c := r.newChunk()
-		c.Choices, c.Usage = []chunkChoice{}, &u
-		s.event(c)
-	}
-	s.write([]byte("data: [DONE]\n\n"))
+	r.shape.close(r, res, finish)
 }
 
-// relayChunk streams the new text of a job's chunk as a content delta.
-func (r *response) relayChunk(c job.Chunk) {
+// relayChunk streams the new text of a job's chunk.
+func (r *reply) relayChunk(c job.Chunk) {
 	d := r.stream.relay.chunk(c)
 	if len(d) == 0 {
 		return
@@ -219,14 +208,12 @@ func (r *response) relayChunk(c job.Chunk) {
 	if !r.stream.started {
 		r.begin()
 	}
-	text := string(d)
-	r.send(delta{Content: &text}, nil, nil)
+	r.shape.text(r, string(d))
 }
 
-// begin sends the headers and the first chunk, which names the role.
-// They wait for the first text so that a rejected request is still a
-// plain HTTP error.
-func (r *response) begin() {
+// begin sends the headers and the shape's opening events. They wait for
+// the first text so that a rejected request is still a plain HTTP error.
+func (r *reply) begin() {
 	s := r.stream
 	s.started = true
 	h := s.w.Header()
@@ -234,20 +221,7 @@ func (r *response) begin() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // proxies such as nginx would hold the stream back
 	s.w.WriteHeader(http.StatusOK)
-	empty := ""
-	r.send(delta{Role: "assistant", Content: &empty}, nil, nil)
-}
-
-// send streams one chunk with one choice.
-func (r *response) send(d delta, finish *string, ext *extension) {
-	c := r.newChunk()
-	c.Choices, c.Sieve = []chunkChoice{{Delta: d, FinishReason: finish}}, ext
-	r.stream.event(c)
-}
-
-// newChunk is a stream chunk of this response, with nothing in it yet.
-func (r *response) newChunk() chunk {
-	return chunk{ID: r.id, Object: "chat.completion.chunk", Created: r.created, Model: r.model}
+	r.shape.open(r)
 }
 
 // streamer writes server-sent events.
@@ -265,10 +239,22 @@ type streamer struct {
 	broken  bool
 }
 
+// event sends v as an unnamed event, as the chat and completions APIs
+// stream.
 func (s *streamer) event(v any) {
 	b, _ := job.Marshal(v)
 	s.write(append(append([]byte("data: "), b...), '\n', '\n'))
 }
+
+// named sends v as an event of the given name, as the Responses API
+// streams (its data carries the name again, as "type").
+func (s *streamer) named(name string, v any) {
+	b, _ := job.Marshal(v)
+	s.write(append(append([]byte("event: "+name+"\ndata: "), b...), '\n', '\n'))
+}
+
+// done ends a chat or completions stream.
+func (s *streamer) done() { s.write([]byte("data: [DONE]\n\n")) }
 
 // write sends b at once, within the write timeout. A client gone, or one
 // that reads nothing, breaks the stream: nothing more is written, and the

@@ -26,7 +26,8 @@ type Buffer struct {
 	stopped bool
 }
 
-// New returns a Buffer that stops at the first occurrence of any of stops.
+// New returns a Buffer that stops at the stop string completed first (the
+// one that ends earliest; of those ending together, the longest).
 // Empty stop strings are ignored, and so are ones that are not valid
 // UTF-8: released text is always valid UTF-8, so none could be cut
 // consistently (a job's stop strings are valid: its JSON is).

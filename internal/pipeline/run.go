@@ -22,6 +22,7 @@ import (
 	"github.com/sieve-project/sieve/internal/chatml"
 	"github.com/sieve-project/sieve/internal/config"
 	"github.com/sieve-project/sieve/internal/engine"
+	"github.com/sieve-project/sieve/internal/format"
 	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/stage"
 	"github.com/sieve-project/sieve/job"
@@ -51,6 +52,7 @@ type Admitted struct {
 	req     engine.Request
 	pol     *policy.Policy
 	inHits  []job.Hit
+	format  *format.Validator // nil: plain text
 }
 
 // WithDeadline is ctx with the job's deadline, counted from queued (when
@@ -85,6 +87,9 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 		return nil, r.reject(j, nil, &job.Error{Code: job.CodeUnknownPolicy, Message: err.Error()})
 	}
 	a := &Admitted{Job: j, Timeout: j.Timeout(r.Limits), req: r.request(j), pol: pol, inHits: []job.Hit{}}
+	if e := a.constrain(j.Format); e != nil {
+		return nil, r.reject(j, nil, e)
+	}
 
 	// Screen the input: block rejects, redact rewrites what the model
 	// sees, flag reports.
@@ -96,7 +101,10 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 			a.inHits = append(a.inHits, h)
 		}
 		if c.Blocked {
-			last := c.Hits[len(c.Hits)-1]
+			last := job.Hit{List: "(a stage)", Action: "block"} // a stage that blocks without a hit
+			if len(c.Hits) > 0 {
+				last = c.Hits[len(c.Hits)-1]
+			}
 			what := fmt.Sprintf("keyword %q", last.Keyword)
 			if last.Keyword == "" { // a hidden list: its place, not its text
 				what = fmt.Sprintf("at bytes %d-%d", last.Start, last.End)
@@ -124,6 +132,31 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 	a.req.Prompt, a.req.Keep = prompt, history
 	r.log(j.ID).Debug("prompt", "text", chatml.Text(msgs))
 	return a, nil
+}
+
+// constrain sets the grammar and the validator of a job's format, or says
+// why sieve cannot enforce it.
+func (a *Admitted) constrain(f *job.Format) *job.Error {
+	schema := format.Schema(f)
+	if schema == nil {
+		return nil
+	}
+	bad := func(msg string, args ...any) *job.Error {
+		return &job.Error{Code: job.CodeBadFormat, Message: fmt.Sprintf(msg, args...)}
+	}
+	if err := format.Check(schema); err != nil {
+		return bad("format.schema %v", err)
+	}
+	v, err := format.NewValidator(f)
+	if err != nil {
+		return bad("format.schema is not a valid JSON Schema: %v", err)
+	}
+	g, err := engine.SchemaGrammar(schema)
+	if err != nil {
+		return bad("format.schema: %v (check its patterns and $refs)", err)
+	}
+	a.req.Grammar, a.format = g, v
+	return nil
 }
 
 func (r *Runner) log(id string) *slog.Logger {
@@ -173,9 +206,16 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 	var (
 		text    []byte
 		chunkEr error
+		in      []byte // what the output stages were written, for logprobs
+		srcs    []int  // where each output hit starts in in; nil once a stage cannot say
 	)
+	srcsKnown := true
 	release := func(fr stage.Result) error {
 		res.Filter.Output = append(res.Filter.Output, fr.Hits...)
+		if a.Job.Logprobs {
+			srcsKnown = srcsKnown && (fr.Sources != nil || len(fr.Hits) == 0)
+			srcs = append(srcs, fr.Sources...)
+		}
 		if len(fr.Text) > 0 {
 			text = append(text, fr.Text...)
 			if err := chunk(string(fr.Text)); err != nil {
@@ -196,6 +236,9 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 		}
 	}
 	gen, err := r.Engine.Generate(ctx, req, func(piece string) error {
+		if a.Job.Logprobs {
+			in = append(in, piece...)
+		}
 		return release(out.Write([]byte(piece)))
 	})
 	if err == nil {
@@ -203,6 +246,12 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 	}
 
 	res.Text = string(text)
+	if a.Job.Logprobs {
+		if !srcsKnown {
+			srcs = nil
+		}
+		res.Logprobs = logprobs(gen.Logprobs, string(in), res.Text, res.Filter.Output, srcs, a.pol)
+	}
 	for _, rw := range gen.Rewinds {
 		h := job.Hit{List: rw.Tag, Action: "avoid", Start: rw.Offset, End: rw.Offset, Token: &rw.Token, Tries: rw.Tries, Discarded: rw.Discarded}
 		if rw.Stood {
@@ -230,6 +279,16 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 	case gen.FinishReason == engine.FinishDeadline && gen.CompletionTokens == 0 && gen.PromptTime == 0:
 		res.Status = job.Expired
 	}
+	if a.format != nil && res.Status == job.Completed && res.FinishReason == string(engine.FinishStop) {
+		// The grammar made the model's text fit; the output stages may
+		// have changed it since (a redaction inside a string, longer
+		// than maxLength allows, or outside one). A reply that ends
+		// "stop" is one the caller can parse.
+		if err := a.format.Validate(res.Text); err != nil {
+			res.Status, res.FinishReason = job.Filtered, "filtered"
+			res.Error = &job.Error{Code: job.CodeFormatBroken, Message: err.Error()}
+		}
+	}
 	log.Info("job done", "status", res.Status, "finish", res.FinishReason,
 		"prompt_tokens", res.Usage.PromptTokens, "cached_tokens", res.Usage.CachedTokens, "completion_tokens", res.Usage.CompletionTokens,
 		"hits_in", len(res.Filter.Input), "hits_out", len(res.Filter.Output))
@@ -252,11 +311,14 @@ func timings(g engine.Result) job.Timings {
 // request is the engine request for j, with the defaults where j names
 // nothing; job.Parse has checked the ranges, config.Load the defaults'.
 func (r *Runner) request(j job.Job) engine.Request {
-	req := engine.Request{MaxTokens: r.Defaults.MaxTokens, Stop: j.Stop}
+	req := engine.Request{MaxTokens: r.Defaults.MaxTokens, Stop: j.Stop, Logprobs: j.Logprobs}
+	if j.TopLogprobs != nil {
+		req.TopLogprobs = *j.TopLogprobs
+	}
 	if j.MaxTokens != nil {
 		req.MaxTokens = *j.MaxTokens
 	}
-	s := j.Sampling.Or(r.Defaults.Sampling)
+	s := j.Sampling.OrDefaults(r.Defaults.Sampling)
 	req.Sampling = engine.Sampling{
 		Temperature:   float32(value(s.Temperature)),
 		TopK:          value(s.TopK),

@@ -260,7 +260,7 @@ func (k *keywords) result(r filter.Result) stage.Result {
 	for _, h := range r.Hits {
 		k.hits = append(k.hits, hit(h))
 	}
-	return stage.Result{Text: r.Text, Hits: k.hits, Blocked: r.Blocked}
+	return stage.Result{Text: r.Text, Hits: k.hits, Sources: k.s.HitSources(), Blocked: r.Blocked}
 }
 
 // screen is the keyword filter as an input stage.
@@ -277,4 +277,27 @@ func (s screen) Screen(text string) stage.Result {
 
 func hit(h filter.Hit) job.Hit {
 	return job.Hit{List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword}
+}
+
+// Reveals reports whether candidate, said after context, would give away
+// a keyword of the policy's output lists that redacts or blocks: a match
+// that the candidate completes (or, erring on the safe side, one that
+// only its first byte settles). It is how alternatives offered beside a
+// reply (logprobs) are moderated: one that would complete a keyword is
+// not offered.
+func (p *Policy) Reveals(context, candidate string) bool {
+	s := p.f.NewStream(filter.Output)
+	s.Write([]byte(context))
+	acts := func(r filter.Result) bool { // read before the stream's next call
+		if r.Blocked {
+			return true
+		}
+		for _, h := range r.Hits {
+			if h.Action != filter.Flag {
+				return true
+			}
+		}
+		return false
+	}
+	return acts(s.Write([]byte(candidate))) || acts(s.Close())
 }

@@ -21,8 +21,13 @@ type Result struct {
 	Text []byte
 	// Hits are what the stage acted on, with Start and End in the text
 	// the stage has released so far (for an Input stage, in Text). Valid
-	// until the stage's next call.
+	// until the stage's next call. A stage that blocks reports the hit
+	// that blocked last.
 	Hits []job.Hit
+	// Sources, when not nil, says for each hit where its match starts in
+	// the text the stage was written (Hits' offsets are in what it
+	// released): what lets a caller map the hits back onto the tokens.
+	Sources []int
 	// Blocked: the stage refuses the rest. Nothing more is released.
 	Blocked bool
 }
@@ -47,7 +52,9 @@ type Input interface {
 // hits are gathered, and a block anywhere ends the text there (the
 // stages after it still release what they hold of the text before it).
 // Hits come as each stage reports them: which comes first may depend on
-// where the text was split.
+// where the text was split, and each hit's offsets are in the text its
+// own stage released (a later stage that changes lengths does not move
+// an earlier stage's offsets).
 // One stage is returned as it is.
 func Chain(stages ...Output) Output {
 	if len(stages) == 1 {
@@ -94,6 +101,8 @@ func (c *chain) run(p []byte, closing bool) Result {
 	}
 	c.text = append(c.text, p...)
 	c.done = ending
+	// No Sources: a later stage's matches start in an earlier one's
+	// output, not in the text written to the chain.
 	return Result{Text: c.text, Hits: c.hits, Blocked: blocked}
 }
 

@@ -52,8 +52,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Metrics, if set, records every result and the busy slots.
 	Metrics *metrics.Metrics
-	// BeforeChunk, if set, is called just before each chunk is
-	// published; sieve bench uses it to time delivery.
+	// BeforeChunk, if set, is called just before each chunk of a queued
+	// job is published; sieve bench uses it to time delivery.
 	BeforeChunk func(id string, seq int)
 }
 
@@ -348,7 +348,7 @@ func (w *Worker) publishChunks(subject, id string, attempt int) func(text string
 		if err != nil {
 			return err
 		}
-		if w.cfg.BeforeChunk != nil {
+		if w.cfg.BeforeChunk != nil && attempt > 0 {
 			w.cfg.BeforeChunk(id, seq)
 		}
 		return w.cfg.Conn.NC.Publish(subject, b)

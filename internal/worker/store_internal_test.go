@@ -31,11 +31,11 @@ func (m *settled) Metadata() (*jetstream.MsgMetadata, error) {
 	return &jetstream.MsgMetadata{NumDelivered: 1}, nil
 }
 
-// TestFinishStoresOnce: a result published again within the duplicate
+// TestStoreAndAckStoresOnce: a result published again within the duplicate
 // window (two runs of one job, the first confirmed late) is stored once
 // and counted once: the second storeAndAck reports it stored before, as one
 // that finds another run's result does.
-func TestFinishStoresOnce(t *testing.T) {
+func TestStoreAndAckStoresOnce(t *testing.T) {
 	l, err := broker.StartLocal(context.Background(), config.Default().NATS, config.Default().Queue, "test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
