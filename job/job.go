@@ -94,7 +94,7 @@ type Result struct {
 	Metadata     map[string]any `json:"metadata,omitempty"`
 	// Logprobs, when the job asked, has an entry for each token of Text,
 	// moderated: an entry inside a redacted span carries the
-	// replacement instead (Redacted, no alternatives), none follows a
+	// replacement instead (Redacted, logprob -9999, no alternatives), none follows a
 	// block, and no alternative is offered that would complete a
 	// keyword of an output list.
 	Logprobs []Logprob `json:"logprobs,omitempty"`

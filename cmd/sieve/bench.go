@@ -14,6 +14,7 @@ type benchFlags struct {
 	parallel, promptN, genN, threads, nice, gpu int
 	rounds, sharedPrefix                        int
 	withNATS, withHTTP, asJSON, promptCache     bool
+	doors                                       bool
 	requireGPU                                  bool
 }
 
@@ -29,6 +30,7 @@ func parseBenchFlags(e env, args []string) (benchFlags, int) {
 	fs.IntVar(&f.gpu, "gpu-layers", 0, "layers offloaded to a GPU (-1 = all)")
 	fs.BoolVar(&f.withNATS, "nats", true, "also measure end to end through an embedded NATS server with a 20,000-keyword filter")
 	fs.BoolVar(&f.withHTTP, "http", false, "with --nats, also measure the OpenAI HTTP door against submitting on NATS, streaming, alternated --rounds times")
+	fs.BoolVar(&f.doors, "doors", false, "with --nats, also compare the Responses and completions doors with the chat door, streaming, rotated --rounds times")
 	fs.StringVar(&f.random, "random", "", "first write a model of random weights to --model if no file is there: `shape` small (246M parameters) or causallm14b (14.2B, ~8 GB in q4_0)")
 	fs.StringVar(&f.wtype, "type", "q4_0", "weight type of a --random model: q4_0, q8_0 or f32")
 	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
@@ -65,7 +67,7 @@ func runBench(ctx context.Context, e env, args []string) int {
 	rep, err := bench.Run(ctx, bench.Options{
 		Model: f.model, GPULayers: f.gpu, Threads: f.threads, DecodeNice: f.nice,
 		Parallel: f.parallel, PromptTokens: f.promptN, GenTokens: f.genN, Rounds: f.rounds, SharedPrefix: f.sharedPrefix,
-		NATS: f.withNATS, HTTP: f.withHTTP, PromptCache: f.promptCache, RequireGPU: f.requireGPU,
+		NATS: f.withNATS, HTTP: f.withHTTP, Doors: f.doors, PromptCache: f.promptCache, RequireGPU: f.requireGPU,
 	}, newLogger(e, "warn", "text"), progress)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "sieve bench: %v\n", err)

@@ -51,6 +51,7 @@ type Report struct {
 	Concurrency  []concurrencyRow  `json:"concurrency"`
 	NATS         *natsRow          `json:"nats,omitempty"`
 	HTTP         *httpRow          `json:"http,omitempty"`
+	Doors        *doorsRow         `json:"doors,omitempty"`
 	FirstToken   []firstTokenRow   `json:"first_token"`
 	Prefix       *prefixRow        `json:"shared_prefix,omitempty"`
 	GPU          gpuRow            `json:"gpu"`
@@ -108,6 +109,7 @@ type Options struct {
 	Rounds       int    // alternated rounds of the comparisons
 	SharedPrefix int    // tokens of a shared system prompt to time; 0: none
 	NATS, HTTP   bool   // measure end to end through NATS, and the HTTP door
+	Doors        bool   // with NATS, compare the Responses and completions doors with chat
 	PromptCache  bool   // as model.prompt_cache
 	RequireGPU   bool   // fail with ErrNoGPU unless the layers went to a GPU
 }
@@ -149,7 +151,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger, progress func(format 
 	}
 	if o.NATS {
 		progress("measuring %d concurrent job(s) through NATS and the filter, and the engine alone, alternated %d times…", maxN, o.Rounds)
-		if rep.NATS, rep.HTTP, err = benchPipeline(ctx, eng, maxN, o.GenTokens, o.Rounds, greedy, o.HTTP); err != nil {
+		if err = benchPipeline(ctx, eng, maxN, o, greedy, &rep); err != nil {
 			return rep, fmt.Errorf("nats: %w", err)
 		}
 	}
@@ -223,14 +225,16 @@ func benchConcurrency(ctx context.Context, eng engine.Engine, rep *Report, level
 }
 
 // benchPipeline runs the same jobs through NATS and the filter and on the
-// engine alone (benchNATS), and, with withHTTP, through the HTTP door.
-func benchPipeline(ctx context.Context, eng engine.Engine, n, gen, rounds int, greedy engine.Sampling, withHTTP bool) (*natsRow, *httpRow, error) {
+// engine alone (benchNATS), and, with o.HTTP, through the HTTP door, and
+// with o.Doors, through each of its doors.
+func benchPipeline(ctx context.Context, eng engine.Engine, n int, o Options, greedy engine.Sampling, rep *Report) error {
+	gen := o.GenTokens
 	// The engine alone runs the same jobs: the prompt the pipeline makes
 	// of the NATS jobs' message and the default system prompt.
 	story := []job.Message{{Role: job.RoleUser, Content: "Tell me a long story about a lighthouse keeper."}}
 	p, err := chatml.Tokens(eng, append([]job.Message{{Role: job.RoleSystem, Content: config.Default().Generate.System}}, story...))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	alone := func() (float64, error) {
 		start := time.Now()
@@ -239,7 +243,7 @@ func benchPipeline(ctx context.Context, eng engine.Engine, n, gen, rounds int, g
 		})
 		return float64(tokens) / time.Since(start).Seconds(), err
 	}
-	return benchNATS(ctx, eng, n, gen, rounds, story, greedy, alone, withHTTP)
+	return benchNATS(ctx, eng, n, o, story, greedy, alone, rep)
 }
 
 // benchFirstToken times the prompt of 32, 256 and 1024 tokens (those that
@@ -331,22 +335,24 @@ func generateAll(ctx context.Context, n int, gen func(i int) (engine.Result, err
 // engine alone) in both orders, so that the machine's drift hits both
 // sides alike; the row has the medians and the median of the rounds'
 // ratios.
-// With withHTTP, it then compares the HTTP door with NATS (benchHTTP).
-func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs []job.Message, sampling engine.Sampling, alone func() (float64, error), withHTTP bool) (*natsRow, *httpRow, error) {
+// With o.HTTP, it then compares the HTTP door with NATS (benchHTTP), and
+// with o.Doors the doors with each other (benchDoors).
+func benchNATS(ctx context.Context, eng engine.Engine, n int, o Options, msgs []job.Message, sampling engine.Sampling, alone func() (float64, error), rep *Report) error {
+	gen, rounds := o.GenTokens, o.Rounds
 	cfg := config.Default()
 	cfg.Generate.Temperature = new(float64) // greedy
 	cfg.Generate.MaxTokens = gen
 	l := slog.New(slog.DiscardHandler)
 	local, err := broker.StartLocal(ctx, cfg.NATS, cfg.Queue, "sieve bench", l)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer local.Close()
 	conn, cons := local.Conn, local.Consumer
 	words := benchKeywords(20000)
 	flt, err := filter.Compile([]filter.ListSpec{{Name: "bench", Action: filter.Redact, Match: filter.Word, Words: words}}, filter.Options{Normalize: true})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
@@ -359,7 +365,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		},
 	})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -369,7 +375,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 	// The subscriber has a connection of its own, as a user's would.
 	subNC, err := nats.Connect(conn.ClientURL())
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer subNC.Close()
 	sub, err := subNC.Subscribe(conn.Subjects.StreamAll(), func(m *nats.Msg) {
@@ -385,7 +391,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		mu.Unlock()
 	})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer sub.Unsubscribe()
 	subNC.Flush()
@@ -402,7 +408,7 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 	}
 	viaNATS, engineOnly, ratios, err := alternate(rounds, through, func(int) (float64, error) { return alone() })
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	mu.Lock()
 	slices.Sort(lat)
@@ -412,13 +418,18 @@ func benchNATS(ctx context.Context, eng engine.Engine, n, gen, rounds int, msgs 
 		row.ChunkLatencyP99us = lat[min(len(lat)-1, len(lat)*99/100)]
 	}
 	mu.Unlock()
-	var hrow *httpRow
-	if withHTTP {
-		if hrow, err = benchHTTP(ctx, conn, n, gen, rounds, msgs, sampling.Seed); err != nil {
-			return nil, nil, fmt.Errorf("http: %w", err)
+	rep.NATS = row
+	if o.HTTP {
+		if rep.HTTP, err = benchHTTP(ctx, conn, n, gen, rounds, msgs, sampling.Seed); err != nil {
+			return fmt.Errorf("http: %w", err)
 		}
 	}
-	return row, hrow, nil
+	if o.Doors {
+		if rep.Doors, err = benchDoors(ctx, conn, n, gen, rounds, msgs[len(msgs)-1].Content, sampling.Seed); err != nil {
+			return fmt.Errorf("doors: %w", err)
+		}
+	}
+	return nil
 }
 
 // alternate runs a and b rounds times, a first in even rounds and b first
@@ -548,6 +559,13 @@ func Print(w io.Writer, r Report) {
 	if h := r.HTTP; h != nil {
 		fmt.Fprintf(w, "through the HTTP door, %d streaming jobs: %.1f tokens/s, first text %.1f ms; submitted on NATS %.1f tokens/s, first text %.1f ms; ratio %.3f (medians of %d alternated rounds)\n",
 			h.Jobs, h.TokensPerSecond, h.FirstTokenMS, h.NATSTokensPerSec, h.NATSFirstTokenMS, h.Ratio, h.Rounds)
+	}
+	if d := r.Doors; d != nil {
+		fmt.Fprintf(w, "the doors, %d streaming jobs (medians of %d rotated rounds):\n", d.Jobs, d.Rounds)
+		for _, name := range []string{"chat/completions", "responses", "completions"} {
+			x := d.Doors[name]
+			fmt.Fprintf(w, "  /v1/%-17s %.1f tokens/s (%.3f of chat), first text %.1f ms (%.3f of chat)\n", name, x.TokensPerSecond, x.VsChat, x.FirstTextMS, x.FirstVsChat)
+		}
 	}
 	fmt.Fprintln(w)
 	for _, f := range r.FirstToken {

@@ -101,9 +101,10 @@ func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs 
 		FirstTokenMS: median(ttftHTTP), NATSFirstTokenMS: median(ttftNATS)}, nil
 }
 
-// streamHTTP posts one streaming chat request and reads its events to the
-// end: the completion tokens its usage reports, and the time to its
-// first text from the moment the request is sent.
+// streamHTTP posts one streaming request to a door (chat completions,
+// completions or responses) and reads its events to the end: the
+// completion tokens its usage reports, and the time to its first text
+// from the moment the request is sent.
 func streamHTTP(client *http.Client, url string, body []byte) (int, time.Duration, error) {
 	start := time.Now()
 	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
@@ -122,21 +123,139 @@ func streamHTTP(client *http.Client, url string, body []byte) (int, time.Duratio
 		if !ok || data == "[DONE]" {
 			continue
 		}
-		var c struct {
-			Choices []struct{ Delta struct{ Content string } }
-			Usage   *struct {
-				CompletionTokens int `json:"completion_tokens"`
-			}
-		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
+		var ev streamEvent
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
 			return 0, 0, err
 		}
-		if first == 0 && len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
+		if first == 0 && ev.text() != "" {
 			first = time.Since(start)
 		}
-		if c.Usage != nil {
-			tokens = c.Usage.CompletionTokens
+		if n := ev.tokens(); n > 0 {
+			tokens = n
 		}
 	}
 	return tokens, first, sc.Err()
+}
+
+// streamEvent is what the three doors' stream events say of text and
+// usage: a chat chunk's delta, a completion chunk's text, a Responses
+// text delta, and the usage each reports at the end.
+type streamEvent struct {
+	Choices []struct {
+		Delta struct{ Content string }
+		Text  string
+	}
+	Usage *struct {
+		CompletionTokens int `json:"completion_tokens"`
+	}
+	Type     string
+	Delta    string
+	Response *struct {
+		Usage *struct {
+			OutputTokens int `json:"output_tokens"`
+		}
+	}
+}
+
+func (ev streamEvent) text() string {
+	if ev.Type == "response.output_text.delta" {
+		return ev.Delta
+	}
+	if len(ev.Choices) > 0 {
+		return ev.Choices[0].Delta.Content + ev.Choices[0].Text
+	}
+	return ""
+}
+
+func (ev streamEvent) tokens() int {
+	switch {
+	case ev.Usage != nil:
+		return ev.Usage.CompletionTokens
+	case ev.Response != nil && ev.Response.Usage != nil:
+		return ev.Response.Usage.OutputTokens
+	}
+	return 0
+}
+
+// doorsRow compares the Responses and completions doors with the chat
+// door: the same job through each, streaming, n at once, rotated rounds
+// times; medians, and ratios to chat.
+type doorsRow struct {
+	Jobs   int                `json:"jobs"`
+	Rounds int                `json:"rounds"`
+	Doors  map[string]doorRow `json:"doors"`
+}
+
+type doorRow struct {
+	TokensPerSecond float64 `json:"tokens_per_second"`
+	FirstTextMS     float64 `json:"first_text_ms"`
+	VsChat          float64 `json:"tokens_per_second_vs_chat"` // median of the rounds' ratios
+	FirstVsChat     float64 `json:"first_text_vs_chat"`
+}
+
+// benchDoors runs n streaming jobs at once through each door, the doors
+// in a rotating order each round so that drift hits all alike.
+func benchDoors(ctx context.Context, conn *broker.Conn, n, gen, rounds int, user string, seed uint32) (*doorsRow, error) {
+	door, err := gateway.New(gateway.Config{Conn: conn, Model: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	door.Start(ln)
+	defer door.Shutdown(context.WithoutCancel(ctx))
+	base := "http://" + ln.Addr().String() + "/v1/"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 3 * n}}
+	usage := map[string]bool{"include_usage": true}
+	// The same job through each door; a new one for each door and round,
+	// so that each door's first request computes its prompt as the
+	// others' do, and none finds another's in the prompt cache.
+	bodies := func(name string, salt int) any {
+		text := fmt.Sprintf("%s (%d)", user, salt)
+		switch name {
+		case "responses":
+			return map[string]any{"model": "bench", "input": text, "max_output_tokens": gen, "seed": seed, "stream": true}
+		case "completions":
+			return map[string]any{"model": "bench", "prompt": text, "max_tokens": gen, "seed": seed, "stream": true, "stream_options": usage}
+		}
+		return map[string]any{"model": "bench", "messages": []job.Message{{Role: job.RoleUser, Content: text}}, "max_tokens": gen, "seed": seed, "stream": true, "stream_options": usage}
+	}
+	names := []string{"chat/completions", "responses", "completions"}
+	tps := map[string][]float64{}
+	ttft := map[string][]float64{}
+	ratios := map[string][]float64{}
+	firsts := map[string][]float64{}
+	for r := range rounds {
+		got := map[string][2]float64{}
+		for k := range names {
+			name := names[(r+k)%len(names)]
+			body, _ := json.Marshal(bodies(name, r*len(names)+k))
+			var mu sync.Mutex
+			var ms []float64
+			start := time.Now()
+			tokens, err := generateAll(ctx, n, func(int) (engine.Result, error) {
+				t, ft, err := streamHTTP(client, base+name, body)
+				mu.Lock()
+				ms = append(ms, float64(ft.Microseconds())/1000)
+				mu.Unlock()
+				return engine.Result{CompletionTokens: t}, err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			got[name] = [2]float64{float64(tokens) / time.Since(start).Seconds(), median(ms)}
+			tps[name], ttft[name] = append(tps[name], got[name][0]), append(ttft[name], got[name][1])
+		}
+		for _, name := range names {
+			ratios[name] = append(ratios[name], got[name][0]/got["chat/completions"][0])
+			firsts[name] = append(firsts[name], got[name][1]/got["chat/completions"][1])
+		}
+	}
+	row := &doorsRow{Jobs: n, Rounds: rounds, Doors: map[string]doorRow{}}
+	for _, name := range names {
+		row.Doors[name] = doorRow{TokensPerSecond: median(tps[name]), FirstTextMS: median(ttft[name]), VsChat: median(ratios[name]), FirstVsChat: median(firsts[name])}
+	}
+	return row, nil
 }

@@ -12,7 +12,7 @@ import (
 var chatAPI = api{
 	name:     "chat.completions",
 	idPrefix: "chatcmpl-",
-	params:   rejectParams("messages", "max_tokens", "response_format"),
+	params:   rejectParams("messages", "max_tokens", "response_format", "top_logprobs"),
 	parse:    parseChat,
 }
 
@@ -21,7 +21,7 @@ var chatAPI = api{
 // parameter sieve cannot honour with a value other than its neutral one,
 // or a wrong type is a 400 that names it.
 func parseChat(data []byte, model string) (request, *apiError) {
-	r := request{shape: chatShape{}}
+	r := request{}
 	params, e := readParams(data)
 	if e != nil {
 		return r, e
@@ -39,7 +39,10 @@ func parseChat(data []byte, model string) (request, *apiError) {
 		return r, invalid("missing_required_parameter", "messages", "you must provide a messages parameter")
 	case p.maxTokens != nil && p.maxCompletion != nil && *p.maxTokens != *p.maxCompletion:
 		return r, invalid("invalid_value", "max_tokens", "max_tokens %d and max_completion_tokens %d disagree: give one of them", *p.maxTokens, *p.maxCompletion)
+	case j.TopLogprobs != nil && !j.Logprobs:
+		return r, invalid("invalid_value", "top_logprobs", "top_logprobs needs logprobs: true")
 	}
+	r.shape = chatShape{logprobs: j.Logprobs}
 	if p.maxCompletion != nil {
 		p.maxTokens = p.maxCompletion
 	}
@@ -71,6 +74,10 @@ func (r *request) setChatParam(p *pending, k string, raw json.RawMessage) *apiEr
 		_, e = parseMetadata(raw, p.meta)
 	case "response_format":
 		j.Format, e = parseChatFormat(raw)
+	case "logprobs":
+		e = decode(k, raw, &j.Logprobs, "a boolean")
+	case "top_logprobs":
+		j.TopLogprobs, e = parseTopLogprobs(k, raw, job.MaxTopLogprobs)
 	default:
 		e = chatRules.check(k, raw)
 	}
@@ -82,8 +89,6 @@ func (r *request) setChatParam(p *pending, k string, raw json.RawMessage) *apiEr
 var chatRules = rules{
 	"frequency_penalty":   {neutral: []string{"0", "0.0"}},
 	"presence_penalty":    {neutral: []string{"0", "0.0"}},
-	"logprobs":            {neutral: []string{"false"}},
-	"top_logprobs":        {neutral: []string{"0"}},
 	"logit_bias":          {neutral: []string{"{}"}},
 	"tools":               {neutral: []string{"[]"}},
 	"functions":           {neutral: []string{"[]"}},
@@ -169,10 +174,10 @@ type (
 		Sieve   *extension `json:"sieve,omitempty"`
 	}
 	choice struct {
-		Index        int       `json:"index"`
-		Message      message   `json:"message"`
-		FinishReason string    `json:"finish_reason"`
-		Logprobs     *struct{} `json:"logprobs"`
+		Index        int           `json:"index"`
+		Message      message       `json:"message"`
+		FinishReason string        `json:"finish_reason"`
+		Logprobs     *chatLogprobs `json:"logprobs"`
 	}
 	message struct {
 		Role    string  `json:"role"`
@@ -189,10 +194,10 @@ type (
 		Sieve   *extension    `json:"sieve,omitempty"`
 	}
 	chunkChoice struct {
-		Index        int       `json:"index"`
-		Delta        delta     `json:"delta"`
-		FinishReason *string   `json:"finish_reason"`
-		Logprobs     *struct{} `json:"logprobs"`
+		Index        int           `json:"index"`
+		Delta        delta         `json:"delta"`
+		FinishReason *string       `json:"finish_reason"`
+		Logprobs     *chatLogprobs `json:"logprobs"`
 	}
 	delta struct {
 		Role    string  `json:"role,omitempty"`
@@ -200,29 +205,41 @@ type (
 	}
 )
 
-// chatShape writes chat completions.
-type chatShape struct{}
+// chatShape writes chat completions; logprobs: the request asked for
+// log probabilities.
+type chatShape struct{ logprobs bool }
 
-func (chatShape) whole(r *reply, res job.Result, finish string) any {
+func (c chatShape) whole(r *reply, res job.Result, finish string) any {
 	return completion{
 		ID: r.id, Object: "chat.completion", Created: r.created, Model: r.model,
-		Choices: []choice{{Message: message{Role: "assistant", Content: res.Text}, FinishReason: finish}},
+		Choices: []choice{{Message: message{Role: "assistant", Content: res.Text}, FinishReason: finish, Logprobs: c.logprobsOf(res)}},
 		Usage:   newUsage(res), Sieve: newExtension(res),
 	}
+}
+
+// logprobsOf is a choice's logprobs: null unless asked for.
+func (c chatShape) logprobsOf(res job.Result) *chatLogprobs {
+	if !c.logprobs {
+		return nil
+	}
+	return &chatLogprobs{Content: tokenLogprobs(res.Logprobs)}
 }
 
 // open sends the first chunk, which names the role.
 func (c chatShape) open(r *reply) {
 	empty := ""
-	c.send(r, delta{Role: "assistant", Content: &empty}, nil, nil)
+	c.send(r, chunkChoice{Delta: delta{Role: "assistant", Content: &empty}}, nil)
 }
 
-func (c chatShape) text(r *reply, text string) { c.send(r, delta{Content: &text}, nil, nil) }
+func (c chatShape) text(r *reply, text string) {
+	c.send(r, chunkChoice{Delta: delta{Content: &text}}, nil)
+}
 
-// close sends the finish reason with sieve's account, the usage chunk
-// when asked for, and [DONE].
+// close sends the finish reason with sieve's account and, when asked
+// for, every token's log probability (the chunks before carry none: a
+// job streams none), then the usage chunk when asked for, and [DONE].
 func (c chatShape) close(r *reply, res job.Result, finish string) {
-	c.send(r, delta{}, &finish, newExtension(res))
+	c.send(r, chunkChoice{FinishReason: &finish, Logprobs: c.logprobsOf(res)}, newExtension(res))
 	if r.stream.usage {
 		u := newUsage(res)
 		ch := c.newChunk(r)
@@ -235,9 +252,9 @@ func (c chatShape) close(r *reply, res job.Result, finish string) {
 func (chatShape) fail(r *reply, e *apiError) { r.stream.event(errorBody{e}) }
 
 // send streams one chunk with one choice.
-func (c chatShape) send(r *reply, d delta, finish *string, ext *extension) {
+func (c chatShape) send(r *reply, choice chunkChoice, ext *extension) {
 	ch := c.newChunk(r)
-	ch.Choices, ch.Sieve = []chunkChoice{{Delta: d, FinishReason: finish}}, ext
+	ch.Choices, ch.Sieve = []chunkChoice{choice}, ext
 	r.stream.event(ch)
 }
 

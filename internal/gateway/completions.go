@@ -16,7 +16,7 @@ import (
 var completionsAPI = api{
 	name:     "completions",
 	idPrefix: "cmpl-",
-	params:   rejectParams("prompt", "max_tokens", ""),
+	params:   rejectParams("prompt", "max_tokens", "", "logprobs"),
 	parse:    parseCompletions,
 }
 
@@ -40,7 +40,7 @@ var completionsRules = rules{
 // parseCompletions reads a completions request for the served model, as
 // strictly as parseChat reads a chat request.
 func parseCompletions(data []byte, model string) (request, *apiError) {
-	r := request{shape: completionsShape{}}
+	r := request{}
 	params, e := readParams(data)
 	if e != nil {
 		return r, e
@@ -61,8 +61,10 @@ func parseCompletions(data []byte, model string) (request, *apiError) {
 			e = parseOne(k, raw)
 		case "stream_options":
 			e = r.parseStreamOptions(raw, true)
-		case "logprobs":
-			e = parseLogprobs(raw)
+		case "logprobs": // a count of alternatives, which asks for log probabilities
+			if r.job.TopLogprobs, e = parseTopLogprobs(k, raw, maxLegacyLogprobs); e == nil {
+				r.job.Logprobs = true
+			}
 		default:
 			e = completionsRules.check(k, raw)
 		}
@@ -81,6 +83,7 @@ func parseCompletions(data []byte, model string) (request, *apiError) {
 		n := defaultCompletionTokens
 		p.maxTokens = &n
 	}
+	r.shape = completionsShape{logprobs: r.job.Logprobs}
 	return r, r.complete(p)
 }
 
@@ -105,21 +108,6 @@ func parsePrompt(raw json.RawMessage) ([]job.Message, *apiError) {
 	return []job.Message{{Role: job.RoleUser, Content: strs[0]}}, nil
 }
 
-// parseLogprobs reads logprobs, how many of the likeliest tokens to
-// report at each place (0 to 5, as OpenAI's). This is the one place that
-// reads it: the engine does not report log probabilities yet, so a
-// number is refused; once it does, the number goes into the job here.
-func parseLogprobs(raw json.RawMessage) *apiError {
-	var n int
-	if e := decode("logprobs", raw, &n, "an integer"); e != nil {
-		return e
-	}
-	if n < 0 || n > 5 {
-		return invalid("invalid_value", "logprobs", "logprobs %d: want 0 to 5", n)
-	}
-	return invalid("unsupported_parameter", "logprobs", "logprobs is not supported yet: sieve does not return log probabilities; leave it out or send null")
-}
-
 // The completions API's answer: a text_completion, or text_completion
 // chunks ending in data: [DONE].
 type (
@@ -133,21 +121,31 @@ type (
 		Sieve   *extension   `json:"sieve,omitempty"`
 	}
 	textChoice struct {
-		Index        int       `json:"index"`
-		Text         string    `json:"text"`
-		FinishReason *string   `json:"finish_reason"`
-		Logprobs     *struct{} `json:"logprobs"`
+		Index        int             `json:"index"`
+		Text         string          `json:"text"`
+		FinishReason *string         `json:"finish_reason"`
+		Logprobs     *legacyLogprobs `json:"logprobs"`
 	}
 )
 
-// completionsShape writes text completions.
-type completionsShape struct{}
+// completionsShape writes text completions; logprobs: the request asked
+// for log probabilities.
+type completionsShape struct{ logprobs bool }
 
 func (c completionsShape) whole(r *reply, res job.Result, finish string) any {
 	u := newUsage(res)
 	o := c.newChunk(r, res.Text, &finish)
 	o.Usage, o.Sieve = &u, newExtension(res)
+	o.Choices[0].Logprobs = c.logprobsOf(res)
 	return o
+}
+
+// logprobsOf is a choice's logprobs: null unless asked for.
+func (c completionsShape) logprobsOf(res job.Result) *legacyLogprobs {
+	if !c.logprobs {
+		return nil
+	}
+	return newLegacyLogprobs(res.Logprobs)
 }
 
 // open sends nothing: a completions stream begins with its text.
@@ -155,11 +153,13 @@ func (completionsShape) open(*reply) {}
 
 func (c completionsShape) text(r *reply, text string) { r.stream.event(c.newChunk(r, text, nil)) }
 
-// close sends the finish reason with sieve's account, the usage chunk
-// when asked for, and [DONE].
+// close sends the finish reason with sieve's account and, when asked
+// for, every token's log probability (the chunks before carry none: a
+// job streams none), then the usage chunk when asked for, and [DONE].
 func (c completionsShape) close(r *reply, res job.Result, finish string) {
 	last := c.newChunk(r, "", &finish)
 	last.Sieve = newExtension(res)
+	last.Choices[0].Logprobs = c.logprobsOf(res)
 	r.stream.event(last)
 	if r.stream.usage {
 		u := newUsage(res)

@@ -16,8 +16,12 @@
 // parameter sieve cannot honour is a 400 in OpenAI's error shape, naming
 // it, never silently ignored. Structured output (chat's response_format,
 // the Responses API's text.format) becomes the job's Format, which the
-// pipeline enforces (format.go). Optional bearer keys, compared in
-// constant time, may tie a caller to a policy and to a tenant id prefix.
+// pipeline enforces (format.go). Log probabilities, asked for in each
+// API's words, become the job's logprobs and top_logprobs, and the
+// result's moderated entries are written in each API's shape; a stream
+// carries them all at its end (logprobs.go). Optional bearer keys,
+// compared in constant time, may tie a caller to a policy and to a
+// tenant id prefix.
 //
 // The package neither generates nor filters: workers do, wherever they
 // run. It does not keep state across requests beyond the keys.

@@ -54,9 +54,12 @@ type door struct {
 }
 
 type doorOpts struct {
-	pieces   []string
-	loop     bool
-	timeouts *gateway.Timeouts
+	pieces []string
+	loop   bool
+	// alternatives are the scripted model's runner-up tokens
+	// (modelgen.Scripted.Alternatives), which logprobs report.
+	alternatives map[string][]string
+	timeouts     *gateway.Timeouts
 	// smallSends makes the door's sockets buffer little, so a client
 	// that stops reading blocks its writes soon.
 	smallSends bool
@@ -69,7 +72,7 @@ func startDoor(t *testing.T, o doorOpts) *door {
 	}
 	ctx := context.Background()
 	se := sievetest.Start(t, sievetest.Options{
-		Model:    modelgen.Scripted{Pieces: o.pieces, Loop: o.loop, ContextLength: 16384},
+		Model:    modelgen.Scripted{Pieces: o.pieces, Loop: o.loop, Alternatives: o.alternatives, ContextLength: 16384},
 		Parallel: 2,
 		Context:  8192,
 		Lists: []config.List{

@@ -3,7 +3,7 @@ package gateway_test
 import "testing"
 
 // What the Responses and completions endpoints, and chat's structured
-// output, refuse: raw HTTP, for the exact error shapes. Each refusal
+// output and log probabilities, refuse: raw HTTP, for the exact error shapes. Each refusal
 // names the parameter, as the chat endpoint's do.
 func TestRefusedParameters(t *testing.T) {
 	d := startDoor(t, doorOpts{})
@@ -24,7 +24,14 @@ func TestRefusedParameters(t *testing.T) {
 		{"responses: tool_choice", r, resp(`,"tool_choice":"required"`), 400, "unsupported_parameter", "tool_choice"},
 		{"responses: reasoning", r, resp(`,"reasoning":{"effort":"low"}`), 400, "unsupported_parameter", "reasoning"},
 		{"responses: background", r, resp(`,"background":true`), 400, "unsupported_parameter", "background"},
-		{"responses: include", r, resp(`,"include":["message.output_text.logprobs"]`), 400, "unsupported_parameter", "include"},
+		{"responses: include", r, resp(`,"include":["message.output_text.logprobs","reasoning.encrypted_content"]`), 400, "unsupported_value", "include[1]"},
+		{"responses: include type", r, resp(`,"include":"message.output_text.logprobs"`), 400, "invalid_type", "include"},
+		{"responses: part logprobs type", r, `{"model":"scripted","input":[{"role":"assistant","content":[{"type":"output_text","text":"x","logprobs":{}}]}]}`, 400, "invalid_type", "input[0].content[0].logprobs"},
+		{"responses: part annotations", r, `{"model":"scripted","input":[{"role":"assistant","content":[{"type":"output_text","text":"x","annotations":[{"type":"url_citation"}]}]}]}`, 400, "unsupported_parameter", "input[0].content[0].annotations"},
+		{"responses: top_logprobs over 20", r, resp(`,"include":["message.output_text.logprobs"],"top_logprobs":21`), 400, "invalid_value", "top_logprobs"},
+		{"responses: top_logprobs below 0", r, resp(`,"include":["message.output_text.logprobs"],"top_logprobs":-1`), 400, "invalid_value", "top_logprobs"},
+		{"responses: top_logprobs without include", r, resp(`,"top_logprobs":2`), 400, "invalid_value", "top_logprobs"},
+		{"responses: top_logprobs with include empty", r, resp(`,"include":[],"top_logprobs":0`), 400, "invalid_value", "top_logprobs"},
 		{"responses: n", r, resp(`,"n":2`), 400, "unsupported_parameter", "n"},
 		{"responses: unknown", r, resp(`,"temprature":1`), 400, "unknown_parameter", "temprature"},
 		{"responses: image", r, `{"model":"scripted","input":[{"role":"user","content":[{"type":"input_image","image_url":"x"}]}]}`, 400, "unsupported_value", "input[0].content[0].type"},
@@ -46,8 +53,13 @@ func TestRefusedParameters(t *testing.T) {
 		{"completions: best_of", c, cmpl(`,"best_of":2`), 400, "unsupported_value", "best_of"},
 		{"completions: n", c, cmpl(`,"n":2`), 400, "unsupported_value", "n"},
 		{"completions: logit_bias", c, cmpl(`,"logit_bias":{"50256":-100}`), 400, "unsupported_parameter", "logit_bias"},
-		{"completions: logprobs", c, cmpl(`,"logprobs":2`), 400, "unsupported_parameter", "logprobs"},
-		{"completions: logprobs out of range", c, cmpl(`,"logprobs":9`), 400, "invalid_value", "logprobs"},
+		{"completions: logprobs over 5", c, cmpl(`,"logprobs":6`), 400, "invalid_value", "logprobs"},
+		{"completions: logprobs below 0", c, cmpl(`,"logprobs":-1`), 400, "invalid_value", "logprobs"},
+		{"completions: logprobs type", c, cmpl(`,"logprobs":true`), 400, "invalid_type", "logprobs"},
+		{"chat: top_logprobs over 20", ch, chat(`,"logprobs":true,"top_logprobs":21`), 400, "invalid_value", "top_logprobs"},
+		{"chat: top_logprobs without logprobs", ch, chat(`,"top_logprobs":3`), 400, "invalid_value", "top_logprobs"},
+		{"chat: top_logprobs with logprobs false", ch, chat(`,"logprobs":false,"top_logprobs":0`), 400, "invalid_value", "top_logprobs"},
+		{"chat: logprobs type", ch, chat(`,"logprobs":1`), 400, "invalid_type", "logprobs"},
 		{"completions: two prompts", c, `{"model":"scripted","prompt":["a","b"]}`, 400, "unsupported_value", "prompt"},
 		{"completions: token ids", c, `{"model":"scripted","prompt":[1,2]}`, 400, "unsupported_value", "prompt"},
 		{"completions: prompt type", c, `{"model":"scripted","prompt":5}`, 400, "invalid_type", "prompt"},

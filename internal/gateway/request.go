@@ -205,12 +205,14 @@ func parseRole(param string, raw json.RawMessage) (string, *apiError) {
 }
 
 // textParts says which content parts carry text in an API, and which
-// other fields such a part may carry, empty, because clients send back
-// what the API gave them (the Responses API's output_text comes with
-// annotations and logprobs).
+// other fields such a part may carry because clients send back what the
+// API gave them: empty ones (the Responses API's output_text comes with
+// annotations, which sieve never makes), and echoed ones, lists that
+// say nothing to the model (its logprobs, when they were asked for).
 type textParts struct {
-	types []string
-	empty []string
+	types  []string
+	empty  []string
+	echoed []string
 }
 
 // parseContent reads a message's content: a string, or an array of text
@@ -240,6 +242,10 @@ func parseContent(param string, raw json.RawMessage, kinds textParts) (string, *
 			case slices.Contains(kinds.empty, k) && isEmpty(p[k]):
 			case slices.Contains(kinds.empty, k):
 				return "", invalid("unsupported_parameter", at+"."+k, "%s.%s is not supported: send it empty or leave it out", at, k)
+			case slices.Contains(kinds.echoed, k):
+				if e := decode(at+"."+k, p[k], new([]json.RawMessage), "an array"); e != nil {
+					return "", e
+				}
 			default:
 				return "", invalid("unknown_parameter", at+"."+k, "Unrecognized content part field: %s.%s", at, k)
 			}

@@ -89,6 +89,9 @@ func FuzzParse(f *testing.F) {
 		`{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]}],"instructions":"x","text":{"format":{"type":"json_object"}}}`,
 		`{"model":"m","input":"hi","max_output_tokens":3,"store":false,"stream":true}`,
 		`{"model":"m","prompt":["hi"],"max_tokens":3,"echo":false,"logprobs":null,"stream":true}`,
+		`{"model":"m","prompt":"hi","logprobs":3}`,
+		`{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":20}`,
+		`{"model":"m","input":"hi","include":["message.output_text.logprobs"],"top_logprobs":0}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -189,6 +192,12 @@ func TestRejectionParams(t *testing.T) {
 			t.Fatalf("%s: param %s, want %s", a.name, *e.Param, param)
 		}
 	}
+	res.Error.Code = job.CodeBadLogprobs
+	for a, param := range map[*api]string{&chatAPI: "top_logprobs", &responsesAPI: "top_logprobs", &completionsAPI: "logprobs"} {
+		if _, e := outcome(res, a.params); *e.Param != param {
+			t.Fatalf("%s: param %s, want %s", a.name, *e.Param, param)
+		}
+	}
 }
 
 func TestParseResponses(t *testing.T) {
@@ -230,5 +239,41 @@ func TestParseCompletions(t *testing.T) {
 	}
 	if r, _ := parseCompletions([]byte(`{"model":"m","prompt":"x"}`), "m"); *r.job.MaxTokens != defaultCompletionTokens {
 		t.Fatalf("max_tokens %d by default", *r.job.MaxTokens)
+	}
+}
+
+// Each endpoint's way of asking for log probabilities becomes the job's
+// logprobs and top_logprobs; null, false or an empty include asks for
+// none.
+func TestParseLogprobs(t *testing.T) {
+	const msgs = `"messages":[{"role":"user","content":"hi"}]`
+	two, five := 2, 5
+	tests := []struct {
+		parse func([]byte, string) (request, *apiError)
+		body  string
+		on    bool
+		top   *int
+	}{
+		{parseChat, `{"model":"m",` + msgs + `,"logprobs":true,"top_logprobs":2}`, true, &two},
+		{parseChat, `{"model":"m",` + msgs + `,"logprobs":true}`, true, nil},
+		{parseChat, `{"model":"m",` + msgs + `,"logprobs":false,"top_logprobs":null}`, false, nil},
+		{parseResponses, `{"model":"m","input":"hi","include":["message.output_text.logprobs"],"top_logprobs":5}`, true, &five},
+		{parseResponses, `{"model":"m","input":"hi","include":["message.output_text.logprobs"]}`, true, nil},
+		{parseResponses, `{"model":"m","input":"hi","include":[],"top_logprobs":null}`, false, nil},
+		{parseCompletions, `{"model":"m","prompt":"hi","logprobs":5}`, true, &five},
+		{parseCompletions, `{"model":"m","prompt":"hi","logprobs":null}`, false, nil},
+	}
+	for _, tc := range tests {
+		r, e := tc.parse([]byte(tc.body), "m")
+		if e != nil {
+			t.Fatalf("%s: %v", tc.body, e)
+		}
+		if r.job.Logprobs != tc.on || !reflect.DeepEqual(r.job.TopLogprobs, tc.top) {
+			t.Fatalf("%s: logprobs %v, top_logprobs %v", tc.body, r.job.Logprobs, r.job.TopLogprobs)
+		}
+		b, _ := job.Marshal(r.job)
+		if _, pe := job.Parse(b, "http.x", job.Limits{}); pe != nil {
+			t.Fatalf("%s: job.Parse: %v", tc.body, pe)
+		}
 	}
 }

@@ -108,13 +108,13 @@ func outcome(res job.Result, params map[string]string) (string, *apiError) {
 }
 
 // rejectParams names the parameter behind each rejection code, given
-// the endpoint's names for the prompt, the token limit and the output
-// format.
-func rejectParams(prompt, maxTokens, format string) map[string]string {
+// the endpoint's names for the prompt, the token limit, the output
+// format and the count of log probabilities.
+func rejectParams(prompt, maxTokens, format, logprobs string) map[string]string {
 	return map[string]string{
 		job.CodeNoMessages: prompt, job.CodeBadRole: prompt, job.CodeInputBlocked: prompt, job.CodePromptTooLong: prompt,
 		job.CodeBadMaxTokens: maxTokens, job.CodeMaxTokensOverLimit: maxTokens,
-		job.CodeBadStop: "stop", job.CodeBadFormat: format, job.CodeUnknownPolicy: "X-Sieve-Policy",
+		job.CodeBadStop: "stop", job.CodeBadFormat: format, job.CodeBadLogprobs: logprobs, job.CodeUnknownPolicy: "X-Sieve-Policy",
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 var responsesAPI = api{
 	name:     "responses",
 	idPrefix: "resp_",
-	params:   rejectParams("input", "max_output_tokens", "text.format"),
+	params:   rejectParams("input", "max_output_tokens", "text.format", "top_logprobs"),
 	parse:    parseResponses,
 }
 
@@ -25,13 +25,11 @@ var responsesRules = rules{
 	"previous_response_id": {why: "sieve keeps no responses to continue; send the whole conversation in input"},
 	"conversation":         {why: "sieve keeps no conversations; send the whole conversation in input"},
 	"background":           {neutral: []string{"false"}, why: "sieve keeps no responses to poll; wait for the answer, or stream it"},
-	"include":              {neutral: []string{"[]"}, why: "sieve has nothing more to include: no tools, reasoning or log probabilities"},
 	"reasoning":            {why: "sieve's model gives no separate reasoning"},
 	"tools":                {neutral: []string{"[]"}, why: "sieve serves a model without tools"},
 	"tool_choice":          {neutral: []string{`"none"`}, why: "sieve serves a model without tools"},
 	"parallel_tool_calls":  {neutral: []string{"true", "false"}}, // meaningless without tools
 	"max_tool_calls":       {why: "sieve serves a model without tools"},
-	"top_logprobs":         {neutral: []string{"0"}, why: "sieve does not return log probabilities yet"},
 	"truncation":           {neutral: []string{`"disabled"`}, why: "sieve refuses a prompt too long for its context (context_length_exceeded) rather than dropping part of it"},
 	"service_tier":         {neutral: []string{`"auto"`, `"default"`}},
 	"prompt":               {why: "prompt templates are kept by OpenAI; send the input itself"},
@@ -41,8 +39,9 @@ var responsesRules = rules{
 
 // responsesText are the content parts of input messages that carry
 // text: the client's, and the assistant's from an earlier response,
-// which comes back with its (empty) annotations and logprobs.
-var responsesText = textParts{types: []string{"input_text", "output_text"}, empty: []string{"annotations", "logprobs"}}
+// which comes back with its (empty) annotations and its logprobs (empty
+// unless they were asked for; the model is not shown them).
+var responsesText = textParts{types: []string{"input_text", "output_text"}, empty: []string{"annotations"}, echoed: []string{"logprobs"}}
 
 // parseResponses reads a Responses API request for the served model, as
 // strictly as parseChat reads a chat request.
@@ -75,6 +74,10 @@ func parseResponses(data []byte, model string) (request, *apiError) {
 			}
 		case "stream_options":
 			e = r.parseStreamOptions(raw, false)
+		case "include":
+			r.job.Logprobs, e = parseInclude(raw)
+		case "top_logprobs":
+			r.job.TopLogprobs, e = parseTopLogprobs(k, raw, job.MaxTopLogprobs)
 		default:
 			e = responsesRules.check(k, raw)
 		}
@@ -89,12 +92,37 @@ func parseResponses(data []byte, model string) (request, *apiError) {
 	if params["input"] == nil {
 		return r, invalid("missing_required_parameter", "input", "you must provide an input parameter")
 	}
+	if r.job.TopLogprobs != nil && !r.job.Logprobs {
+		return r, invalid("invalid_value", "top_logprobs", "top_logprobs needs include [%q]", includeLogprobs)
+	}
 	if s.instructions != nil && *s.instructions != "" {
 		input = append([]job.Message{{Role: job.RoleSystem, Content: *s.instructions}}, input...)
 	}
 	r.job.Messages = input
 	s.maxOutput, s.temperature, s.topP = p.maxTokens, r.job.Temperature, r.job.TopP
+	s.logprobs, s.topLogprobs = r.job.Logprobs, r.job.TopLogprobs
 	return r, r.complete(p)
+}
+
+// includeLogprobs is the one include value sieve has to give: each
+// token's log probability in the output text.
+const includeLogprobs = "message.output_text.logprobs"
+
+// parseInclude reads include, a list of what more the response is to
+// carry, and reports whether it asks for log probabilities, the one
+// thing sieve has to add (it has no tools, reasoning or images).
+func parseInclude(raw json.RawMessage) (bool, *apiError) {
+	var list []string
+	if e := decode("include", raw, &list, "an array of strings"); e != nil {
+		return false, e
+	}
+	for i, v := range list {
+		if v != includeLogprobs {
+			at := fmt.Sprintf("include[%d]", i)
+			return false, invalid("unsupported_value", at, "%s %q: sieve has nothing of that to include (no tools, reasoning or images); it includes %q only", at, v, includeLogprobs)
+		}
+	}
+	return len(list) > 0, nil
 }
 
 // parseTextConfig reads text: its format (returned also as given, for
@@ -221,6 +249,7 @@ type (
 		Text               textConfig         `json:"text"`
 		ToolChoice         string             `json:"tool_choice"`
 		Tools              []struct{}         `json:"tools"`
+		TopLogprobs        *int               `json:"top_logprobs"`
 		TopP               *float64           `json:"top_p"`
 		Truncation         string             `json:"truncation"`
 		Usage              *responseUsage     `json:"usage"`
@@ -241,10 +270,10 @@ type (
 		Content []outputText `json:"content"`
 	}
 	outputText struct {
-		Type        string     `json:"type"`
-		Text        string     `json:"text"`
-		Annotations []struct{} `json:"annotations"`
-		Logprobs    []struct{} `json:"logprobs"`
+		Type        string         `json:"type"`
+		Text        string         `json:"text"`
+		Annotations []struct{}     `json:"annotations"`
+		Logprobs    []tokenLogprob `json:"logprobs"`
 	}
 	responseUsage struct {
 		InputTokens        int `json:"input_tokens"`
@@ -292,6 +321,8 @@ type (
 		partRef
 		Part outputText `json:"part"`
 	}
+	// textDeltaEvent's logprobs are always empty: a job streams none
+	// with its chunks, so they all come with textDoneEvent.
 	textDeltaEvent struct {
 		eventHead
 		partRef
@@ -301,8 +332,8 @@ type (
 	textDoneEvent struct {
 		eventHead
 		partRef
-		Text     string     `json:"text"`
-		Logprobs []struct{} `json:"logprobs"`
+		Text     string         `json:"text"`
+		Logprobs []tokenLogprob `json:"logprobs"`
 	}
 	// errorEvent is an error after the stream began: code, message and
 	// param at the top, as the API reference documents, and the same
@@ -322,13 +353,16 @@ func (h *eventHead) stamp(typ string, seq int) { h.Type, h.SequenceNumber = typ,
 type stamped interface{ stamp(typ string, seq int) }
 
 // responsesShape writes Responses API answers; it holds what the answer
-// echoes of the request, and the stream's sequence.
+// echoes of the request, whether it asked for log probabilities, and the
+// stream's sequence.
 type responsesShape struct {
 	instructions      *string
 	maxOutput         *int
 	temperature, topP *float64
 	metadata          map[string]string
 	format            json.RawMessage
+	logprobs          bool
+	topLogprobs       *int
 	seq               int
 }
 
@@ -346,20 +380,20 @@ func (s *responsesShape) open(r *reply) {
 	s.send(r, "response.in_progress", &responseEvent{Response: o})
 	item := s.message(r, statusInProgress, nil)
 	s.send(r, "response.output_item.added", &itemEvent{Item: item})
-	s.send(r, "response.content_part.added", &partEvent{partRef: s.ref(r), Part: outputText{Type: "output_text", Annotations: none, Logprobs: none}})
+	s.send(r, "response.content_part.added", &partEvent{partRef: s.ref(r), Part: outputText{Type: "output_text", Annotations: none, Logprobs: []tokenLogprob{}}})
 }
 
 func (s *responsesShape) text(r *reply, text string) {
 	s.send(r, "response.output_text.delta", &textDeltaEvent{partRef: s.ref(r), Delta: text, Logprobs: none})
 }
 
-// close ends the text, its part and its message, then the response:
-// response.completed, or response.incomplete when a block list or the
-// token limit cut it.
+// close ends the text (with every token's log probability, when asked
+// for), its part and its message, then the response: response.completed,
+// or response.incomplete when a block list or the token limit cut it.
 func (s *responsesShape) close(r *reply, res job.Result, finish string) {
 	o := s.final(r, res, finish)
 	msg := o.Output[0]
-	s.send(r, "response.output_text.done", &textDoneEvent{partRef: s.ref(r), Text: res.Text, Logprobs: none})
+	s.send(r, "response.output_text.done", &textDoneEvent{partRef: s.ref(r), Text: res.Text, Logprobs: msg.Content[0].Logprobs})
 	s.send(r, "response.content_part.done", &partEvent{partRef: s.ref(r), Part: msg.Content[0]})
 	s.send(r, "response.output_item.done", &itemEvent{Item: msg})
 	typ := "response.completed"
@@ -385,7 +419,7 @@ func (s *responsesShape) object(r *reply, status string) responseObject {
 	return responseObject{
 		ID: r.id, Object: "response", CreatedAt: r.created, Status: status, Instructions: s.instructions,
 		MaxOutputTokens: s.maxOutput, Model: r.model, Output: []outputMessage{}, Temperature: s.temperature,
-		Text: textConfig{s.format}, ToolChoice: "none", Tools: none, TopP: s.topP, Truncation: "disabled", Metadata: s.metadata,
+		Text: textConfig{s.format}, ToolChoice: "none", Tools: none, TopLogprobs: s.topLogprobs, TopP: s.topP, Truncation: "disabled", Metadata: s.metadata,
 	}
 }
 
@@ -400,7 +434,11 @@ func (s *responsesShape) final(r *reply, res job.Result, finish string) response
 	case finishFilter:
 		o.Status, o.IncompleteDetails = statusIncomplete, &incompleteDetails{"content_filter"}
 	}
-	o.Output = []outputMessage{s.message(r, o.Status, &res.Text)}
+	text := outputText{Type: "output_text", Text: res.Text, Annotations: none, Logprobs: []tokenLogprob{}}
+	if s.logprobs {
+		text.Logprobs = tokenLogprobs(res.Logprobs)
+	}
+	o.Output = []outputMessage{s.message(r, o.Status, &text)}
 	u := &responseUsage{InputTokens: res.Usage.PromptTokens, OutputTokens: res.Usage.CompletionTokens,
 		TotalTokens: res.Usage.PromptTokens + res.Usage.CompletionTokens}
 	u.InputTokensDetails.CachedTokens = res.Usage.CachedTokens
@@ -409,10 +447,10 @@ func (s *responsesShape) final(r *reply, res job.Result, finish string) response
 }
 
 // message is the response's one output message; text nil: none yet.
-func (s *responsesShape) message(r *reply, status string, text *string) outputMessage {
+func (s *responsesShape) message(r *reply, status string, text *outputText) outputMessage {
 	m := outputMessage{Type: "message", ID: "msg_" + r.jobID, Status: status, Role: job.RoleAssistant, Content: []outputText{}}
 	if text != nil {
-		m.Content = append(m.Content, outputText{Type: "output_text", Text: *text, Annotations: none, Logprobs: none})
+		m.Content = append(m.Content, *text)
 	}
 	return m
 }

@@ -8,6 +8,10 @@ import (
 	"github.com/sieve-project/sieve/job"
 )
 
+// redactedLogprob is a redacted token's log probability: OpenAI's -9999
+// for "not known", since the model never said the replacement.
+const redactedLogprob = -9999
+
 // contextBytes is how much of the reply before a position an alternative
 // there is checked with: enough for any keyword it could complete.
 const contextBytes = 256
@@ -23,7 +27,8 @@ type span struct {
 // logprobs turns the engine's entries into the result's, moderated so
 // that no keyword an output list redacts or blocks can be read from them:
 // the tokens of a redacted stretch carry what the reply has there (the
-// replacement, on the first of them) and no alternatives, none follows
+// replacement, on the first of them), a logprob of -9999 (not known) and
+// no alternatives, none follows
 // a block, and an alternative that would complete a keyword after the
 // text before it is left out. The entries' tokens joined are the reply.
 //
@@ -52,7 +57,7 @@ func logprobs(entries []engine.Logprob, in, out string, hits []job.Hit, srcs []i
 		}
 		b = min(b, len(in))
 		tok, redacted, blocked := moderated(in, a, b, spans, taken)
-		lp := job.Logprob{Token: tok, Bytes: bytesOf(tok), Top: []job.TopLogprob{}, Redacted: redacted}
+		lp := job.Logprob{Token: tok, Logprob: redactedLogprob, Bytes: bytesOf(tok), Top: []job.TopLogprob{}, Redacted: redacted}
 		if !redacted {
 			lp.Logprob = float64(e.Logprob)
 			lp.Top = alternatives(e.Top, in[max(0, a-contextBytes):a], pol)
