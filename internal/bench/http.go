@@ -35,17 +35,12 @@ type httpRow struct {
 // times, on conn's worker. It times tokens/s and, per job, the first
 // text from the moment the request is sent.
 func benchHTTP(ctx context.Context, conn *broker.Conn, n, gen, rounds int, msgs []job.Message, seed uint32) (*httpRow, error) {
-	door, err := gateway.New(gateway.Config{Conn: conn, Model: "bench"})
+	base, stop, err := startDoor(conn)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	door.Start(ln)
-	defer door.Shutdown(context.WithoutCancel(ctx))
-	url := "http://" + ln.Addr().String() + "/v1/chat/completions"
+	defer stop(ctx)
+	url := base + "chat/completions"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	body, _ := json.Marshal(map[string]any{"model": "bench", "messages": msgs, "max_tokens": gen, "seed": seed, "stream": true, "stream_options": map[string]bool{"include_usage": true}})
 
@@ -193,20 +188,29 @@ type doorRow struct {
 	FirstVsChat     float64 `json:"first_text_vs_chat"`
 }
 
-// benchDoors runs n streaming jobs at once through each door, the doors
-// in a rotating order each round so that drift hits all alike.
-func benchDoors(ctx context.Context, conn *broker.Conn, n, gen, rounds int, user string, seed uint32) (*doorsRow, error) {
+// startDoor serves the HTTP door on conn's worker at a free local port;
+// base is its /v1/ URL, stop shuts it.
+func startDoor(conn *broker.Conn) (base string, stop func(context.Context), err error) {
 	door, err := gateway.New(gateway.Config{Conn: conn, Model: "bench"})
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	door.Start(ln)
-	defer door.Shutdown(context.WithoutCancel(ctx))
-	base := "http://" + ln.Addr().String() + "/v1/"
+	return "http://" + ln.Addr().String() + "/v1/", func(ctx context.Context) { door.Shutdown(context.WithoutCancel(ctx)) }, nil
+}
+
+// benchDoors runs n streaming jobs at once through each door, the doors
+// in a rotating order each round so that drift hits all alike.
+func benchDoors(ctx context.Context, conn *broker.Conn, n, gen, rounds int, user string, seed uint32) (*doorsRow, error) {
+	base, stop, err := startDoor(conn)
+	if err != nil {
+		return nil, err
+	}
+	defer stop(ctx)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 3 * n}}
 	usage := map[string]bool{"include_usage": true}
 	// The same job through each door; a new one for each door and round,

@@ -76,6 +76,9 @@ type seq struct {
 	produced   int      // tokens generated (and kept, if guarded): counts towards maxTokens
 	logitsAt   int      // index of its logits in the current batch, -1 for none
 	guarded    *guarded // nil unless the request has a Guard
+	// grammarLost: a rewind could not put the grammar back; the request
+	// ends with an error at its next step.
+	grammarLost bool
 }
 
 // guarded is the loop's record of a guarded sequence: every token it
@@ -358,6 +361,10 @@ func (e *engine) sampleBatch(slots []*seq, now time.Time) {
 		if g != nil {
 			banned = g.bans[len(g.kept)]
 		}
+		if s.grammarLost {
+			e.finish(slots, s, FinishError, fmt.Errorf("%w: the grammar could not go back with a rewind", ErrDecode))
+			continue
+		}
 		tok := s.sampler.sample(e.lctx, s.logitsAt, banned)
 		if tok == noAllowed && len(banned) > 0 {
 			// The grammar allows nothing here but what a veto banned:
@@ -372,6 +379,9 @@ func (e *engine) sampleBatch(slots []*seq, now time.Time) {
 			continue
 		case noAllowed:
 			e.finish(slots, s, FinishError, fmt.Errorf("%w: the grammar allows no next token", ErrDecode))
+			continue
+		case samplerErr:
+			e.finish(slots, s, FinishError, fmt.Errorf("%w: the sampler failed (out of memory, or its grammar)", ErrDecode))
 			continue
 		}
 		if !s.sampler.accept(tok) {
@@ -549,8 +559,10 @@ func (e *engine) rewind(s *seq, v *Veto) bool {
 	s.produced = j
 	s.sampler.history(g.kept[max(0, j-s.sampling.RepeatLastN):])
 	if !s.sampler.replay(g.kept) {
-		// Cannot happen: the grammar took these tokens before.
-		e.log.Error("the grammar did not take back its own tokens", "tokens", len(g.kept))
+		// The grammar took these tokens before: only memory can fail it.
+		// The next step ends the request rather than sample under a
+		// grammar that is not where the text is.
+		s.grammarLost = true
 	}
 	return true
 }

@@ -252,7 +252,11 @@ struct tail {
 	struct cut {
 		float logit;
 		int32_t id;
-		bool keeps(const float *lp, size_t i) const { return lp[i] > logit || (lp[i] == logit && (int32_t)i <= id); }
+		// A -inf logit (banned, or refused by a grammar) is never kept,
+		// even where the cut keeps everything.
+		bool keeps(const float *lp, size_t i) const {
+			return lp[i] != -INFINITY && (lp[i] > logit || (lp[i] == logit && (int32_t)i <= id));
+		}
 	};
 
 	// select returns the cut of llama.cpp's top_p then min_p stages:
@@ -429,12 +433,14 @@ struct sieve_sampler {
 
 	// narrow sets every logit but those of the allowed tokens among the
 	// pool likeliest to -inf, and reports whether any is allowed. The
-	// draw that follows keeps the top_k likeliest left, so where the pool
-	// holds top_k plus every token the repeat penalty can push down
-	// (penalties only lower logits), it draws from what grammar-first
-	// sampling would, among the model's own likeliest; a model that
-	// strays from the grammar costs a check of the pool instead of the
-	// whole vocabulary.
+	// draw that follows then picks among the model's own likeliest tokens
+	// that the grammar allows. That is not always what grammar-first
+	// sampling would draw from (which takes the top_k likeliest allowed
+	// tokens from the whole vocabulary, and applies top_p and min_p to
+	// the allowed ones alone): where fewer than top_k allowed tokens are
+	// in the pool it draws from fewer, and at top_k 0 the pool bounds
+	// what top_p keeps. A model that strays from the grammar costs a check
+	// of the pool instead of the whole vocabulary.
 	bool narrow(float *l, size_t n) {
 		if (pool >= n) return false;
 		order.resize(n);
@@ -596,23 +602,24 @@ extern "C" int32_t sieve_sampler_sample(struct sieve_sampler *s, struct llama_co
 		if (!s->grammar || tok < 0 || s->allows(tok)) return tok;
 		return draw(s, logits, banned, nb, true);
 	} catch (...) {
-		return -2; // the grammar failed on a piece: no token it can vouch for
+		return -3; // out of memory, or the grammar failed on a piece
 	}
 }
 
 extern "C" bool sieve_sampler_accept(struct sieve_sampler *s, int32_t token) {
-	if (s->chain) {
-		llama_sampler_accept(s->chain, token);
-	} else {
-		s->pen->accept(token);
-	}
-	if (!s->grammar) return true;
 	try {
-		llama_sampler_accept(s->grammar, token);
+		if (s->chain) {
+			llama_sampler_accept(s->chain, token);
+		} else {
+			s->pen->accept(token);
+		}
+		if (s->grammar) {
+			llama_sampler_accept(s->grammar, token);
+			s->took(token);
+		}
 	} catch (...) {
 		return false;
 	}
-	s->took(token);
 	return true;
 }
 
@@ -634,7 +641,11 @@ extern "C" bool sieve_sampler_replay(struct sieve_sampler *s, const int32_t *tok
 extern "C" void sieve_sampler_history(struct sieve_sampler *s, const int32_t *tokens, size_t n) {
 	if (!s->pen) return; // llama.cpp's own penalty (common mode): tests only
 	s->pen->clear();
-	for (size_t i = 0; i < n; i++) s->pen->accept(tokens[i]);
+	try {
+		for (size_t i = 0; i < n; i++) s->pen->accept(tokens[i]);
+	} catch (...) {
+		s->pen->clear(); // out of memory: the penalty forgets rather than unwind into Go
+	}
 }
 
 extern "C" void sieve_sampler_free(struct sieve_sampler *s) { delete s; }
@@ -681,14 +692,18 @@ extern "C" float sieve_logprobs(struct llama_context *ctx, int32_t idx, int32_t 
 	for (size_t i = 0; i < n; i++) sum += std::exp((double)(l[i] - mx));
 	const float lse = mx + (float)std::log(sum);
 	if (top > 0) {
-		const size_t k = std::min((size_t)top, n);
-		std::vector<int32_t> order(n);
-		for (size_t i = 0; i < n; i++) order[i] = (int32_t)i;
-		std::partial_sort(order.begin(), order.begin() + k, order.end(),
-			[l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
-		for (size_t i = 0; i < k; i++) {
-			ids[i] = order[i];
-			lps[i] = l[order[i]] - lse;
+		try {
+			const size_t k = std::min((size_t)top, n);
+			std::vector<int32_t> order(n);
+			for (size_t i = 0; i < n; i++) order[i] = (int32_t)i;
+			std::partial_sort(order.begin(), order.begin() + k, order.end(),
+				[l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+			for (size_t i = 0; i < k; i++) {
+				ids[i] = order[i];
+				lps[i] = l[order[i]] - lse;
+			}
+		} catch (...) {
+			return NAN; // out of memory: not into Go
 		}
 	}
 	return l[tok] - lse;

@@ -68,13 +68,14 @@ func newSampler(m *llama.Model, sp Sampling, grammar string, common bool) (*samp
 
 // Results of sample that are not tokens.
 const (
-	noLogits  = -1 // the decode left no logits for the sequence
-	noAllowed = -2 // the grammar and the bans leave no token
+	noLogits   = -1 // the decode left no logits for the sequence
+	noAllowed  = -2 // the grammar and the bans leave no token
+	samplerErr = -3 // the sampler failed (out of memory, or the grammar on a piece)
 )
 
 // sample draws the next token from the logits of output idx of the last
 // decode, never one of banned and, with a grammar, one it allows; else
-// noLogits or noAllowed.
+// noLogits, noAllowed or samplerErr.
 func (s *sampler) sample(ctx *llama.Context, idx int, banned []int32) int {
 	var p *C.int32_t
 	if len(banned) > 0 {

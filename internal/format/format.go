@@ -45,9 +45,20 @@ var annotations = []string{"$schema", "$id", "$comment", "$anchor", "title", "de
 // only in the combinations check allows).
 var enforced = []string{
 	"type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems", "maxItems",
-	"enum", "const", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions",
+	"enum", "const", "anyOf", "allOf", "$ref", "$defs", "definitions",
 	"pattern", "minLength", "maxLength", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
 }
+
+// MaxBound is the largest minLength, maxLength, minItems or maxItems a
+// schema may set: llama.cpp's grammar spells a bound out as that many
+// rules, so a schema with a bound of millions would take the worker's
+// memory (and parse again at each rewind).
+const MaxBound = 4096
+
+// alone are keywords the converter acts on by themselves, ignoring what
+// else the schema says (beside them only annotations, and $defs for a
+// $ref).
+var alone = []string{"$ref", "anyOf", "enum", "const"}
 
 // formats are the string formats the converter has rules for.
 var formats = []string{"date", "time", "date-time", "uuid", "uuid1", "uuid2", "uuid3", "uuid4", "uuid5"}
@@ -110,6 +121,44 @@ func check(v any, path string) error {
 			return err
 		}
 	}
+	return checkCombination(m, path)
+}
+
+// checkCombination refuses what the converter would leave unenforced:
+// keywords beside one it acts on alone, required names that are not
+// properties, and two lower or two upper bounds.
+func checkCombination(m map[string]any, path string) error {
+	for _, a := range alone {
+		if _, ok := m[a]; !ok {
+			continue
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == a || slices.Contains(annotations, k) || strings.HasPrefix(k, "x-") ||
+				a == "$ref" && (k == "$defs" || k == "definitions") || (a == "enum" || a == "const") && k == "type" {
+				continue
+			}
+			return &Error{Path: path + "/" + escape(k), Msg: fmt.Sprintf("%q beside %q: the grammar follows %s alone", k, a, a)}
+		}
+	}
+	if req, ok := m["required"].([]any); ok {
+		props, _ := m["properties"].(map[string]any)
+		for i, r := range req {
+			name, _ := r.(string)
+			if _, ok := props[name]; !ok {
+				return &Error{Path: path + "/required/" + strconv.Itoa(i), Msg: fmt.Sprintf("required %q is not in properties: the grammar requires only properties it knows", name)}
+			}
+		}
+	}
+	for _, pair := range [][2]string{{"minimum", "exclusiveMinimum"}, {"maximum", "exclusiveMaximum"}} {
+		if m[pair[0]] != nil && m[pair[1]] != nil {
+			return &Error{Path: path + "/" + pair[1], Msg: fmt.Sprintf("%s beside %s: the grammar takes one of them", pair[1], pair[0])}
+		}
+	}
 	return nil
 }
 
@@ -147,7 +196,7 @@ func checkKeyword(m map[string]any, k, at string) error {
 			return bad("items beside prefixItems: the grammar takes only one of them")
 		}
 		return check(v, at)
-	case "prefixItems", "anyOf", "oneOf":
+	case "prefixItems", "anyOf":
 		arr, ok := v.([]any)
 		if !ok {
 			return bad("%s is an array of schemas", k)
@@ -168,14 +217,14 @@ func checkKeyword(m map[string]any, k, at string) error {
 		if typ != "string" || m["pattern"] != nil || m["format"] != nil {
 			return bad("%s is enforced on a plain string (type \"string\", no pattern or format)", k)
 		}
-		return wantInt(v, at, k)
+		return wantBound(v, at, k)
 	case "minItems", "maxItems":
 		if _, ok := m["items"].(map[string]any); !ok {
 			if b, ok := m["items"].(bool); !ok || !b {
 				return bad("%s is enforced with items that is one schema", k)
 			}
 		}
-		return wantInt(v, at, k)
+		return wantBound(v, at, k)
 	case "format":
 		if s, ok := v.(string); !ok || !slices.Contains(formats, s) {
 			return bad("format %v: the grammar has rules for %s", v, strings.Join(formats, ", "))
@@ -226,6 +275,17 @@ func wantInt(v any, at, k string) error {
 	return &Error{Path: at, Msg: fmt.Sprintf("%s %v: want an integer", k, v)}
 }
 
+// wantBound is wantInt for a repetition bound: 0 to MaxBound.
+func wantBound(v any, at, k string) error {
+	if err := wantInt(v, at, k); err != nil {
+		return err
+	}
+	if n, _ := strconv.ParseInt(string(v.(json.Number)), 10, 32); n < 0 || n > MaxBound {
+		return &Error{Path: at, Msg: fmt.Sprintf("%s %d: want 0 to %d (the grammar spells a bound out rule by rule)", k, n, MaxBound)}
+	}
+	return nil
+}
+
 func walkMap(m map[string]any, at string) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -270,6 +330,7 @@ func NewValidator(f *job.Format) (*Validator, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat() // the grammar writes dates, times and uuids: a redaction inside one must not pass
 	if err := c.AddResource("sieve:format", doc); err != nil {
 		return nil, err
 	}

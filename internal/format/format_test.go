@@ -17,6 +17,16 @@ func TestCheck(t *testing.T) {
 		{"refs and defs", `{"$defs":{"p":{"type":"object","properties":{"x":{"type":"number"}}}},"type":"array","items":{"$ref":"#/$defs/p"},"minItems":1,"maxItems":3}`, ""},
 		{"annotations and extensions", `{"title":"t","description":"d","x-vendor":1,"type":"string","format":"date"}`, ""},
 		{"anyOf and nullable", `{"anyOf":[{"type":"string"},{"type":"null"}]}`, ""},
+		{"ref with defs", `{"$defs":{"p":{"type":"string"}},"$ref":"#/$defs/p"}`, ""},
+		{"enum with its type", `{"type":"string","enum":["a","b"]}`, ""},
+		{"keyword beside a ref", `{"$ref":"#/$defs/p","type":"string","$defs":{"p":{"type":"string"}}}`, `at /type: "type" beside "$ref"`},
+		{"properties beside anyOf", `{"type":"object","properties":{"a":{"type":"string"}},"anyOf":[{"type":"object"}]}`, `beside "anyOf"`},
+		{"maxLength beside enum", `{"type":"string","enum":["abc"],"maxLength":2}`, `beside "enum"`},
+		{"required without properties", `{"type":"object","required":["a"]}`, `at /required/0: required "a" is not in properties`},
+		{"both minimums", `{"type":"integer","minimum":1,"exclusiveMinimum":0}`, `at /exclusiveMinimum:`},
+		{"oneOf", `{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `"oneOf" is not enforced`},
+		{"a bound too large", `{"type":"string","maxLength":2000000000}`, `at /maxLength: maxLength 2000000000: want 0 to 4096`},
+		{"items bound too large", `{"type":"array","items":{"type":"integer"},"maxItems":1000000}`, `want 0 to 4096`},
 		{"true", `true`, ""},
 		{"multipleOf", `{"type":"object","properties":{"n":{"type":"integer","multipleOf":2}}}`, `at /properties/n/multipleOf: "multipleOf" is not enforced`},
 		{"not", `{"not":{"type":"string"}}`, `at /not:`},
@@ -63,6 +73,13 @@ func TestValidate(t *testing.T) {
 		if (err == nil) != ok || err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want valid %v", text, err, ok)
 		}
+	}
+	date, err := NewValidator(&job.Format{Type: job.FormatJSONSchema, Schema: []byte(`{"type":"object","properties":{"d":{"type":"string","format":"date"}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if date.Validate(`{"d":"2024-05-06"}`) != nil || date.Validate(`{"d":"2024-[x]"}`) == nil {
+		t.Fatal("format date: want dates only (a redaction inside one breaks it)")
 	}
 	obj, err := NewValidator(&job.Format{Type: job.FormatJSONObject})
 	if err != nil {

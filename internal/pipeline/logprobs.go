@@ -34,16 +34,20 @@ type span struct {
 //
 // in is the text written to the output stages, out the reply; hits are
 // the output stages' (in the reply) and srcs where each match starts in
-// in. Where the mapping is unknown (srcs nil, or text the engine repaired
-// before the stages saw it) and a hit acted, every entry from the first
-// doubt on is withheld rather than guessed at.
+// in. Where the mapping is unknown (srcs nil and a hit acted, or text
+// the engine repaired before the stages saw it), every entry from the
+// first doubt on is withheld rather than guessed at: the entries' tokens
+// joined are then the beginning of the reply.
 func logprobs(entries []engine.Logprob, in, out string, hits []job.Hit, srcs []int, pol *policy.Policy) []job.Logprob {
 	var raw strings.Builder
 	for _, e := range entries {
 		raw.WriteString(e.Text)
 	}
 	r := raw.String()
-	same := commonPrefix(r, in) // where the engine's text and the stages' input agree
+	// Where the engine's text and the stages' input agree: all of in,
+	// unless the engine repaired bytes (a stop string only cuts it).
+	diverged := commonPrefix(r, in) < len(in)
+	same := commonPrefix(r, in)
 	spans, known := changed(hits, srcs, in, out)
 	acted := len(spans) > 0 || !known
 	res := make([]job.Logprob, 0, len(entries))
@@ -52,8 +56,11 @@ func logprobs(entries []engine.Logprob, in, out string, hits []job.Hit, srcs []i
 	for _, e := range entries {
 		a, b := at, at+len(e.Text)
 		at = b
-		if a >= len(in) || acted && (!known || b > same) {
-			break // after a stop string, or where the mapping is in doubt
+		if a >= len(in) || diverged && b > same || acted && !known {
+			// After a stop string; where the engine repaired the text
+			// (invalid UTF-8) the stages saw other bytes than the tokens
+			// hold; or where the hits cannot be placed.
+			break
 		}
 		b = min(b, len(in))
 		tok, redacted, blocked := moderated(in, a, b, spans, taken)

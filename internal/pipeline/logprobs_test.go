@@ -115,3 +115,29 @@ func intsToBytes(v []int) []byte {
 	}
 	return b
 }
+
+// TestLogprobsAfterRewinds: the tokens an avoid list sent back are not
+// in the entries; the entries are the tokens of the reply, one each.
+func TestLogprobsAfterRewinds(t *testing.T) {
+	s := modelgen.Scripted{
+		Pieces:       []string{"Honestly", ", it", " is", " stu", "pid", " and", " slow", "."},
+		Alternatives: map[string][]string{" is": {" clumsy"}},
+		Then:         map[string]string{" clumsy": " and"},
+	}
+	r := avoidRunner(t, s, []string{"stupid"}, nil)
+	top := 2
+	res, _ := run(t, r, context.Background(), job.Job{ID: "rw", Messages: user("how is my code?"), Logprobs: true, TopLogprobs: &top})
+	if res.Text != "Honestly, it is clumsy and slow." || len(res.Filter.Output) == 0 {
+		t.Fatalf("got %q, hits %+v: want the avoided word replaced", res.Text, res.Filter.Output)
+	}
+	var joined strings.Builder
+	for _, lp := range res.Logprobs {
+		joined.WriteString(lp.Token)
+		if lp.Redacted {
+			t.Fatalf("entry %q redacted: nothing was", lp.Token)
+		}
+	}
+	if joined.String() != res.Text || len(res.Logprobs) != res.Usage.CompletionTokens {
+		t.Fatalf("%d entries joining to %q for %d tokens of %q", len(res.Logprobs), joined.String(), res.Usage.CompletionTokens, res.Text)
+	}
+}

@@ -134,6 +134,9 @@ func (r *Runner) Admit(data []byte, id string) (*Admitted, *job.Result) {
 	return a, nil
 }
 
+// maxGrammar bounds the grammar a format may make.
+const maxGrammar = 256 << 10
+
 // constrain sets the grammar and the validator of a job's format, or says
 // why sieve cannot enforce it.
 func (a *Admitted) constrain(f *job.Format) *job.Error {
@@ -154,6 +157,11 @@ func (a *Admitted) constrain(f *job.Format) *job.Error {
 	g, err := engine.SchemaGrammar(schema)
 	if err != nil {
 		return bad("format.schema: %v (check its patterns and $refs)", err)
+	}
+	if len(g) > maxGrammar {
+		// The engine parses the grammar when the job starts and again at
+		// each rewind, on the loop every job shares.
+		return bad("format.schema makes a grammar of %d bytes: want at most %d (fewer or smaller bounds, shorter enums)", len(g), maxGrammar)
 	}
 	a.req.Grammar, a.format = g, v
 	return nil
@@ -246,7 +254,10 @@ func (r *Runner) Generate(ctx context.Context, a *Admitted, chunk func(text stri
 	}
 
 	res.Text = string(text)
-	if a.Job.Logprobs {
+	if a.Job.Logprobs && (err == nil || errors.Is(err, errBlocked)) {
+		// Only where the output stages saw the text to its end: one cut
+		// short still holds back what could be a keyword, which the
+		// entries would show.
 		if !srcsKnown {
 			srcs = nil
 		}

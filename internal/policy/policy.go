@@ -280,24 +280,26 @@ func hit(h filter.Hit) job.Hit {
 }
 
 // Reveals reports whether candidate, said after context, would give away
-// a keyword of the policy's output lists that redacts or blocks: a match
-// that the candidate completes (or, erring on the safe side, one that
-// only its first byte settles). It is how alternatives offered beside a
-// reply (logprobs) are moderated: one that would complete a keyword is
-// not offered.
+// a keyword of the policy's output lists that redacts or blocks: whether
+// the text with it has a match that the context alone, ended there, does
+// not. It is how alternatives offered beside a reply (logprobs) are
+// moderated: one that would complete a keyword is not offered.
 func (p *Policy) Reveals(context, candidate string) bool {
-	s := p.f.NewStream(filter.Output)
-	s.Write([]byte(context))
-	acts := func(r filter.Result) bool { // read before the stream's next call
-		if r.Blocked {
-			return true
+	return p.acting(context+candidate) > p.acting(context)
+}
+
+// acting counts the matches of redact and block lists in text, and one
+// more if it is blocked.
+func (p *Policy) acting(text string) int {
+	r := p.f.Check(filter.Output, text)
+	n := 0
+	for _, h := range r.Hits {
+		if h.Action != filter.Flag {
+			n++
 		}
-		for _, h := range r.Hits {
-			if h.Action != filter.Flag {
-				return true
-			}
-		}
-		return false
 	}
-	return acts(s.Write([]byte(candidate))) || acts(s.Close())
+	if r.Blocked {
+		n++
+	}
+	return n
 }

@@ -1,0 +1,196 @@
+package filter
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/longbridgeapp/opencc"
+)
+
+// TestStrictHeldOut measures strict matching on lists and prose this
+// package was not tuned on, with disguises drawn at random (seeded) from
+// public tables rather than from what the strict view folds: three
+// English lists from npm (naughty-words 1.2.0 en, badwords-list,
+// profane-words) and naughty-words' Chinese list, every entry disguised
+// each way, in a sentence; and the hits on four clean prose corpora,
+// strict against plain. It needs the lists and the prose:
+//
+//	npm install --prefix /tmp/lists26 naughty-words@1.2.0 badwords-list profane-words
+//	(cd /tmp/lists26 && node -e "fs=require('fs');fs.writeFileSync('badwords.json',JSON.stringify(require('badwords-list').array));fs.writeFileSync('profane.json',JSON.stringify(require('profane-words')))")
+//	apt-get install fortunes fortunes-zh manpages-zh   # and build /tmp/prose26 as BENCHMARKS.md says
+//	SIEVE_HELDOUT=/tmp/lists26 SIEVE_PROSE26=/tmp/prose26 go test ./internal/filter -run TestStrictHeldOut -v
+func TestStrictHeldOut(t *testing.T) {
+	dir, prose := os.Getenv("SIEVE_HELDOUT"), os.Getenv("SIEVE_PROSE26")
+	if dir == "" || prose == "" {
+		t.Skip("set SIEVE_HELDOUT and SIEVE_PROSE26 (see the comment)")
+	}
+	load := func(path string) []string {
+		var words []string
+		data, err := os.ReadFile(filepath.Join(dir, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &words); err != nil {
+			t.Fatal(err)
+		}
+		for i := range words {
+			words[i] = strings.ToLower(strings.TrimSpace(words[i]))
+		}
+		return words
+	}
+	lists := map[string][]string{
+		"naughty-words en": load("node_modules/naughty-words/en.json"),
+		"badwords-list":    load("badwords.json"),
+		"profane-words":    load("profane.json"),
+	}
+	zh := load("node_modules/naughty-words/zh.json")
+	s2t, err := opencc.New("s2t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(26, 26))
+	t.Logf("%-18s %-34s %8s %8s %8s", "list", "disguise", "variants", "plain", "strict")
+	for _, name := range []string{"naughty-words en", "badwords-list", "profane-words"} {
+		words := lists[name]
+		plain := mustCompile(t, []ListSpec{{Name: "l", Action: Redact, Match: Word, Words: words}}, Options{Normalize: true})
+		strict := mustCompile(t, []ListSpec{{Name: "l", Action: Redact, Match: Word, Strict: StrictAll, Words: words}}, Options{Normalize: true})
+		for _, d := range heldOutDisguises(rng) {
+			n, p, s := catch(words, d.variant, plain, strict, func(v string) string { return "they said " + v + " again." })
+			t.Logf("%-18s %-34s %8d %7.1f%% %7.1f%%", name, d.name, n, pct(p, n), pct(s, n))
+		}
+	}
+	plainZh := mustCompile(t, []ListSpec{{Name: "zh", Action: Redact, Words: zh}}, Options{Normalize: true})
+	strictZh := mustCompile(t, []ListSpec{{Name: "zh", Action: Redact, Strict: StrictAll, Words: zh}}, Options{Normalize: true})
+	toTrad := func(w string) string { out, _ := s2t.Convert(w); return out }
+	n, p, s := catch(zh, toTrad, plainZh, strictZh, func(v string) string { return "他们说" + v + "了。" })
+	t.Logf("%-18s %-34s %8d %7.1f%% %7.1f%%", "naughty-words zh", "Traditional for Simplified", n, pct(p, n), pct(s, n))
+
+	enAll := append(append(append([]string{}, lists["naughty-words en"]...), lists["badwords-list"]...), lists["profane-words"]...)
+	for _, c := range []struct {
+		file  string
+		words []string
+		mode  Mode
+	}{{"en_fortunes.txt", enAll, Word}, {"en_godoc.txt", enAll, Word}, {"zh_fortunes.txt", zh, Substring}, {"zh_manpages.txt", zh, Substring}} {
+		data, err := os.ReadFile(filepath.Join(prose, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf := mustCompile(t, []ListSpec{{Name: "p", Action: Redact, Match: c.mode, Words: c.words}}, Options{Normalize: true})
+		sf := mustCompile(t, []ListSpec{{Name: "s", Action: Redact, Match: c.mode, Strict: StrictAll, Words: c.words}}, Options{Normalize: true})
+		ph, sh := len(pf.Check(Output, string(data)).Hits), len(sf.Check(Output, string(data)).Hits)
+		t.Logf("clean prose %-16s (%7d bytes): %5d hits plain, %5d strict: %s", c.file, len(data), ph, sh, ratio(sh, ph))
+	}
+}
+
+func pct(a, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(n)
+}
+
+// catch counts the entries a disguise changes, and how many of those
+// the plain and the strict filter catch in a sentence.
+func catch(words []string, variant func(string) string, plain, strict *Filter, sentence func(string) string) (n, p, s int) {
+	for _, w := range words {
+		v := variant(w)
+		if v == w || v == "" {
+			continue
+		}
+		n++
+		text := sentence(v)
+		if len(plain.Check(Output, text).Hits) > 0 {
+			p++
+		}
+		if len(strict.Check(Output, text).Hits) > 0 {
+			s++
+		} else if os.Getenv("SIEVE_MISSES") != "" {
+			println("missed", v, "for", w)
+		}
+	}
+	return n, p, s
+}
+
+type heldOut struct {
+	name    string
+	variant func(string) string
+}
+
+// heldOutDisguises draws, for each entry, a disguise of each kind from
+// public tables: look-alike letters (Cyrillic, Greek), leet digits and
+// symbols (single and multi-character, as common leet tables list them),
+// letters and words spaced out with separators mixed and repeated, and
+// the plain view's classes (width, case, marks, invisibles). Each letter
+// is disguised with some probability, so every entry gets a mix.
+func heldOutDisguises(rng *rand.Rand) []heldOut {
+	cyr := map[rune][]string{'a': {"а"}, 'c': {"с"}, 'e': {"е"}, 'o': {"о"}, 'p': {"р"}, 'x': {"х"}, 'y': {"у"}, 'i': {"і"}, 's': {"ѕ"}, 'j': {"ј"}, 'h': {"һ"}, 'k': {"к"}, 'b': {"Ь"}}
+	grk := map[rune][]string{'a': {"α"}, 'o': {"ο"}, 'v': {"ν"}, 'p': {"ρ"}, 'i': {"ι"}, 'k': {"κ"}, 'u': {"υ"}, 't': {"τ"}, 'n': {"η"}, 'e': {"ε"}, 'x': {"χ"}}
+	digits := map[rune][]string{'a': {"4"}, 'e': {"3"}, 'i': {"1"}, 'o': {"0"}, 's': {"5"}, 't': {"7"}, 'l': {"1"}, 'g': {"9", "6"}, 'b': {"8"}, 'z': {"2"}}
+	symbols := map[rune][]string{
+		'a': {"@"}, 's': {"$"}, 'i': {"!", "|"}, 'l': {"|"}, 'o': {"()"}, 'h': {"|-|"}, 'm': {"/\\/\\", "|\\/|"},
+		'n': {"|\\|"}, 'v': {"\\/"}, 'w': {"\\/\\/"}, 'k': {"|<"}, 'd': {"|)"}, 'c': {"("},
+	}
+	swap := func(m map[rune][]string, p float64) func(string) string {
+		return func(w string) string {
+			var b strings.Builder
+			changed := false
+			for _, r := range w {
+				if alts, ok := m[r]; ok && (rng.Float64() < p || !changed && strings.IndexRune(w, r) == strings.LastIndexFunc(w, func(x rune) bool { _, ok := m[x]; return ok })) {
+					b.WriteString(alts[rng.IntN(len(alts))])
+					changed = true
+					continue
+				}
+				b.WriteRune(r)
+			}
+			return b.String()
+		}
+	}
+	spaced := func(w string) string {
+		seps := []string{" ", ".", "-", "_", " ", "  ", " - ", ". "}
+		cs := []rune(strings.ReplaceAll(w, " ", ""))
+		if len(cs) < 3 {
+			return w
+		}
+		var b strings.Builder
+		for i, c := range cs {
+			if i > 0 {
+				b.WriteString(seps[rng.IntN(len(seps))])
+			}
+			b.WriteRune(c)
+		}
+		return b.String()
+	}
+	plainClasses := func(w string) string {
+		var b strings.Builder
+		for _, r := range w {
+			switch k := rng.IntN(5); {
+			case k == 0 && r >= 'a' && r <= 'z':
+				b.WriteRune(r - 'a' + 'Ａ') // full width
+			case k == 1:
+				b.WriteRune(unicode.ToUpper(r))
+			case k == 2 && r >= 'a' && r <= 'z':
+				b.WriteRune(r)
+				b.WriteRune('\u0301') // a combining accent
+			case k == 3:
+				b.WriteRune(r)
+				b.WriteRune('\u200b') // zero width space
+			default:
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	return []heldOut{
+		{"Cyrillic look-alikes", swap(cyr, 0.5)},
+		{"Greek look-alikes", swap(grk, 0.5)},
+		{"leet digits", swap(digits, 0.6)},
+		{"leet symbols (incl. multi-character)", swap(symbols, 0.6)},
+		{"spaced, separators mixed and runs", spaced},
+		{"plain classes (width, case, marks)", plainClasses},
+	}
+}
