@@ -23,7 +23,7 @@ func runLists(_ context.Context, e env, args []string) int {
 	var (
 		cfgPath = fs.String("config", "", "configuration `file` whose [[filter.lists]] to lint (required)")
 		polName = fs.String("policy", "", "lint only this policy's lists (default: every list)")
-		top     = fs.Int("top", 20, "show the `n` entries that fire most")
+		top     = fs.Int("top", 20, "show the `n` entries that fire most, and that strict widens most")
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
 	)
 	pos, err := parseInterspersed(fs, args[1:])
@@ -102,4 +102,10 @@ func printLint(e env, rep filter.LintReport, top int) {
 			fmt.Fprintf(e.stdout, "  list %q %s: %s\n", w.List, w.Pos, w.Why)
 		}
 	}
+	wide := rep.WidenedByStrict
+	fmt.Fprintf(e.stdout, "\n%d entries of strict lists match more with strict than without; the %d widened most (hits plain, strict):\n", len(wide), min(top, len(wide)))
+	for _, w := range wide[:min(top, len(wide))] {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\n", w.List, w.Pos, cmp.Or(w.Entry, "(hidden list)"), w.Plain, w.Strict)
+	}
+	tw.Flush()
 }

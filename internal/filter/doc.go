@@ -73,20 +73,63 @@
 //     not folded into each other (the skeleton of "m" is "rn", which
 //     would make "burn" the same as "bum"). Costs: text in Cyrillic or
 //     Greek can match Latin entries ("рор" is "pop").
-//   - traditional: Traditional Chinese characters fold to Simplified ones
-//     (OpenCC's t2s table, one character at a time), so a Simplified
-//     entry catches its Traditional spelling. Costs: a few characters
-//     that Simplified text also uses fold too (著 to 着).
-//   - spaced (word lists): ".", "-", "_", tabs and other spaces and dashes
-//     read as one space, and each entry of three or more Latin letters
-//     also matches with its letters one space apart ("s h i t",
-//     "s.h.i.t"); words separated by spaces stay apart ("this hit").
-//     Costs: a spaced entry matches inside a longer spaced word
-//     ("a s s e t"), and "_" no longer joins words.
+//   - traditional: a Simplified entry catches its Traditional spellings,
+//     and spellings mixing the two scripts, from OpenCC's character
+//     tables (t2s, and s2t to tell which pairs are one-to-one). Where a
+//     Simplified character stands for one Traditional character only (门
+//     for 門, 贱 for 賤), the Traditional one folds to it, so an entry in
+//     either script catches both. Where it stands for several (干 for
+//     幹, 乾 and 干; 后 for 後 and 后; 发 for 發 and 髮), or the
+//     Traditional character is also a Simplified one (麽), nothing is
+//     folded: an entry with the Simplified character is also compiled
+//     with each Traditional one in its place (干 catches 干 幹 乾 榦;
+//     后门 catches 后门 後門 後门 后門), and an entry with the Traditional
+//     character catches only it (幹 catches neither 干 nor 乾; 後門
+//     catches 後门 but not 后门). Past 64 such spellings of one entry,
+//     its first such characters combine freely and the rest are all as
+//     written or all in their usual Traditional form (tradSpellings).
+//     Costs: a Simplified entry catches every Traditional character its
+//     characters stand for (干 catches 乾, "dry"), and a one-to-one
+//     Traditional entry catches Simplified text (賤 catches 贱). Lint
+//     reports, per entry, the hits the switches add on a corpus, and the
+//     Traditional entries whose Simplified spelling is not caught.
+//   - spaced (word lists): ".", "-", "_", tabs and other spaces (Zs) and
+//     dashes (Pd) read as a space, and a run of them, in any mix, as one
+//     space, in the text and in entries ("ball - gag" and "ball..gag"
+//     are "ball gag"). An entry that is, in the view, words of ASCII
+//     letters, digits or leet's "!" one space apart, three characters
+//     or more, also matches with every character one space apart, the
+//     words' own spaces gone: "s h i t", "s.h.i.t", "s - h - i - t" for
+//     shit; "b a l l g a g" for "ball gag"; "2 g i r l s 1 c u p" for
+//     "2 girls 1 cup"; "a.u.t.o.e.r.o.t.i.c" for "auto erotic". Its
+//     first and last character still need a non-word character beside
+//     them. What does not match: words across a space ("this hit" is
+//     not shit), a spaced entry over whole words ("a ball game" is not
+//     "ball gag"), and an entry spaced out in part ("b a l l gag").
+//     Costs: a spaced entry matches inside a longer spaced word ("a s s
+//     e t") and initials ("A. S. S."), with leet dotted numbers too
+//     ("4.5.5", "0.8.0...0.8.1" has "b o o b"), and "_" no longer joins
+//     words.
 //   - leet (word lists): 0 3 4 5 7 8 9 $ @ | read as o e a s t b g s a l,
-//     and 1 as l; entries with i also match with 1 or ! for it (reading
-//     1 as i would make "heil" the same as "hell"). Costs: numbers read
-//     as letters ("a55" is "ass").
+//     and 1 as l; entries with i also match with 1, | or ! for it (every
+//     combination for up to three i's, all alike beyond; reading 1 as i
+//     would make "heil" the same as "hell"). These symbols, written
+//     together, read as one letter (the longest where several begin at
+//     one place): () o, |-| h, |_| u, |< k, |) and [) d, |\| n, /\/\
+//     and |\/| m, \/ v, \/\/ w ("c()ck", "|-|3||", "@$$h()|e"). They are
+//     the common forms of leet tables whose characters rarely meet in
+//     ordinary text; left out are forms that ordinary text, code or
+//     markup write all the time ("[]" and "<>" for o, "(" and "<" for
+//     c, "+" for t, "#" for h, "><" for x, "|_" for l, "|3" for b, "/\"
+//     for a) and spellings with letters ("ph" for f). Costs: numbers
+//     read as letters ("a55" is "ass"), and a symbol is a letter of the
+//     word it touches ("f()" reads "fo", so "shit()" is no word "shit").
+//
+// Spaced and leet read a little across code points (view.go): the view
+// drops a space right after a space, and reads a symbol as one code point
+// whose source is all its bytes. A Stream that has the start of a symbol
+// at the end of what it was given waits for the next piece, as for an
+// incomplete UTF-8 character, so every split reads the same.
 //
 // Lists whose views differ compile to parts, one automaton per view; a
 // Stream runs every part over the text and releases it once all have
@@ -101,7 +144,7 @@
 // It matches literal entries, not patterns; outside strict views it does
 // not drop spaces or punctuation between letters ("f u c k" and "f.u.c.k"
 // pass) or map look-alike letters across scripts (Cyrillic "а" for Latin
-// "a"); even strict, letters separated by more than one separator pass.
+// "a"); even strict, an entry spaced out in part ("b a l l gag") passes.
 // It does not compose conjoining Hangul jamo. It knows nothing of tokens,
 // models or NATS.
 //

@@ -512,6 +512,12 @@ func TestStrict(t *testing.T) {
 	zh := func(s Strict) []ListSpec {
 		return []ListSpec{{Name: "zh", Action: Redact, Strict: s, Words: []string{"后门", "发"}}}
 	}
+	phrases := func(s Strict) []ListSpec {
+		return []ListSpec{{Name: "ph", Action: Redact, Match: Word, Strict: s, Words: []string{"ball gag", "2 girls 1 cup", "auto erotic", "2g1c"}}}
+	}
+	symbols := func(s Strict) []ListSpec {
+		return []ListSpec{{Name: "sym", Action: Redact, Match: Word, Strict: s, Words: []string{"cock", "hell", "dick", "wank", "birdlock", "asshole", "shit", "cum", "mom", "nude", "whore", "vibe"}}}
+	}
 	tests := []struct {
 		name  string
 		specs []ListSpec
@@ -530,6 +536,17 @@ func TestStrict(t *testing.T) {
 		{"leet keeps words apart", en(StrictLeet), "heil shlt 2shit shit!", "heil *** 2shit ***!"},
 		{"leet and spaced", en(StrictLeet | StrictSpaced), "5 h 1 t", "***"},
 		{"leet and spaced are for word lists only", []ListSpec{{Name: "s", Action: Redact, Strict: StrictAll, Words: []string{"ass"}}}, "а55 a s s аss", "а55 a s s ***"},
+		{"spaced: phrases and digits", phrases(StrictSpaced), "b a l l g a g, 2 g i r l s 1 c u p, a.u.t.o.e.r.o.t.i.c, 2-g-1-c", "***, ***, ***, ***"},
+		{"spaced: runs of separators", en(StrictSpaced), "s  h-i.t, s - h - i - t, s\u3000h\u2014i\t t, s..h__i--t", "***, ***, ***, ***"},
+		{"spaced: runs between words", phrases(StrictSpaced), "ball  gag, ball - gag, 2 girls - 1 cup", "***, ***, ***"},
+		{"spaced: phrases keep words apart", phrases(StrictSpaced), "a ball game, ball gagging, b a l l gag, 2 girls 1 cupboard", "a ball game, ball gagging, b a l l gag, 2 girls 1 cupboard"},
+		{"spaced: runs keep words apart", en(StrictSpaced), "this  hit, this - hit, a . s s e t", "this  hit, this - hit, *** e t"},
+		{"spaced: phrases and leet", phrases(StrictSpaced | StrictLeet), "2 g 1 r l 5 1 c u p, b 4 l l g 4 g", "***, ***"},
+		{"leet: multi-character symbols", symbols(StrictLeet), "c()ck |-|3|| |)!ck \\/\\/4nk c|_|m /\\/\\()|\\/| |\\|ude \\/\\/|-|()re \\/!8e [)!c|<", "*** *** *** *** *** *** *** *** *** ***"},
+		{"leet: | for i and for l", symbols(StrictLeet), "b!rd|()ck @$$h()|e sh|t", "*** *** ***"},
+		{"leet: symbols stand for letters of words", symbols(StrictLeet), "c()cks f() x|-|ell |-|ello dick() (ock", "c()cks f() x|-|ell |-|ello dick() (ock"},
+		{"leet: symbols off", symbols(StrictSpaced), "c()ck |-|ell", "c()ck |-|ell"},
+		{"leet: symbols and spaced", symbols(StrictLeet | StrictSpaced), "c () c k, |-| e l l, c.().c.|<", "***, ***, ***"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

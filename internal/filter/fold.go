@@ -28,6 +28,12 @@ type foldTable struct {
 	idx  [(unicode.MaxRune + 1) >> 8]uint16
 	vals []uint32
 	exp  []rune
+	// What a strict view reads across code points (view.go): wide is
+	// ascii with flags above the byte (symStart: it may begin a leet
+	// symbol; squeezed: it is a space the view squeezes), and with
+	// squeeze a view space right after a view space is dropped.
+	wide    [utf8.RuneSelf]uint16
+	squeeze bool
 }
 
 // A vals entry is 0 for identity, else off<<6 | n<<1 | 1: the n runes at
@@ -70,6 +76,9 @@ func buildFoldTable() *foldTable {
 // points of foldRanges, what fold says (nil for the code point itself).
 func newFoldTable(ascii [utf8.RuneSelf]byte, fold func(r rune) []rune) *foldTable {
 	t := &foldTable{ascii: ascii, vals: make([]uint32, 256)} // block 0: identity
+	for b, c := range ascii {
+		t.wide[b] = uint16(c)
+	}
 	block := make([]uint32, 256)
 	for _, rg := range foldRanges {
 		for hi := rg[0] &^ 0xff; hi < rg[1]; hi += 256 {

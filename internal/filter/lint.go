@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -12,6 +13,22 @@ import (
 type LintReport struct {
 	Fired    []Fired   // entries that matched the corpus, most hits first
 	Warnings []Warning // entries likely to match more than their authors meant
+	// WidenedByStrict are the entries of lists with strict switches
+	// that match the corpus more often through the strict view than
+	// through the plain one, most added hits first: what the switches
+	// cost on this corpus.
+	WidenedByStrict []Widened
+}
+
+// Widened is one entry of a strict list with its hits on the corpus
+// without the list's strict switches (Plain) and with them (Strict).
+// Entry is empty for a hidden list; Pos says where the entry is.
+type Widened struct {
+	List   string
+	Pos    string
+	Entry  string
+	Plain  int
+	Strict int
 }
 
 // Fired counts one entry's matches. Entry is empty for a hidden list
@@ -36,7 +53,10 @@ type Warning struct {
 // scan, and checks each entry for what tends to over-match: one Chinese,
 // Japanese or Korean character in substring mode, one or two Latin
 // letters, and entries that the normalized or strict view folds into a
-// word the corpus uses.
+// word the corpus uses. For each list with strict switches it compares
+// every entry's hits on the corpus with and without them
+// (WidenedByStrict), and it warns of Traditional Chinese characters
+// that the traditional view keeps apart from their Simplified form.
 func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 	var rep LintReport
 	flags := slices.Clone(specs)
@@ -83,6 +103,8 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 		if opts.Normalize || v != 0 {
 			view.fold = foldTableFor(v)
 		}
+		listed := map[string]bool{}
+		forEachEntry(sp, opts, func(_, raw string) { listed[view.normalize(raw)] = true })
 		forEachEntry(sp, opts, func(pos, raw string) {
 			n := view.normalize(raw)
 			warn := func(format string, args ...any) {
@@ -105,6 +127,15 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 					warn("%s: it matches initials and abbreviations", letters)
 				}
 			}
+			if v&StrictTraditional != 0 {
+				if kept, forms, simp := keptTraditional(n); kept != "" && !listed[simp] {
+					if sp.Hide {
+						warn("the traditional view keeps some of its characters apart from their Simplified forms, which stand for other Traditional characters too: the Simplified spelling does not match unless listed")
+					} else {
+						warn("the traditional view keeps %s apart from %s, which stands for other Traditional characters too: the Simplified spelling %q does not match unless listed", kept, forms, simp)
+					}
+				}
+			}
 			if n != strings.ToLower(raw) {
 				if c := viewWords(v, view.normalize)[n]; c > 0 && !sp.Hide {
 					warn("the view folds it to %q, a word the corpus uses %d times", n, c)
@@ -114,5 +145,86 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 			}
 		})
 	}
-	return rep, nil
+	w, err := widenedByStrict(specs, opts, corpus)
+	rep.WidenedByStrict = w
+	return rep, err
+}
+
+// keptTraditional returns the characters of n (in the traditional
+// view's terms) that the view keeps apart from their Simplified forms
+// (s2tTable), those forms, and n with each of them in its Simplified
+// form; kept is "" if n has none.
+func keptTraditional(n string) (kept, forms, simp string) {
+	var k, f, out []rune
+	for _, r := range n {
+		if s, ok := keptT2S()[r]; ok {
+			k, f = append(k, r), append(f, s)
+			r = s
+		}
+		out = append(out, r)
+	}
+	return string(k), string(f), string(out)
+}
+
+// keptT2S maps each Traditional character of s2tTable to its Simplified
+// form.
+var keptT2S = sync.OnceValue(func() map[rune]rune {
+	m := map[rune]rune{}
+	for _, e := range s2tTable {
+		for _, x := range e.t {
+			m[x] = e.s
+		}
+	}
+	return m
+})
+
+// widenedByStrict compiles each list with strict switches alone, with
+// them and without, runs both over corpus, and returns the entries that
+// hit more with them, most added hits first.
+func widenedByStrict(specs []ListSpec, opts Options, corpus []string) ([]Widened, error) {
+	var out []Widened
+	for _, sp := range specs {
+		if sp.Strict.forMode(cmp.Or(sp.Match, Substring)) == 0 {
+			continue
+		}
+		// Counted by entry as written, so hidden lists are compiled
+		// visible here; the report names their entries' places only.
+		strict := sp
+		strict.Action, strict.ApplyTo, strict.Hide = Flag, []Where{Output}, false
+		plain := strict
+		plain.Strict = 0
+		var hits [2]map[string]int
+		for i, s := range []ListSpec{plain, strict} {
+			f, err := Compile([]ListSpec{s}, opts)
+			if err != nil {
+				return nil, err
+			}
+			hits[i] = map[string]int{}
+			for _, text := range corpus {
+				for _, h := range f.Check(Output, text).Hits {
+					hits[i][h.Keyword]++
+				}
+			}
+		}
+		pos := map[string]string{}
+		forEachEntry(sp, opts, func(p, raw string) {
+			if _, ok := pos[raw]; !ok {
+				pos[raw] = p
+			}
+		})
+		for e, n := range hits[1] {
+			if n <= hits[0][e] {
+				continue
+			}
+			w := Widened{List: sp.Name, Pos: pos[e], Plain: hits[0][e], Strict: n}
+			if !sp.Hide {
+				w.Entry = e
+			}
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b Widened) int {
+		return cmp.Or(cmp.Compare(b.Strict-b.Plain, a.Strict-a.Plain), cmp.Compare(a.List, b.List), cmp.Compare(a.Pos, b.Pos))
+	})
+	return out, nil
 }

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -13,7 +14,11 @@ import (
 // leftmost-longest rule directly.
 
 type refEntry struct {
-	norm      []rune
+	norm []rune
+	// alts, where not nil, is what each position accepts instead of
+	// norm's character: it and the Traditional spellings of a
+	// Simplified character, or one of them (see refTrad).
+	alts      [][]rune
 	list      int
 	rank      int
 	needStart bool
@@ -27,7 +32,10 @@ type refResult struct {
 	Blocked bool
 }
 
-func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where, want func(int) bool) []refEntry {
+// refEntries are the spellings of the entries of specs (those want
+// gives) in view v, f's: each entry read as the text is (refView), with
+// the model's strict variants (refStrictVariants).
+func refEntries(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where, want func(int) bool) []refEntry {
 	t.Helper()
 	var ents []refEntry
 	for li, sp := range specs {
@@ -46,38 +54,111 @@ func refEntries(t testing.TB, f *Filter, specs []ListSpec, where Where, want fun
 		if mode == "" {
 			mode = Substring
 		}
+		view := sp.Strict.forMode(mode)
 		for _, w := range sp.Words {
-			for _, n := range strictVariants(f.normalize(w), sp.Strict.forMode(mode)) {
+			for _, n := range refStrictVariants(refViewString(f, v, w), view) {
 				if seen[n] {
 					continue
 				}
 				seen[n] = true
 				rs := []rune(n)
-				ents = append(ents, refEntry{
+				e := refEntry{
 					norm:      rs,
 					list:      li,
 					rank:      int(actionRank(sp.Action))*len(specs) + li,
 					needStart: sp.Match == Word && isWordRune(rs[0]),
 					needEnd:   sp.Match == Word && isWordRune(rs[len(rs)-1]),
 					entry:     w,
-				})
+				}
+				if view&StrictTraditional == 0 {
+					ents = append(ents, e)
+					continue
+				}
+				for _, alts := range refTrad(t, f, rs) {
+					e.alts = alts
+					ents = append(ents, e)
+				}
 			}
 		}
 	}
 	return ents
 }
 
+// refTrad is the traditional view's rule for an entry rs in the view's
+// terms, as position sets: a Simplified character c also matches each
+// Traditional character that OpenCC's t2s gives c for (t2sTable and
+// s2tTable together) and that the view leaves as it is, in every
+// combination, up to maxTradSpellings combinations. Beyond, the first
+// such positions whose combinations, doubled, stay within the bound
+// combine freely, and the others match either all as written or all as
+// their usual Traditional spelling (the first of s2tTable): two sets of
+// sets.
+func refTrad(t testing.TB, f *Filter, rs []rune) [][][]rune {
+	t.Helper()
+	t2s := map[rune]rune{}
+	usual := map[rune]rune{}
+	for _, p := range t2sTable {
+		t2s[p[0]] = p[1]
+	}
+	for _, e := range s2tTable {
+		for i, x := range []rune(e.t) {
+			t2s[x] = e.s
+			if i == 0 {
+				usual[e.s] = x
+			}
+		}
+	}
+	sets := make([][]rune, len(rs))
+	var free []int
+	combos := 1
+	for k, c := range rs {
+		sets[k] = []rune{c}
+		for x, s := range t2s {
+			if s == c && f.normalize(string(x)) == string(x) {
+				sets[k] = append(sets[k], x)
+			}
+		}
+		if len(sets[k]) > 1 {
+			free = append(free, k)
+			combos = min(combos*len(sets[k]), 1<<20)
+			if usual[c] == 0 {
+				t.Fatalf("%c has Traditional spellings %q but none in s2tTable", c, string(sets[k]))
+			}
+		}
+	}
+	if combos <= maxTradSpellings {
+		return [][][]rune{sets}
+	}
+	n := 2
+	for i, k := range free {
+		if n *= len(sets[k]); n > maxTradSpellings {
+			free = free[i:]
+			break
+		}
+	}
+	asWritten, asUsual := slices.Clone(sets), slices.Clone(sets)
+	for _, k := range free {
+		asWritten[k] = []rune{rs[k]}
+		asUsual[k] = []rune{usual[rs[k]]}
+	}
+	return [][][]rune{asWritten, asUsual}
+}
+
 // refCheck is what the model gives for the whole text.
 func refCheck(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byte) refResult {
 	t.Helper()
-	if f.parts == nil {
-		return refRender(specs, f.lists, text, [][]refSpan{refMatches(t, f, specs, where, text, nil)})
-	}
 	// The views, as Compile groups the lists.
 	viewOf, views := groupViews(specs, Options{})
+	if f.parts == nil {
+		v := Strict(0)
+		if len(views) > 0 {
+			v = views[0]
+		}
+		return refRender(specs, f.lists, text, [][]refSpan{refMatches(t, f, v, specs, where, text, nil)})
+	}
 	var parts [][]refSpan
 	for k, p := range f.parts {
-		parts = append(parts, refMatches(t, p, specs, where, text, func(li int) bool { return viewOf[li] == views[k] }))
+		parts = append(parts, refMatches(t, p, views[k], specs, where, text, func(li int) bool { return viewOf[li] == views[k] }))
 	}
 	return refRender(specs, f.lists, text, parts)
 }
@@ -88,39 +169,15 @@ type refSpan struct {
 }
 
 // refMatches is the greedy leftmost-longest choice of one view's matches
-// in text, up to and with the first block, in original offsets.
-func refMatches(t testing.TB, f *Filter, specs []ListSpec, where Where, text []byte, want func(int) bool) []refSpan {
+// (f's, of strict switches v) in text, up to and with the first block, in
+// original offsets.
+func refMatches(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where, text []byte, want func(int) bool) []refSpan {
 	t.Helper()
-	type src struct {
-		o, n int
-		r    rune
-	}
-	type nrm struct {
-		r   rune
-		src int
-	}
-	var srcs []src
-	var view []nrm
-	for o := 0; o < len(text); {
-		r, n := utf8.DecodeRune(text[o:])
-		srcs = append(srcs, src{o, n, r})
-		out := []rune{r}
-		if f.fold != nil {
-			if r < utf8.RuneSelf {
-				out = []rune{rune(f.fold.ascii[r])}
-			} else if v := f.fold.lookup(r); v != 0 {
-				out = f.fold.expansion(v)
-			}
-		}
-		for _, c := range out {
-			view = append(view, nrm{c, len(srcs) - 1})
-		}
-		o += n
-	}
+	srcs, view := refView(f, v, text)
 	word := func(i int) bool { return i >= 0 && i < len(view) && isWordRune(view[i].r) }
 	type match struct{ st, en, rank, ent int }
 	var all []match
-	ents := refEntries(t, f, specs, where, want)
+	ents := refEntries(t, f, v, specs, where, want)
 	for st := range view {
 		for ei, e := range ents {
 			if st+len(e.norm) > len(view) {
@@ -128,7 +185,7 @@ func refMatches(t testing.TB, f *Filter, specs []ListSpec, where Where, text []b
 			}
 			ok := true
 			for k, c := range e.norm {
-				if view[st+k].r != c {
+				if v := view[st+k].r; e.alts == nil && v != c || e.alts != nil && !slices.Contains(e.alts[k], v) {
 					ok = false
 					break
 				}
@@ -281,4 +338,132 @@ func runStream(t testing.TB, f *Filter, where Where, text []byte, cuts []int) re
 	take(s.Close())
 	res.Text = string(out)
 	return res
+}
+
+// refSrc is a piece of the text the view reads as a whole: one code
+// point, or a leet symbol.
+type refSrc struct{ o, n int }
+
+// refNrm is one code point of the view and the piece it came from.
+type refNrm struct {
+	r   rune
+	src int
+}
+
+// The model's own copy of the strict views' rules for ASCII (doc.go):
+// spaced reads . - _ and tab as a space, leet reads these characters as
+// letters and these symbols as one letter each, the longest where
+// several begin at one place.
+var (
+	refSpacedASCII = ".-_\t"
+	refLeetChars   = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '$': 's', '@': 'a', '|': 'l'}
+	refLeetSymbols = map[string]byte{"()": 'o', "|-|": 'h', "|_|": 'u', "|<": 'k', "|)": 'd', "[)": 'd', "|\\|": 'n', "/\\/\\": 'm', "|\\/|": 'm', "\\/": 'v', "\\/\\/": 'w'}
+)
+
+// refView reads the whole text as view v (f's) does: code point by code
+// point through f's table (ASCII by the rules above), a leet symbol as
+// its letter, and in a spaced view a run of spaces as one. Without
+// normalization or strict switches (f.fold nil) the view is the text.
+func refView(f *Filter, v Strict, text []byte) (srcs []refSrc, view []refNrm) {
+	for o := 0; o < len(text); {
+		if f.fold != nil && v&StrictLeet != 0 {
+			best := ""
+			for sym := range refLeetSymbols {
+				if len(sym) > len(best) && len(text[o:]) >= len(sym) && string(text[o:o+len(sym)]) == sym {
+					best = sym
+				}
+			}
+			if best != "" {
+				srcs = append(srcs, refSrc{o, len(best)})
+				view = append(view, refNrm{rune(refLeetSymbols[best]), len(srcs) - 1})
+				o += len(best)
+				continue
+			}
+		}
+		r, n := utf8.DecodeRune(text[o:])
+		srcs = append(srcs, refSrc{o, n})
+		out := []rune{r}
+		switch {
+		case f.fold == nil:
+		case r < utf8.RuneSelf:
+			c := byte(unicode.ToLower(r))
+			if v&StrictSpaced != 0 && strings.IndexByte(refSpacedASCII, c) >= 0 {
+				c = ' '
+			}
+			if l, ok := refLeetChars[c]; ok && v&StrictLeet != 0 {
+				c = l
+			}
+			out = []rune{rune(c)}
+		default:
+			if x := f.fold.lookup(r); x != 0 {
+				out = f.fold.expansion(x)
+			}
+		}
+		for _, c := range out {
+			if c == ' ' && v&StrictSpaced != 0 && len(view) > 0 && view[len(view)-1].r == ' ' {
+				continue
+			}
+			view = append(view, refNrm{c, len(srcs) - 1})
+		}
+		o += n
+	}
+	return srcs, view
+}
+
+// refViewString is an entry w as view v reads it (refView).
+func refViewString(f *Filter, v Strict, w string) string {
+	_, view := refView(f, v, []byte(w))
+	rs := make([]rune, len(view))
+	for i, x := range view {
+		rs[i] = x.r
+	}
+	return string(rs)
+}
+
+// refStrictVariants are the spellings of entry n (in the view's terms)
+// under s, the rules of doc.go: with leet, each i also as l (1 and | read
+// as l) or !, every combination for up to three i's, beyond that all i's
+// alike; with spaced, where n is words of ASCII letters, digits or !
+// one space apart, three characters or more, each spelling also with
+// all its characters one space apart.
+func refStrictVariants(n string, s Strict) []string {
+	out := []string{n}
+	if s&StrictLeet != 0 {
+		var is []int
+		for j := range len(n) {
+			if n[j] == 'i' {
+				is = append(is, j)
+			}
+		}
+		if len(is) > 3 {
+			out = append(out, strings.ReplaceAll(n, "i", "l"), strings.ReplaceAll(n, "i", "!"))
+		} else {
+			for _, j := range is {
+				var next []string
+				for _, x := range out {
+					for _, c := range []string{"i", "l", "!"} {
+						next = append(next, x[:j]+c+x[j+1:])
+					}
+				}
+				out = next
+			}
+		}
+	}
+	if s&StrictSpaced == 0 {
+		return out
+	}
+	chars := 0
+	for _, w := range strings.Split(n, " ") {
+		if w == "" || strings.ContainsFunc(w, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '!') }) {
+			return out
+		}
+		chars += len(w)
+	}
+	if chars < 3 {
+		return out
+	}
+	for _, x := range out[:len(out):len(out)] {
+		out = append(out, strings.Join(strings.Split(strings.ReplaceAll(x, " ", ""), ""), " "))
+	}
+	return out
 }

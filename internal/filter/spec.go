@@ -441,7 +441,7 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 			fail(pos, shown(raw[:min(len(raw), 40)]+"…"), ErrEntryTooLong)
 			return
 		}
-		for _, n := range strictVariants(n, c.view.forMode(mode)) {
+		for _, n := range entrySpellings(n, c.view.forMode(mode)) {
 			if byNorm[n] {
 				continue
 			}
@@ -518,27 +518,13 @@ func forEachLine(data []byte, fn func(line int, text []byte)) {
 	}
 }
 
-// normalize returns the normalized view of s (s itself without Normalize).
+// normalize returns the normalized view of s (s itself without Normalize),
+// as the view reads a whole text (foldTable.view).
 func (f *Filter) normalize(s string) string {
 	if f.fold == nil {
 		return s
 	}
-	var b strings.Builder
-	for _, r := range s {
-		if r < utf8.RuneSelf {
-			b.WriteByte(f.fold.ascii[r])
-			continue
-		}
-		v := f.fold.lookup(r)
-		if v == 0 {
-			b.WriteRune(r)
-			continue
-		}
-		for _, c := range f.fold.expansion(v) {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
+	return f.fold.view(s)
 }
 
 // stripString removes the always-stripped code points (see isStripped).

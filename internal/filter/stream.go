@@ -252,51 +252,67 @@ var noFastFeed = false
 // The values the loop works on are loaded afresh after each of those
 // calls: a value kept across a call is kept on the stack, and reloaded in
 // every step of the loop.
+//
+// recs has room for a rec per byte at most, and the sentinel. Where the
+// view squeezes spaces, a view space right after one is dropped: last
+// holds the flags of the view's last byte, and a byte that is squeezed as
+// it was makes no rec and no step (a test of each byte for a space would
+// be a branch the predictor cannot guess; this one is almost never
+// taken). An ASCII byte c is read as the view reads it, with its flags; a
+// byte that may start a leet symbol goes to feedCodePoint. Three-byte
+// characters are decoded against all bytes at hand, as the whole text
+// would be (limit is always at a code point boundary); a piece that ends
+// inside one (as often as not inside a Chinese character) waits for the
+// rest, as one would after utf8.FullRune, without its call. m.next is in
+// line for the common case of a two-byte code.
 func (s *Stream) feed(limit int, final, settle bool) {
-	var (
-		d         *keyDFA
-		pos, base int
-		buf       []byte
-		recs      []rec
-		st        uint32
-	)
+	var d *keyDFA
+	var pos, base int
+	var buf []byte
+	var recs []rec
+	var st uint32
 	for {
-		m := s.m
+		m, fold := s.m, s.fold
 		d = s.d
 		trans, cls, off := d.trans, &d.cls, d.off
-		fold := s.fold
 		pos, buf, base, st, recs = s.fed, s.buf, s.base, s.st, s.recs
 		if pos < limit && !s.hasBest && len(s.pending) == 0 && !noFastFeed {
 			if cap(recs)-len(recs) <= limit-pos {
-				// A rec per byte at most, and room for the sentinel below.
 				s.recs = slices.Grow(recs, limit-pos+1)
 				continue
 			}
 			all, n := recs[:cap(recs)], len(recs)
+			last := uint32(0)
+			if fold != nil && fold.squeeze && s.lastView() == ' ' {
+				last = squeezed
+			}
 			for pos < limit {
 				i := pos - base
 				b := buf[i]
 				if b < utf8.RuneSelf {
+					c := uint32(b)
 					if fold != nil {
-						b = fold.ascii[b]
+						if c = uint32(fold.wide[b]); c&symStart != 0 {
+							break // feedCodePoint reads a leet symbol
+						}
 					}
-					all[n] = rec{o: pos, r: rune(b), n: 1}
+					if c&last&squeezed != 0 {
+						pos++
+						continue
+					}
+					last = c
+					all[n] = rec{o: pos, r: rune(byte(c)), n: 1}
 					n++
 					pos++
-					if st = trans[st&off+cls[b]]; st&matchBit != 0 {
+					if st = trans[st&off+cls[byte(c)]]; st&matchBit != 0 {
 						break
 					}
 					continue
 				}
-				// Decode against all bytes at hand, as the whole text
-				// would be: limit is always at a code point boundary.
 				if b&0xF0 != 0xE0 {
 					break
 				}
 				if i+2 >= len(buf) {
-					// A piece that ends inside a character (as often as
-					// not inside a Chinese one): wait for the rest, as
-					// one would after utf8.FullRune, without its call.
 					if !final && (i+1 == len(buf) || prefix3(b, buf[i+1])) {
 						limit = pos
 					}
@@ -310,7 +326,6 @@ func (s *Stream) feed(limit int, final, settle bool) {
 				if fold != nil && fold.lookup(r) != 0 || fold == nil && isStripped(r) {
 					break
 				}
-				// m.next, in line for the common case of a two-byte code.
 				c := m.codes.lookup(r)
 				k := uint32(c) - 1
 				if c != 0 && k >= codes2 {
@@ -319,6 +334,7 @@ func (s *Stream) feed(limit int, final, settle bool) {
 				all[n] = rec{o: pos, r: r, n: 3}
 				n++
 				pos += 3
+				last = 0
 				if c == 0 {
 					st = 0
 				} else if st = d.step2(st&off, k); st&matchBit != 0 {
@@ -425,9 +441,20 @@ func (s *Stream) feedCodePoint(final bool) bool {
 	i := pos - s.base
 	if b := buf[i]; b < utf8.RuneSelf {
 		if fold != nil {
-			b = fold.ascii[b]
+			v := fold.wide[b]
+			if v&symStart != 0 {
+				// A leet symbol is one rec of all its bytes.
+				l, n, ok := readSymbol(buf[i:], final)
+				if !ok {
+					return false // wait for the rest
+				}
+				if n > 0 {
+					return s.appendView(rec{o: pos, r: rune(l), n: uint8(n)}, pos+n)
+				}
+			}
+			b = byte(v)
 		}
-		return s.appendRec(rec{o: pos, r: rune(b), n: 1}, pos+1, m.next(s.st, rune(b)))
+		return s.appendView(rec{o: pos, r: rune(b), n: 1}, pos+1)
 	}
 	r, size := utf8.DecodeRune(buf[i:])
 	if size == 1 {
@@ -445,7 +472,7 @@ func (s *Stream) feedCodePoint(final bool) bool {
 				s.dirty = append(s.dirty, pos)
 			}
 			for _, c := range fold.expansion(v) {
-				if !s.appendRec(rec{o: pos, r: c, n: uint8(size)}, end, m.next(s.st, c)) {
+				if !s.appendView(rec{o: pos, r: c, n: uint8(size)}, end) {
 					return false
 				}
 			}
@@ -456,6 +483,26 @@ func (s *Stream) feedCodePoint(final bool) bool {
 		s.dirty = append(s.dirty, pos)
 	}
 	return s.appendRec(rec{o: pos, r: r, n: uint8(size)}, end, m.next(s.st, r))
+}
+
+// appendView appends rc, a rec of the code point or leet symbol that ends
+// at offset end, and steps the matcher over it (appendRec), unless the
+// view squeezes spaces and rc is a space after a space: that one is
+// dropped. It reports false if a block rule fired.
+func (s *Stream) appendView(rc rec, end int) bool {
+	if rc.r == ' ' && s.fold != nil && s.fold.squeeze && s.lastView() == ' ' {
+		s.fed = end
+		return true
+	}
+	return s.appendRec(rc, end, s.m.next(s.st, rc.r))
+}
+
+// lastView is the view's last code point so far (0 at the start).
+func (s *Stream) lastView() rune {
+	if n := len(s.recs); n > 0 {
+		return s.recs[n-1].r
+	}
+	return s.prev
 }
 
 // appendRec appends rc, a rec of the code point that ends at offset end,

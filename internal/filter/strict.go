@@ -20,16 +20,24 @@ const (
 	// letters they are drawn like (Cyrillic а, Greek ο): UTS #39
 	// confusables, one code point at a time.
 	StrictLookalikes Strict = 1 << iota
-	// StrictTraditional folds Traditional Chinese characters to
-	// Simplified ones (OpenCC's t2s character table), so a Simplified
-	// entry catches its Traditional spelling.
+	// StrictTraditional lets a Simplified entry catch its Traditional
+	// spellings: Traditional characters fold to Simplified ones where
+	// that is one-to-one (OpenCC's t2s and s2t character tables), and
+	// an entry with a Simplified character that writes several
+	// Traditional ones (干: 幹 乾) also matches with each of them
+	// (tradSpellings). A Traditional entry (幹) does not catch such a
+	// Simplified character.
 	StrictTraditional
-	// StrictSpaced lets a word-mode entry of three or more Latin letters
-	// match its letters one by one, separated by a space, '.', '-' or '_'
-	// ("s h i t", "s.h.i.t"); words separated by spaces do not.
+	// StrictSpaced reads '.', '-', '_', tabs and other spaces and
+	// dashes as a space, a run of them as one, and lets a word-mode
+	// entry of three or more letters and digits, of one word or several,
+	// match with every character one space apart ("s h i t",
+	// "s - h - i - t", "b a l l g a g" for "ball gag"); words separated
+	// by spaces do not ("this hit").
 	StrictSpaced
 	// StrictLeet folds digits and symbols written for letters (0 o, 1 l
-	// or i, 3 e, 4 a, 5 s, 7 t, 8 b, 9 g, $ s, @ a, | l, ! i) in
+	// or i, 3 e, 4 a, 5 s, 7 t, 8 b, 9 g, $ s, @ a, | l or i, ! i, and
+	// the multi-character symbols of leetSymbols: () o, |-| h, …) in
 	// word-mode entries.
 	StrictLeet
 
@@ -79,9 +87,11 @@ func (s Strict) forMode(m Mode) Strict {
 	return s
 }
 
-// leetView are the characters the leet view reads as letters. 1 is l
-// here, and entries with i gain variants with 1 and ! for it (leetVariants):
-// reading 1 as i would make "heil" the same as "hell".
+// leetView are the characters the leet view reads as letters. 1 and |
+// are l here, and entries with i gain variants with l (1, |) and ! for it
+// (strictVariants): reading 1 as i would make "heil" the same as "hell".
+// Symbols of several characters are read across code points
+// (leetSymbols, view.go).
 var leetView = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '$': 's', '@': 'a', '|': 'l'}
 
 // strictTables are built once per set of switches that change the view.
@@ -99,7 +109,10 @@ func foldTableFor(s Strict) *foldTable {
 		return foldTableOnce()
 	}
 	e := &strictTables[s]
-	e.once.Do(func() { e.t = buildStrictTable(s) })
+	e.once.Do(func() {
+		e.t = buildStrictTable(s)
+		e.t.readAcross(s) // leet symbols, squeezed spaces (view.go)
+	})
 	return e.t
 }
 
@@ -112,6 +125,8 @@ func buildStrictTable(s Strict) *foldTable {
 		}
 	}
 	if s&StrictTraditional != 0 {
+		// One-to-one pairs only; the others are spellings of entries
+		// (s2tTable, tradSpellings).
 		for _, p := range t2sTable {
 			post[p[0]] = []rune{p[1]}
 		}
@@ -168,7 +183,8 @@ func buildStrictTable(s Strict) *foldTable {
 
 // strictVariants returns the other spellings an entry of a word-mode list
 // gets under s, in the view's terms (n is the entry normalized by that
-// view): with 1 or ! for i (leet), and with its letters spaced out.
+// view): with 1 or ! for i (leet), and with its characters spaced out
+// (spaced: "ball gag" also as "b a l l g a g", see spaceable).
 func strictVariants(n string, s Strict) []string {
 	out := []string{n}
 	if s&StrictLeet != 0 && strings.ContainsRune(n, 'i') {
@@ -183,7 +199,9 @@ func strictVariants(n string, s Strict) []string {
 	}
 	if s&StrictSpaced != 0 && spaceable(n) {
 		for _, v := range out[:len(out):len(out)] {
-			out = append(out, strings.Join(strings.Split(v, ""), " "))
+			// The words' own spaces go: every character one space
+			// from the next.
+			out = append(out, strings.Join(strings.Split(strings.ReplaceAll(v, " ", ""), ""), " "))
 		}
 	}
 	return out
@@ -209,16 +227,21 @@ func expandI(n string) []string {
 	return out
 }
 
-// spaceable: three or more code points, all plain Latin letters (after
-// the view, so leet digits count as the letters they stand for).
+// spaceable: words of ASCII letters, digits or '!' (a leet i), one space
+// apart (the spaced view squeezes runs of separators to one), three or
+// more characters in all, spaces not counted. Digits count as letters
+// ("2 girls 1 cup", "2g1c"); in a leet view most have become the
+// letters they stand for already.
 func spaceable(n string) bool {
-	if len(n) < 3 {
-		return false
-	}
+	chars := 0
 	for i := 0; i < len(n); i++ {
-		if c := n[i]; !(c >= 'a' && c <= 'z' || c == '!') {
+		switch c := n[i]; {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '!':
+			chars++
+		case c == ' ' && i > 0 && i < len(n)-1 && n[i-1] != ' ':
+		default:
 			return false
 		}
 	}
-	return true
+	return chars >= 3
 }

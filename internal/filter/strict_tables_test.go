@@ -2,6 +2,7 @@ package filter
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
 	"go/format"
@@ -20,8 +21,9 @@ var update = flag.Bool("update", false, "rewrite strict_tables.go from the confu
 
 // TestStrictTablesUpToDate regenerates strict_tables.go from its sources
 // (Unicode's confusables.txt as github.com/mtibben/confusables carries it,
-// and OpenCC's t2s character dictionary as github.com/longbridgeapp/opencc
-// embeds it) and checks the committed file is what they give. Run with
+// and OpenCC's t2s and s2t character dictionaries as
+// github.com/longbridgeapp/opencc embeds them) and checks the committed
+// file is what they give. Run with
 // -update to rewrite it after changing the generator or a version.
 func TestStrictTablesUpToDate(t *testing.T) {
 	got, err := genStrictTables()
@@ -54,26 +56,173 @@ func genStrictTables() ([]byte, error) {
 		}
 	}
 	b.WriteString("}\n\n")
-	cc, err := opencc.New("t2s")
+	pairs, shared, err := t2sPairs()
 	if err != nil {
 		return nil, err
 	}
-	b.WriteString("// t2sTable maps a Traditional Chinese character to its Simplified form,\n// character by character: the first candidate of OpenCC's t2s\n// conversion (github.com/longbridgeapp/opencc, TSCharacters).\n")
+	b.WriteString(`// t2sTable maps a Traditional Chinese character to its Simplified form
+// where the traditional view folds it: the first candidate of OpenCC's
+// t2s conversion (github.com/longbridgeapp/opencc, TSCharacters), kept
+// where that Simplified character writes one Traditional character only
+// (OpenCC's s2t, STCharacters, gives it one candidate, or none: it is
+// the same in both scripts) and the Traditional character is not also a
+// Simplified one (it is not among its own t2s candidates). The other
+// pairs are in s2tTable.
+`)
 	b.WriteString("var t2sTable = [...][2]rune{\n")
+	for _, p := range pairs {
+		if _, kept := shared[p[1]].keptOK(p[0]); !kept {
+			fmt.Fprintf(&b, "\t{%#x, %#x}, // %c → %c\n", p[0], p[1], p[0], p[1])
+		}
+	}
+	b.WriteString("}\n\n")
+	b.WriteString(`// s2tTable holds the t2s pairs the view does not fold, by Simplified
+// character: for each, the Traditional characters whose first t2s
+// candidate it is and that the view keeps, in OpenCC's s2t order (the
+// usual spelling first), then by code point. An entry with the
+// Simplified character also matches with each of them (tradSpellings);
+// an entry with one of them matches only it. The comment gives the s2t
+// candidates, with an asterisk for a Traditional character that is also
+// a Simplified one.
+var s2tTable = [...]struct {
+	s rune
+	t string
+}{
+`)
+	var targets []rune
+	for s := range shared {
+		targets = append(targets, s)
+	}
+	slices.Sort(targets)
+	for _, s := range targets {
+		w := shared[s]
+		var ts []rune
+		for _, p := range pairs {
+			if _, kept := w.keptOK(p[0]); kept && p[1] == s {
+				ts = append(ts, p[0])
+			}
+		}
+		slices.SortStableFunc(ts, func(x, y rune) int {
+			ix, iy := slices.Index(w.st, string(x)), slices.Index(w.st, string(y))
+			if ix < 0 {
+				ix = len(w.st)
+			}
+			if iy < 0 {
+				iy = len(w.st)
+			}
+			return cmp.Or(ix-iy, int(x-y))
+		})
+		var star []string
+		for _, x := range ts {
+			if w.kept[x] {
+				star = append(star, string(x)+"*")
+			}
+		}
+		note := ""
+		if len(star) > 0 {
+			note = "; " + strings.Join(star, " ")
+		}
+		fmt.Fprintf(&b, "\t{%#x, %q}, // %c: s2t %s%s\n", s, string(ts), s, strings.Join(w.st, " "), note)
+	}
+	b.WriteString("}\n")
+	return format.Source(b.Bytes())
+}
+
+// sharedTarget is what t2sPairs knows of a Simplified character that
+// the view does not fold (some of) its Traditional characters into: its
+// s2t candidates, and those Traditional characters, each with whether
+// it is a Simplified one too.
+type sharedTarget struct {
+	st   []string
+	kept map[rune]bool
+}
+
+// keptOK reports whether the view keeps x apart from w's character,
+// and whether x is a Simplified character too.
+func (w *sharedTarget) keptOK(x rune) (alsoSimplified, kept bool) {
+	if w == nil {
+		return false, false
+	}
+	alsoSimplified, kept = w.kept[x]
+	return alsoSimplified, kept
+}
+
+// t2sPairs returns every Traditional character that OpenCC's t2s
+// conversion changes, one at a time, with its first candidate, in code
+// point order; and the Simplified characters of the pairs that the view
+// must not fold (see the comment on t2sTable in the generated file).
+func t2sPairs() (pairs [][2]rune, shared map[rune]*sharedTarget, err error) {
+	t2s, err := opencc.New("t2s")
+	if err != nil {
+		return nil, nil, err
+	}
+	s2t, err := opencc.New("s2t")
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := openccChars(t2s, "TSCharacters.ocd2")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openccChars(s2t, "STCharacters.ocd2")
+	if err != nil {
+		return nil, nil, err
+	}
 	for r := rune(0x3400); r < 0x30000; r++ {
 		if !unicode.Is(unicode.Han, r) {
 			continue
 		}
-		out, err := cc.Convert(string(r))
+		out, err := t2s.Convert(string(r))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if rs := []rune(out); len(rs) == 1 && rs[0] != r {
-			fmt.Fprintf(&b, "\t{%#x, %#x}, // %c → %c\n", r, rs[0], r, rs[0])
+			pairs = append(pairs, [2]rune{r, rs[0]})
 		}
 	}
-	b.WriteString("}\n")
-	return format.Source(b.Bytes())
+	shared = map[rune]*sharedTarget{}
+	for _, p := range pairs {
+		x, s := p[0], p[1]
+		cands, err := st(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		own, err := ts(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		alsoSimplified := slices.Contains(own, string(x))
+		if len(cands) <= 1 && !alsoSimplified {
+			continue
+		}
+		w := shared[s]
+		if w == nil {
+			w = &sharedTarget{st: cands, kept: map[rune]bool{}}
+			if len(cands) == 0 {
+				w.st = []string{string(s)}
+			}
+			shared[s] = w
+		}
+		w.kept[x] = alsoSimplified
+	}
+	return pairs, shared, nil
+}
+
+// openccChars returns the lookup of one character in the named
+// character dictionary of cc: all its candidates, the usual first.
+func openccChars(cc *opencc.OpenCC, file string) (func(r rune) ([]string, error), error) {
+	for _, g := range cc.DictChains {
+		for i, f := range g.Files {
+			if f == file {
+				d := g.Dicts[i]
+				return func(r rune) ([]string, error) {
+					m, err := d.PrefixMatch(string(r))
+					return m[string(r)], err
+				}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("opencc %s has no %s", cc.Conversion, file)
 }
 
 // lookalike is the plain Latin letters r is drawn like, or "".
