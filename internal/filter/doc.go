@@ -110,7 +110,7 @@
 //     e t") and initials ("A. S. S."), with leet dotted numbers too
 //     ("4.5.5", "0.8.0...0.8.1" has "b o o b"), and "_" no longer joins
 //     words.
-//   - leet (word lists): 0 3 4 5 7 8 9 $ @ | read as o e a s t b g s a l,
+//   - leet (word lists): 0 2 3 4 5 6 7 8 9 $ @ | read as o z e a s g t b g s a l,
 //     and 1 as l; entries with i also match with 1, | or ! for it (every
 //     combination for up to three i's, all alike beyond; reading 1 as i
 //     would make "heil" the same as "hell"). These symbols, written

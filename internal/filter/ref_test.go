@@ -356,7 +356,7 @@ type refNrm struct {
 // several begin at one place.
 var (
 	refSpacedASCII = ".-_\t"
-	refLeetChars   = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '$': 's', '@': 'a', '|': 'l'}
+	refLeetChars   = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '6': 'g', '2': 'z', '$': 's', '@': 'a', '|': 'l'}
 	refLeetSymbols = map[string]byte{"()": 'o', "|-|": 'h', "|_|": 'u', "|<": 'k', "|)": 'd', "[)": 'd', "|\\|": 'n', "/\\/\\": 'm', "|\\/|": 'm', "\\/": 'v', "\\/\\/": 'w'}
 )
 

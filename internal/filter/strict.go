@@ -36,7 +36,7 @@ const (
 	// by spaces do not ("this hit").
 	StrictSpaced
 	// StrictLeet folds digits and symbols written for letters (0 o, 1 l
-	// or i, 3 e, 4 a, 5 s, 7 t, 8 b, 9 g, $ s, @ a, | l or i, ! i, and
+	// or i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, $ s, @ a, | l or i, ! i, and
 	// the multi-character symbols of leetSymbols: () o, |-| h, …) in
 	// word-mode entries.
 	StrictLeet
@@ -92,7 +92,7 @@ func (s Strict) forMode(m Mode) Strict {
 // (strictVariants): reading 1 as i would make "heil" the same as "hell".
 // Symbols of several characters are read across code points
 // (leetSymbols, view.go).
-var leetView = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '$': 's', '@': 'a', '|': 'l'}
+var leetView = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '6': 'g', '2': 'z', '$': 's', '@': 'a', '|': 'l'}
 
 // strictTables are built once per set of switches that change the view.
 var strictTables [16]struct {
