@@ -46,8 +46,8 @@ func logprobs(entries []engine.Logprob, in, out string, hits []job.Hit, srcs []i
 	r := raw.String()
 	// Where the engine's text and the stages' input agree: all of in,
 	// unless the engine repaired bytes (a stop string only cuts it).
-	diverged := commonPrefix(r, in) < len(in)
 	same := commonPrefix(r, in)
+	diverged := same < len(in)
 	spans, known := changed(hits, srcs, in, out)
 	acted := len(spans) > 0 || !known
 	res := make([]job.Logprob, 0, len(entries))
@@ -147,8 +147,9 @@ func changed(hits []job.Hit, srcs []int, in, out string) ([]span, bool) {
 // would complete a keyword after context.
 func alternatives(top []engine.TopLogprob, context string, pol *policy.Policy) []job.TopLogprob {
 	alts := make([]job.TopLogprob, 0, len(top))
+	reveals := pol.Reveals(context)
 	for _, t := range top {
-		if pol.Reveals(context, t.Text) {
+		if reveals(t.Text) {
 			continue
 		}
 		alts = append(alts, job.TopLogprob{Token: t.Text, Logprob: float64(t.Logprob), Bytes: bytesOf(t.Text)})

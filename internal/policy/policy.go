@@ -279,13 +279,15 @@ func hit(h filter.Hit) job.Hit {
 	return job.Hit{List: h.List, Action: string(h.Action), Start: h.Start, End: h.End, Keyword: h.Keyword}
 }
 
-// Reveals reports whether candidate, said after context, would give away
-// a keyword of the policy's output lists that redacts or blocks: whether
-// the text with it has a match that the context alone, ended there, does
-// not. It is how alternatives offered beside a reply (logprobs) are
-// moderated: one that would complete a keyword is not offered.
-func (p *Policy) Reveals(context, candidate string) bool {
-	return p.acting(context+candidate) > p.acting(context)
+// Reveals returns a test of candidates said after context: whether one
+// would give away a keyword of the policy's output lists that redacts or
+// blocks, that is whether the text with it has a match that the context
+// alone, ended there, does not. It is how alternatives offered beside a
+// reply (logprobs) are moderated: one that would complete a keyword is
+// not offered. The context is checked once, for all the candidates.
+func (p *Policy) Reveals(context string) func(candidate string) bool {
+	base := p.acting(context)
+	return func(candidate string) bool { return p.acting(context+candidate) > base }
 }
 
 // acting counts the matches of redact and block lists in text, and one

@@ -124,19 +124,7 @@ func clusterWorker(t *testing.T, urls string, q config.Queue, name string) (*wor
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := modelgen.WriteScripted(path, modelgen.Scripted{Pieces: []string{"one", " two", " three", "."}}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	flt, err := filter.Compile(lists, filter.Options{Normalize: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, flt := scriptedEngine(t, []string{"one", " two", " three", "."})
 	g := config.Default().Generate
 	g.Temperature = new(0.0) // greedy
 	w, err := worker.Start(context.Background(), worker.Config{
@@ -248,4 +236,25 @@ func TestClusterLosesNoJob(t *testing.T) {
 	if msg, err := cons.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
 		t.Errorf("a result past the %d: %q", jobs, msg.Data())
 	}
+}
+
+// scriptedEngine loads a scripted model that says pieces, with two slots,
+// and compiles the test lists: what a worker of the multi-node tests
+// runs. t's cleanup unloads it.
+func scriptedEngine(t *testing.T, pieces []string) (engine.Engine, *filter.Filter) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := modelgen.WriteScripted(path, modelgen.Scripted{Pieces: pieces}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	flt, err := filter.Compile(lists, filter.Options{Normalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, flt
 }

@@ -18,9 +18,6 @@ import (
 
 	"github.com/sieve-project/sieve/internal/broker"
 	"github.com/sieve-project/sieve/internal/config"
-	"github.com/sieve-project/sieve/internal/engine"
-	"github.com/sieve-project/sieve/internal/filter"
-	"github.com/sieve-project/sieve/internal/modelgen"
 	"github.com/sieve-project/sieve/internal/pipeline"
 	"github.com/sieve-project/sieve/internal/policy"
 	"github.com/sieve-project/sieve/internal/worker"
@@ -181,19 +178,7 @@ func leastPrivilegeWorker(t *testing.T, url string) *broker.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := modelgen.WriteScripted(path, modelgen.Scripted{Pieces: []string{"Oh", " dar", "n", "."}}); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Load(context.Background(), engine.Config{ModelPath: path, Context: 512, Batch: 64, Threads: 1, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	flt, err := filter.Compile(lists, filter.Options{Normalize: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, flt := scriptedEngine(t, []string{"Oh", " dar", "n", "."})
 	w, err := worker.Start(context.Background(), worker.Config{
 		Conn: c, Consumer: cons, Queue: cfg.Queue, Parallel: 2, Name: "worker", Version: "0.0.0",
 		Runner: &pipeline.Runner{Engine: eng, Policies: policy.Static(flt), Defaults: cfg.Generate, Limits: pipeline.Limits(cfg.Generate, cfg.Queue)},
