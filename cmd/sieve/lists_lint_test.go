@@ -48,7 +48,7 @@ strict = true
 	if want := []string{"en words[0] ass 0 2", "zh words[1] 贱 1 2", "zh words[2] 后门 1 2"}; strings.Join(rows, "|") != strings.Join(want, "|") {
 		t.Fatalf("rows %q, want %q", rows, want)
 	}
-	if !strings.Contains(r.stdout, `list "zh" words[0]: "幹": the traditional view keeps 幹 apart from 干`) {
+	if !strings.Contains(r.stdout, `list "zh" words[0]: "幹": written in Traditional (幹; Simplified 干)`) {
 		t.Errorf("no Traditional warning:\n%s", r.stdout)
 	}
 	r = sieve(t, "", "lists", "lint", "--json", "--config", cfg, corpus)

@@ -112,17 +112,27 @@ func benchSpecs(d *benchData) []ListSpec {
 
 func BenchmarkCompile20k(b *testing.B) {
 	d := benchOnce()
-	specs := benchSpecs(d)
-	foldTableOnce()
-	var f *Filter
-	for b.Loop() {
-		var err error
-		if f, err = Compile(specs, Options{Normalize: true}); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name   string
+		strict Strict
+	}{{"plain", 0}, {"strict", StrictAll}} {
+		b.Run(c.name, func(b *testing.B) {
+			specs := benchSpecs(d)
+			for i := range specs {
+				specs[i].Strict = c.strict
+			}
+			foldTableFor(c.strict)
+			var f *Filter
+			for b.Loop() {
+				var err error
+				if f, err = Compile(specs, Options{Normalize: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(f.memoryBytes())/(1<<20), "automaton-MiB")
+			runtime.KeepAlive(f)
+		})
 	}
-	b.ReportMetric(float64(f.memoryBytes())/(1<<20), "automaton-MiB")
-	runtime.KeepAlive(f)
 }
 
 func BenchmarkStream(b *testing.B) {

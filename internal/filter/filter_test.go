@@ -530,10 +530,16 @@ func TestStrict(t *testing.T) {
 		{"traditional off", zh(0), "開後門", "開後門"},
 		{"spaced", en(StrictSpaced), "s h i t, s.h.i.t s-h-i-t s_h_i_t", "***, *** *** ***"},
 		{"spaced: words are not letters", en(StrictSpaced), "this hit, glass, as s", "this hit, glass, as s"},
+		// _ spaces letters out but joins words, as in the plain view.
+		{"spaced: _ separates letters, joins words", en(StrictSpaced), "s_h_i_t s__h_ i_t gai_shit shit_list hell_ _ass", "*** *** gai_shit shit_list hell_ _ass"},
 		// What it cannot tell: a spaced entry inside a longer spaced word.
 		{"spaced: inside a spaced word", en(StrictSpaced), "a s s e t", "*** e t"},
 		{"leet", en(StrictLeet), "sh1t $hit 5h!t @ss h3ll he11 a55", "*** *** *** *** *** *** ***"},
-		{"leet keeps words apart", en(StrictLeet), "heil shlt 2shit shit!", "heil *** 2shit ***!"},
+		{"leet keeps words apart", en(StrictLeet), "heil shlt 2shit shit!", "heil shlt 2shit ***!"},
+		// Leet widens entries onto digits and symbols, not onto other
+		// words or numbers: "shlt" and "mule" are words of letters,
+		// "132" a number; "5h1t" and "mu1e" are leet.
+		{"leet: letters alone and digits alone", []ListSpec{{Name: "l", Action: Redact, Replacement: "*", Match: Word, Strict: StrictLeet, Words: []string{"shit", "muie", "lez", "cra5h", "69"}}}, "shlt mule 132 crash 5h1t mu1e l3z cra5h 69 gg", "shlt mule 132 crash * * * * * gg"},
 		{"leet and spaced", en(StrictLeet | StrictSpaced), "5 h 1 t", "***"},
 		{"leet and spaced are for word lists only", []ListSpec{{Name: "s", Action: Redact, Strict: StrictAll, Words: []string{"ass"}}}, "а55 a s s аss", "а55 a s s ***"},
 		{"spaced: phrases and digits", phrases(StrictSpaced), "b a l l g a g, 2 g i r l s 1 c u p, a.u.t.o.e.r.o.t.i.c, 2-g-1-c", "***, ***, ***, ***"},
@@ -544,7 +550,10 @@ func TestStrict(t *testing.T) {
 		{"spaced: phrases and leet", phrases(StrictSpaced | StrictLeet), "2 g 1 r l 5 1 c u p, b 4 l l g 4 g", "***, ***"},
 		{"leet: multi-character symbols", symbols(StrictLeet), "c()ck |-|3|| |)!ck \\/\\/4nk c|_|m /\\/\\()|\\/| |\\|ude \\/\\/|-|()re \\/!8e [)!c|<", "*** *** *** *** *** *** *** *** *** ***"},
 		{"leet: | for i and for l", symbols(StrictLeet), "b!rd|()ck @$$h()|e sh|t", "*** *** ***"},
-		{"leet: symbols stand for letters of words", symbols(StrictLeet), "c()cks f() x|-|ell |-|ello dick() (ock", "c()cks f() x|-|ell |-|ello dick() (ock"},
+		{"leet: symbols stand for letters of words", symbols(StrictLeet), "c()cks f() x|-|ell |-|ello dick()", "c()cks f() x|-|ell |-|ello dick()"},
+		// ( < [ { for c, + for t, # for h: spellings of entries only.
+		{"leet: symbols entries spell letters with", symbols(StrictLeet), "(o(k <0{k [)!(k #ell s#i+ |)!(|<", "*** *** *** *** *** ***"},
+		{"leet: a spelling needs the letter's boundaries", symbols(StrictLeet), "a(ock (ocky #hello (#ell) shi+e", "a(ock (ocky #hello (***) shi+e"},
 		{"leet: symbols off", symbols(StrictSpaced), "c()ck |-|ell", "c()ck |-|ell"},
 		{"leet: symbols and spaced", symbols(StrictLeet | StrictSpaced), "c () c k, |-| e l l, c.().c.|<", "***, ***, ***"},
 	}
@@ -592,7 +601,7 @@ func TestStrictAndPlainTogether(t *testing.T) {
 
 func TestLint(t *testing.T) {
 	specs := []ListSpec{
-		{Name: "en", Action: Redact, Match: Word, Strict: StrictAll, Words: []string{"darn", "ab", "h3ll0"}},
+		{Name: "en", Action: Redact, Match: Word, Strict: StrictAll, Words: []string{"darn", "ab", "h3ll0", "аnd"}},
 		{Name: "zh", Action: Block, Words: []string{"坏", "坏蛋"}},
 		{Name: "secret", Action: Block, Hide: true, Words: []string{"x"}},
 	}
@@ -600,7 +609,9 @@ func TestLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Fired{{"en", "darn", 2}, {"en", "h3ll0", 2}, {"en", "ab", 1}, {"secret", "", 1}, {"zh", "坏", 1}}
+	// h3ll0 is no hello: leet spellings match only text that writes
+	// digits or symbols. аnd (a Cyrillic а) is and.
+	want := []Fired{{"en", "darn", 2}, {"en", "ab", 1}, {"en", "аnd", 1}, {"secret", "", 1}, {"zh", "坏", 1}}
 	if !slices.Equal(rep.Fired, want) {
 		t.Fatalf("fired %+v, want %+v", rep.Fired, want)
 	}
@@ -609,10 +620,10 @@ func TestLint(t *testing.T) {
 		got[w.List+" "+w.Entry] = w.Why
 	}
 	for k, why := range map[string]string{
-		"en ab":    "two letters: it matches initials",
-		"en h3ll0": `the view folds it to "hello", a word the corpus uses 2 times`,
-		"zh 坏":     "one character in substring mode",
-		"secret ":  "one letter in substring mode",
+		"en ab":   "two letters: it matches initials",
+		"en аnd":  `the view folds it to "and", a word the corpus uses 1 times`,
+		"zh 坏":    "one character in substring mode",
+		"secret ": "one letter in substring mode",
 	} {
 		if !strings.Contains(got[k], why) {
 			t.Errorf("warning for %q: %q, want %q", k, got[k], why)

@@ -55,8 +55,9 @@ type Warning struct {
 // letters, and entries that the normalized or strict view folds into a
 // word the corpus uses. For each list with strict switches it compares
 // every entry's hits on the corpus with and without them
-// (WidenedByStrict), and it warns of Traditional Chinese characters
-// that the traditional view keeps apart from their Simplified form.
+// (WidenedByStrict), and it warns of entries written in Traditional
+// Chinese whose Simplified spelling is not listed: the traditional view
+// widens Simplified entries onto Traditional text, not the other way.
 func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 	var rep LintReport
 	flags := slices.Clone(specs)
@@ -99,9 +100,12 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 	for _, sp := range specs {
 		mode := cmp.Or(sp.Match, Substring)
 		v := sp.Strict.forMode(mode)
-		view := &Filter{}
+		view, words := &Filter{}, &Filter{}
 		if opts.Normalize || v != 0 {
 			view.fold = foldTableFor(v)
+		}
+		if opts.Normalize || v&^StrictLeet != 0 {
+			words.fold = foldTableFor(v &^ StrictLeet)
 		}
 		listed := map[string]bool{}
 		forEachEntry(sp, opts, func(_, raw string) { listed[view.normalize(raw)] = true })
@@ -128,17 +132,20 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 				}
 			}
 			if v&StrictTraditional != 0 {
-				if kept, forms, simp := keptTraditional(n); kept != "" && !listed[simp] {
+				if kept, forms, simp := tradChars(n); kept != "" && !listed[simp] {
 					if sp.Hide {
-						warn("the traditional view keeps some of its characters apart from their Simplified forms, which stand for other Traditional characters too: the Simplified spelling does not match unless listed")
+						warn("written in Traditional: strict catches Traditional spellings of Simplified entries, not the other way, so the Simplified spelling does not match unless listed")
 					} else {
-						warn("the traditional view keeps %s apart from %s, which stands for other Traditional characters too: the Simplified spelling %q does not match unless listed", kept, forms, simp)
+						warn("written in Traditional (%s; Simplified %s): strict catches Traditional spellings of Simplified entries, not the other way, so %q does not match unless listed", kept, forms, simp)
 					}
 				}
 			}
-			if n != strings.ToLower(raw) {
-				if c := viewWords(v, view.normalize)[n]; c > 0 && !sp.Hide {
-					warn("the view folds it to %q, a word the corpus uses %d times", n, c)
+			// Folds other than leet's: a leet spelling matches only
+			// text that writes a digit or symbol (textAsk), so "h3ll0"
+			// is no "hello".
+			if wn := words.normalize(raw); wn != strings.ToLower(raw) {
+				if c := viewWords(v&^StrictLeet, words.normalize)[wn]; c > 0 && !sp.Hide {
+					warn("the view folds it to %q, a word the corpus uses %d times", wn, c)
 				} else if c > 0 {
 					warn("the view folds it to a word the corpus uses %d times", c)
 				}
@@ -150,14 +157,13 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 	return rep, err
 }
 
-// keptTraditional returns the characters of n (in the traditional
-// view's terms) that the view keeps apart from their Simplified forms
-// (s2tTable), those forms, and n with each of them in its Simplified
-// form; kept is "" if n has none.
-func keptTraditional(n string) (kept, forms, simp string) {
+// tradChars returns the Traditional characters of n (in the
+// traditional view's terms: s2tTable), their Simplified forms, and n
+// with each of them in its Simplified form; kept is "" if n has none.
+func tradChars(n string) (kept, forms, simp string) {
 	var k, f, out []rune
 	for _, r := range n {
-		if s, ok := keptT2S()[r]; ok {
+		if s, ok := tradToSimp()[r]; ok {
 			k, f = append(k, r), append(f, s)
 			r = s
 		}
@@ -166,9 +172,9 @@ func keptTraditional(n string) (kept, forms, simp string) {
 	return string(k), string(f), string(out)
 }
 
-// keptT2S maps each Traditional character of s2tTable to its Simplified
-// form.
-var keptT2S = sync.OnceValue(func() map[rune]rune {
+// tradToSimp maps each Traditional character of s2tTable to its
+// Simplified form.
+var tradToSimp = sync.OnceValue(func() map[rune]rune {
 	m := map[rune]rune{}
 	for _, e := range s2tTable {
 		for _, x := range e.t {

@@ -36,13 +36,13 @@ func TestLintWidenedByStrict(t *testing.T) {
 	}
 	var why []string
 	for _, w := range rep.Warnings {
-		if strings.Contains(w.Why, "traditional view keeps") {
+		if strings.Contains(w.Why, "written in Traditional") {
 			why = append(why, w.Entry+": "+w.Why)
 		}
 	}
 	// 幹 and 幹你 are not caught as 干, 干你; 乾 is (干 is in the
 	// plain list, not this one, so it warns too).
-	if len(why) != 3 || !strings.Contains(why[1], `幹你: the traditional view keeps 幹 apart from 干, which stands for other Traditional characters too: the Simplified spelling "干你" does not match unless listed`) {
+	if len(why) != 3 || !strings.Contains(why[1], `幹你: written in Traditional (幹; Simplified 干): strict catches Traditional spellings of Simplified entries, not the other way, so "干你" does not match unless listed`) {
 		t.Fatalf("Traditional warnings %q", why)
 	}
 	// The list has the Simplified spelling: no warning.

@@ -161,21 +161,23 @@ func sameResult(a, b refResult) bool {
 var strictTextAtoms = []string{
 	"a", "s", "h", "i", "o", "d", "k", "l", "m", "t", "g", "n", "u", "w", "v", "c", "x", "2", "1", "0", "4", "!",
 	" ", "  ", ".", "-", "_", "\t", " - ", "\u2013", "\u3000", "\u200b", "中", "Ⓐ",
-	"|", "(", ")", "[", "/", "\\", "<", "()", "|-|", "|_|", "|<", "|)", "[)", "|\\|", "/\\/\\", "|\\/|", "\\/", "\\/\\/",
+	"|", "(", ")", "[", "]", "{", "/", "\\", "<", "*", "3", "+", "#", "()", "|-|", "|_|", "|<", "|)", "[)", "|\\|", "/\\/\\", "|\\/|", "\\/", "\\/\\/",
+	"/-\\", "|3", "]-[", "|{", "/\\/", "|*", "|2", "(_)",
 }
 
 // strictSymbols are ways of writing a letter that the leet view reads as
 // it, for strictFormText.
 var strictSymbols = map[rune][]string{
 	'o': {"()", "0"}, 'h': {"|-|"}, 'u': {"|_|"}, 'k': {"|<"}, 'd': {"|)", "[)"}, 'n': {"|\\|"},
-	'm': {"/\\/\\", "|\\/|"}, 'v': {"\\/"}, 'w': {"\\/\\/"}, 'i': {"1", "!", "|"}, 'l': {"1", "|"}, 'a': {"4", "@"}, 's': {"5", "$"},
+	'm': {"/\\/\\", "|\\/|"}, 'v': {"\\/"}, 'w': {"\\/\\/"}, 'i': {"1", "!", "|"}, 'l': {"1", "|"}, 'a': {"4", "@", "/-\\"}, 's': {"5", "$"},
+	'b': {"|3", "8"}, 'p': {"|*"}, 'r': {"|2"}, 'c': {"(", "<", "[", "{"}, 't': {"+", "7"},
 }
 
 // strictFormSpecs are random word lists (mostly) with spaced and leet
 // switches, of entries of one or two words over few letters, digits and
 // now and then a symbol.
 func strictFormSpecs(rng *rand.Rand) []ListSpec {
-	letters := []string{"a", "s", "h", "i", "o", "d", "k", "m", "w", "v", "u", "n", "2", "1", "()", "|", "中"}
+	letters := []string{"a", "s", "h", "i", "o", "d", "k", "m", "w", "v", "u", "n", "c", "t", "b", "r", "p", "2", "1", "()", "|", "+", "中"}
 	var specs []ListSpec
 	for li := range 1 + rng.IntN(3) {
 		sp := ListSpec{

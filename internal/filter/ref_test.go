@@ -23,7 +23,11 @@ type refEntry struct {
 	rank      int
 	needStart bool
 	needEnd   bool
-	entry     string
+	// With leet: leetOnly, a spelling the entry does not have without
+	// leet, matches only text with a digit or symbol in it; numberless,
+	// of an entry with letters, does not match text of digits alone.
+	leetOnly, numberless bool
+	entry                string
 }
 
 type refResult struct {
@@ -49,33 +53,51 @@ func refEntries(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 		if !slices.Contains(apply, where) {
 			continue
 		}
-		seen := map[string]bool{}
+		seen := map[string][]int{}
 		mode := sp.Match
 		if mode == "" {
 			mode = Substring
 		}
 		view := sp.Strict.forMode(mode)
 		for _, w := range sp.Words {
-			for _, n := range refStrictVariants(refViewString(f, v, w), view) {
-				if seen[n] {
+			vw := []rune(refViewString(f, v, w))
+			own := map[string]bool{}
+			if view&StrictLeet != 0 {
+				for _, n := range refStrictVariants(refViewString(f, v&^StrictLeet, w), view&^StrictLeet) {
+					own[n] = true
+				}
+			}
+			for _, n := range refStrictVariants(string(vw), view) {
+				leetOnly := view&StrictLeet != 0 && !own[n]
+				numberless := view&StrictLeet != 0 && strings.ContainsFunc(w, unicode.IsLetter)
+				if is, ok := seen[n]; ok {
+					// The same spelling from another entry: the lesser
+					// demand holds.
+					for _, i := range is {
+						ents[i].leetOnly = ents[i].leetOnly && leetOnly
+						ents[i].numberless = ents[i].numberless && numberless
+					}
 					continue
 				}
-				seen[n] = true
 				rs := []rune(n)
 				e := refEntry{
-					norm:      rs,
-					list:      li,
-					rank:      int(actionRank(sp.Action))*len(specs) + li,
-					needStart: sp.Match == Word && isWordRune(rs[0]),
-					needEnd:   sp.Match == Word && isWordRune(rs[len(rs)-1]),
-					entry:     w,
+					norm:       rs,
+					list:       li,
+					rank:       int(actionRank(sp.Action))*len(specs) + li,
+					needStart:  sp.Match == Word && isWordRune(vw[0]),
+					needEnd:    sp.Match == Word && isWordRune(vw[len(vw)-1]),
+					leetOnly:   leetOnly,
+					numberless: numberless,
+					entry:      w,
 				}
 				if view&StrictTraditional == 0 {
+					seen[n] = append(seen[n], len(ents))
 					ents = append(ents, e)
 					continue
 				}
 				for _, alts := range refTrad(t, f, rs) {
 					e.alts = alts
+					seen[n] = append(seen[n], len(ents))
 					ents = append(ents, e)
 				}
 			}
@@ -86,8 +108,8 @@ func refEntries(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 
 // refTrad is the traditional view's rule for an entry rs in the view's
 // terms, as position sets: a Simplified character c also matches each
-// Traditional character that OpenCC's t2s gives c for (t2sTable and
-// s2tTable together) and that the view leaves as it is, in every
+// Traditional character that OpenCC's t2s gives c for (s2tTable; the
+// generator checks it against OpenCC) and that the view leaves as it is, in every
 // combination, up to maxTradSpellings combinations. Beyond, the first
 // such positions whose combinations, doubled, stay within the bound
 // combine freely, and the others match either all as written or all as
@@ -97,9 +119,6 @@ func refTrad(t testing.TB, f *Filter, rs []rune) [][][]rune {
 	t.Helper()
 	t2s := map[rune]rune{}
 	usual := map[rune]rune{}
-	for _, p := range t2sTable {
-		t2s[p[0]] = p[1]
-	}
 	for _, e := range s2tTable {
 		for i, x := range []rune(e.t) {
 			t2s[x] = e.s
@@ -185,13 +204,34 @@ func refMatches(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 			}
 			ok := true
 			for k, c := range e.norm {
-				if v := view[st+k].r; e.alts == nil && v != c || e.alts != nil && !slices.Contains(e.alts[k], v) {
+				r := view[st+k].r
+				if v&StrictSpaced != 0 && refSep(r) {
+					r = ' '
+				}
+				if e.alts == nil && r != c || e.alts != nil && !slices.Contains(e.alts[k], r) {
 					ok = false
 					break
 				}
 			}
 			if !ok || e.needStart && word(st-1) || e.needEnd && word(st+len(e.norm)) {
 				continue
+			}
+			if e.leetOnly || e.numberless {
+				// What the text of the match writes, space aside.
+				letter, digit, symbol := false, false, false
+				for _, x := range view[st : st+len(e.norm)] {
+					if refSep(x.r) {
+						continue
+					}
+					src := text[srcs[x.src].o : srcs[x.src].o+srcs[x.src].n]
+					r, _ := utf8.DecodeRune(src)
+					letter = letter || len(src) == utf8.RuneLen(r) && unicode.IsLetter(r)
+					digit = digit || unicode.IsDigit(r)
+					symbol = symbol || len(src) > utf8.RuneLen(r) || !unicode.IsLetter(r) && !unicode.IsDigit(r)
+				}
+				if e.leetOnly && !digit && !symbol || e.numberless && !letter && !symbol {
+					continue
+				}
 			}
 			all = append(all, match{st, st + len(e.norm), e.rank, ei})
 		}
@@ -351,13 +391,15 @@ type refNrm struct {
 }
 
 // The model's own copy of the strict views' rules for ASCII (doc.go):
-// spaced reads . - _ and tab as a space, leet reads these characters as
-// letters and these symbols as one letter each, the longest where
-// several begin at one place.
+// spaced reads . - and tab as a space, and _ as a separator that is a
+// word character (refSep), leet reads these characters as letters and
+// these symbols as one letter each, the longest where several begin at
+// one place.
 var (
-	refSpacedASCII = ".-_\t"
-	refLeetChars   = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '6': 'g', '2': 'z', '$': 's', '@': 'a', '|': 'l'}
-	refLeetSymbols = map[string]byte{"()": 'o', "|-|": 'h', "|_|": 'u', "|<": 'k', "|)": 'd', "[)": 'd', "|\\|": 'n', "/\\/\\": 'm', "|\\/|": 'm', "\\/": 'v', "\\/\\/": 'w'}
+	refSpacedASCII = ".-\t"
+	refLeetChars   = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '6': 'g', '2': 'z', '$': 's', '@': 'a', '|': 'l', '<': '(', '[': '(', '{': '('}
+	refLeetSymbols = map[string]byte{"()": 'o', "|-|": 'h', "|_|": 'u', "|<": 'k', "|)": 'd', "[)": 'd', "|\\|": 'n', "/\\/\\": 'm', "|\\/|": 'm', "\\/": 'v', "\\/\\/": 'w',
+		"/-\\": 'a', "|3": 'b', "]-[": 'h', "|{": 'k', "/\\/": 'n', "|*": 'p', "|2": 'r', "(_)": 'u'}
 )
 
 // refView reads the whole text as view v (f's) does: code point by code
@@ -400,7 +442,7 @@ func refView(f *Filter, v Strict, text []byte) (srcs []refSrc, view []refNrm) {
 			}
 		}
 		for _, c := range out {
-			if c == ' ' && v&StrictSpaced != 0 && len(view) > 0 && view[len(view)-1].r == ' ' {
+			if v&StrictSpaced != 0 && refSep(c) && len(view) > 0 && refSep(view[len(view)-1].r) {
 				continue
 			}
 			view = append(view, refNrm{c, len(srcs) - 1})
@@ -410,42 +452,69 @@ func refView(f *Filter, v Strict, text []byte) (srcs []refSrc, view []refNrm) {
 	return srcs, view
 }
 
-// refViewString is an entry w as view v reads it (refView).
+// refSep: in a spaced view, runs of spaces and underscores read as one
+// separator, and a pattern's space matches either.
+func refSep(r rune) bool { return r == ' ' || r == '_' }
+
+// refViewString is an entry w as view v reads it (refView), its
+// separators spaces in a spaced view.
 func refViewString(f *Filter, v Strict, w string) string {
 	_, view := refView(f, v, []byte(w))
 	rs := make([]rune, len(view))
 	for i, x := range view {
 		rs[i] = x.r
+		if v&StrictSpaced != 0 && refSep(x.r) {
+			rs[i] = ' '
+		}
 	}
 	return string(rs)
 }
 
 // refStrictVariants are the spellings of entry n (in the view's terms)
 // under s, the rules of doc.go: with leet, each i also as l (1 and | read
-// as l) or !, every combination for up to three i's, beyond that all i's
-// alike; with spaced, where n is words of ASCII letters, digits or !
-// one space apart, three characters or more, each spelling also with
-// all its characters one space apart.
+// as l) or !, then each c as (, each t as +, each h as #: for each
+// letter in turn, every combination of its places if that keeps within
+// 64 spellings, else all its places alike if that does, else as written;
+// with spaced, where n is words of ASCII letters, digits or symbols one
+// space apart, three characters or more, each spelling that writes no
+// ( + # for c t h also with all its characters one space apart.
 func refStrictVariants(n string, s Strict) []string {
 	out := []string{n}
 	if s&StrictLeet != 0 {
-		var is []int
-		for j := range len(n) {
-			if n[j] == 'i' {
-				is = append(is, j)
+		for _, l := range []struct {
+			letter string
+			as     []string
+		}{{"i", []string{"l", "!"}}, {"c", []string{"("}}, {"t", []string{"+"}}, {"h", []string{"#"}}} {
+			// Every combination of the letter's places, if that keeps
+			// within 64 spellings.
+			full := []string{}
+			for _, x := range out {
+				forms := []string{""}
+				for _, part := range strings.SplitAfter(x, "") {
+					var next []string
+					for _, f := range forms {
+						next = append(next, f+part)
+						if part == l.letter {
+							for _, a := range l.as {
+								next = append(next, f+a)
+							}
+						}
+					}
+					forms = next
+				}
+				full = append(full, forms...)
 			}
-		}
-		if len(is) > 3 {
-			out = append(out, strings.ReplaceAll(n, "i", "l"), strings.ReplaceAll(n, "i", "!"))
-		} else {
-			for _, j := range is {
-				var next []string
-				for _, x := range out {
-					for _, c := range []string{"i", "l", "!"} {
-						next = append(next, x[:j]+c+x[j+1:])
+			if len(full) <= 64 {
+				out = full
+				continue
+			}
+			// Else one way in all its places, if that does.
+			if len(out)*(1+len(l.as)) <= 64 {
+				for _, x := range out[:len(out):len(out)] {
+					for _, a := range l.as {
+						out = append(out, strings.ReplaceAll(x, l.letter, a))
 					}
 				}
-				out = next
 			}
 		}
 	}
@@ -454,7 +523,7 @@ func refStrictVariants(n string, s Strict) []string {
 	}
 	chars := 0
 	for _, w := range strings.Split(n, " ") {
-		if w == "" || strings.ContainsFunc(w, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '!') }) {
+		if w == "" || strings.ContainsFunc(w, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 			return out
 		}
 		chars += len(w)
@@ -463,6 +532,10 @@ func refStrictVariants(n string, s Strict) []string {
 		return out
 	}
 	for _, x := range out[:len(out):len(out)] {
+		// Not the spellings with ( + # for c t h.
+		if strings.Count(x, "(")+strings.Count(x, "+")+strings.Count(x, "#") > strings.Count(n, "(")+strings.Count(n, "+")+strings.Count(n, "#") {
+			continue
+		}
 		out = append(out, strings.Join(strings.Split(strings.ReplaceAll(x, " ", ""), ""), " "))
 	}
 	return out

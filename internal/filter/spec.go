@@ -154,13 +154,14 @@ type matcher struct {
 // patHead is the part of a pattern that collect reads before its owners,
 // and, for a pattern with one owner (the common case), all it reads.
 type patHead struct {
-	next      int32  // pattern.next
-	first     int32  // index of owners[0] in matcher.owners
-	runes     uint16 // pattern.runes (at most maxEntryRunes)
-	needStart bool   // pattern.needStart
-	single    bool   // one owner; then also:
-	needEnd   bool   //   owners[0].needEnd
-	rank      int32  //   owners[0].rank
+	next      int32   // pattern.next
+	first     int32   // index of owners[0] in matcher.owners
+	runes     uint16  // pattern.runes (at most maxEntryRunes)
+	needStart bool    // pattern.needStart
+	single    bool    // one owner; then also:
+	needEnd   bool    //   owners[0].needEnd
+	ask       textAsk //   owners[0].ask
+	rank      int32   //   owners[0].rank
 }
 
 // pattern is one distinct normalized keyword.
@@ -174,10 +175,28 @@ type pattern struct {
 
 type owner struct {
 	list               int32
-	rank               int32 // lower wins: block, redact, flag, then list order
-	needStart, needEnd bool  // word mode and the edge is a word character
+	rank               int32   // lower wins: block, redact, flag, then list order
+	needStart, needEnd bool    // word mode and the edge is a word character
+	ask                textAsk // what the matched text must have (leet lists)
 	entry              string
 }
+
+// textAsk is what a leet list asks of the text a spelling matches, beyond
+// the spelling: leet widens entries onto text written with digits and
+// symbols, not onto other words and numbers.
+type textAsk uint8
+
+const (
+	// askLeet: the spelling is leet's own (a digit, a symbol or 1 for
+	// i: "shlt", "(ock", "crash" for an entry written "cra5h"), so the
+	// text must write a digit or symbol in it. Text of letters alone is
+	// matched as written: "heil" and "mule" are no leet spellings of
+	// "hell" and "muie", "crash" none of "cra5h".
+	askLeet textAsk = 1 << iota
+	// askWord: the entry has letters, so text of digits alone is a
+	// number, not it ("132" is no "lez", "508" no "s0b").
+	askWord
+)
 
 func actionRank(a Action) int32 {
 	switch a {
@@ -333,7 +352,7 @@ func compileView(specs []ListSpec, opts Options, v Strict, want func(int) bool) 
 			f.m[1] = f.m[0] // same lists on both sides: share the automaton
 			break
 		}
-		m, ok := newMatcher(sides[i])
+		m, ok := newMatcher(sides[i], f.fold != nil && f.fold.squeeze)
 		if !ok {
 			return nil, &ListError{List: f.lists[0].name, Err: fmt.Errorf("%w: lists on the %s side use more than %d distinct non-ASCII characters", ErrInvalidList, []Where{Input, Output}[i], maxCodes)}
 		}
@@ -421,8 +440,9 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 		}
 		return raw
 	}
-	byNorm := map[string]bool{}
+	byNorm := map[string]int{}
 	var ents []entry
+	v := c.view.forMode(mode)
 	add := func(pos, raw string) {
 		switch {
 		case raw == "":
@@ -432,7 +452,7 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 			fail(pos, shown(strings.ToValidUTF8(raw, "\uFFFD")), ErrInvalidUTF8)
 			return
 		}
-		n := c.f.normalize(raw)
+		n := c.f.entryView(raw)
 		switch {
 		case n == "":
 			fail(pos, shown(raw), ErrNormalizesEmpty)
@@ -441,18 +461,27 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 			fail(pos, shown(raw[:min(len(raw), 40)]+"…"), ErrEntryTooLong)
 			return
 		}
-		for _, n := range entrySpellings(n, c.view.forMode(mode)) {
-			if byNorm[n] {
+		// Word boundaries are the entry's: a spelling that writes its
+		// first or last letter with a symbol ("(ock") needs what the
+		// letter needs.
+		first, _ := utf8.DecodeRuneInString(n)
+		last, _ := utf8.DecodeLastRuneInString(n)
+		asks := leetAsks(raw, v)
+		for _, n := range entrySpellings(n, v) {
+			sp := asks(n)
+			if i, ok := byNorm[n]; ok {
+				// The same spelling from another entry of the list: the
+				// lesser demand on the text holds.
+				ents[i].own.ask &= sp
 				continue
 			}
-			byNorm[n] = true
-			first, _ := utf8.DecodeRuneInString(n)
-			last, _ := utf8.DecodeLastRuneInString(n)
+			byNorm[n] = len(ents)
 			ents = append(ents, entry{norm: n, own: owner{
 				list:      int32(li),
 				rank:      actionRank(spec.Action)*int32(len(c.specs)) + int32(li),
 				needStart: mode == Word && isWordRune(first),
 				needEnd:   mode == Word && isWordRune(last),
+				ask:       sp,
 				entry:     shown(raw),
 			}})
 		}
@@ -463,11 +492,38 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 	return ents
 }
 
+// leetAsks returns, for an entry raw of a list with switches v, what
+// each of its spellings asks of the text it matches (textAsk): nothing
+// without leet; with leet, askWord if the entry has letters, and
+// askLeet for a spelling that the entry does not have in the view
+// without leet.
+func leetAsks(raw string, v Strict) func(spelling string) textAsk {
+	if v&StrictLeet == 0 {
+		return func(string) textAsk { return 0 }
+	}
+	var word textAsk
+	if strings.ContainsFunc(raw, unicode.IsLetter) {
+		word = askWord
+	}
+	own := map[string]bool{}
+	nonLeet := &Filter{fold: foldTableFor(v &^ StrictLeet)}
+	for _, s := range entrySpellings(nonLeet.entryView(raw), v&^StrictLeet) {
+		own[s] = true
+	}
+	return func(s string) textAsk {
+		if own[s] {
+			return word
+		}
+		return word | askLeet
+	}
+}
+
 // newMatcher compiles one side's entries: their distinct spellings become
 // the automaton's patterns, each with its owners (the lists that have it)
 // best rank first. ok is false if they use more than maxCodes distinct
-// non-ASCII code points.
-func newMatcher(ents []entry) (m *matcher, ok bool) {
+// non-ASCII code points. With underSpace (a view that squeezes spaces),
+// the automaton reads '_' as a space (viewSep).
+func newMatcher(ents []entry, underSpace bool) (m *matcher, ok bool) {
 	// Group owners by pattern; pattern order is first appearance.
 	idx := map[string]int{}
 	var strs []string
@@ -496,13 +552,18 @@ func newMatcher(ents []entry) (m *matcher, ok bool) {
 		return nil, false
 	}
 	d, next := buildKeys(enc)
+	if underSpace {
+		// Entries have no '_' in such a view (entries): its column
+		// would be the "other" one; a space's is what it means.
+		d.cls['_'] = d.cls[' ']
+	}
 	heads := make([]patHead, len(pats))
 	for pi := range pats {
 		pats[pi].next = next[pi]
 		p := &pats[pi]
 		heads[pi] = patHead{next: next[pi], first: p.first, runes: uint16(p.runes), needStart: p.needStart, single: len(p.owners) == 1}
 		if heads[pi].single {
-			heads[pi].needEnd, heads[pi].rank = p.owners[0].needEnd, p.owners[0].rank
+			heads[pi].needEnd, heads[pi].ask, heads[pi].rank = p.owners[0].needEnd, p.owners[0].ask, p.owners[0].rank
 		}
 	}
 	return &matcher{d: d, codes: codes, pats: pats, owners: owners, heads: heads}, true
@@ -525,6 +586,17 @@ func (f *Filter) normalize(s string) string {
 		return s
 	}
 	return f.fold.view(s)
+}
+
+// entryView is entry raw in the view, as the automaton reads it: where
+// the view squeezes spaces, '_' is a space to the automaton (viewSep),
+// and spaces an entry's words as one.
+func (f *Filter) entryView(raw string) string {
+	n := f.normalize(raw)
+	if f.fold != nil && f.fold.squeeze {
+		n = strings.ReplaceAll(n, "_", " ")
+	}
+	return n
 }
 
 // stripString removes the always-stripped code points (see isStripped).

@@ -283,7 +283,7 @@ func (s *Stream) feed(limit int, final, settle bool) {
 			}
 			all, n := recs[:cap(recs)], len(recs)
 			last := uint32(0)
-			if fold != nil && fold.squeeze && s.lastView() == ' ' {
+			if fold != nil && fold.squeeze && viewSep(s.lastView()) {
 				last = squeezed
 			}
 			for pos < limit {
@@ -490,7 +490,7 @@ func (s *Stream) feedCodePoint(final bool) bool {
 // view squeezes spaces and rc is a space after a space: that one is
 // dropped. It reports false if a block rule fired.
 func (s *Stream) appendView(rc rec, end int) bool {
-	if rc.r == ' ' && s.fold != nil && s.fold.squeeze && s.lastView() == ' ' {
+	if s.fold != nil && s.fold.squeeze && viewSep(rc.r) && viewSep(s.lastView()) {
 		s.fed = end
 		return true
 	}
@@ -610,6 +610,9 @@ func (s *Stream) collect(en int, st uint32) {
 		if h.single {
 			// The loop below for one owner, whose needStart is the
 			// pattern's, without a look at the owner.
+			if h.ask != 0 && !s.textHas(start, en, h.ask) {
+				continue
+			}
 			c := cand{st: start, en: en, own: h.first, rank: h.rank}
 			if h.needEnd {
 				s.pending = append(s.pending, c)
@@ -621,7 +624,7 @@ func (s *Stream) collect(en int, st uint32) {
 		p := &m.pats[pid-1]
 		for oi := range p.owners {
 			o := &p.owners[oi]
-			if o.needStart && s.wordAt(start-1) {
+			if o.needStart && s.wordAt(start-1) || o.ask != 0 && !s.textHas(start, en, o.ask) {
 				continue
 			}
 			c := cand{st: start, en: en, own: p.first + int32(oi), rank: o.rank}
@@ -635,6 +638,32 @@ func (s *Stream) collect(en int, st uint32) {
 			break
 		}
 	}
+}
+
+// textHas reports whether the text of recs [st, en) has what a asks
+// (see textAsk): with askLeet a digit or symbol, with askWord a letter or
+// symbol. It looks at the source code points, which are not released
+// while a match over them is undecided.
+func (s *Stream) textHas(st, en int, a textAsk) bool {
+	var letter, digit, symbol bool
+	for _, rc := range s.recs[st:en] {
+		i := rc.o - s.base
+		if viewSep(rc.r) || i < 0 || i >= len(s.buf) {
+			continue
+		}
+		r, _ := utf8.DecodeRune(s.buf[i:min(i+int(rc.n), len(s.buf))])
+		switch {
+		case rc.n > 1 && r < utf8.RuneSelf: // a leet symbol of several characters
+			symbol = true
+		case unicode.IsLetter(r):
+			letter = true
+		case unicode.IsDigit(r):
+			digit = true
+		default:
+			symbol = true
+		}
+	}
+	return (a&askLeet == 0 || digit || symbol) && (a&askWord == 0 || letter || symbol)
 }
 
 func (s *Stream) wordAt(i int) bool {

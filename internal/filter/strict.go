@@ -21,24 +21,24 @@ const (
 	// confusables, one code point at a time.
 	StrictLookalikes Strict = 1 << iota
 	// StrictTraditional lets a Simplified entry catch its Traditional
-	// spellings: Traditional characters fold to Simplified ones where
-	// that is one-to-one (OpenCC's t2s and s2t character tables), and
-	// an entry with a Simplified character that writes several
-	// Traditional ones (干: 幹 乾) also matches with each of them
-	// (tradSpellings). A Traditional entry (幹) does not catch such a
-	// Simplified character.
+	// spellings: an entry with a Simplified character also matches with
+	// each Traditional character OpenCC's t2s table gives it for (贱:
+	// 賤; 干: 幹 乾) in its place (tradSpellings). The text is not
+	// folded, so a Traditional entry (賤, 幹) catches only itself, not
+	// Simplified text.
 	StrictTraditional
-	// StrictSpaced reads '.', '-', '_', tabs and other spaces and
-	// dashes as a space, a run of them as one, and lets a word-mode
-	// entry of three or more letters and digits, of one word or several,
-	// match with every character one space apart ("s h i t",
-	// "s - h - i - t", "b a l l g a g" for "ball gag"); words separated
-	// by spaces do not ("this hit").
+	// StrictSpaced reads '.', '-', tabs and other spaces and dashes as
+	// a space, and '_' as a separator that still joins words, a run of
+	// them as one, and lets a word-mode entry of three or more
+	// characters, of one word or several, match with every character
+	// one space apart ("s h i t", "s_h_i_t", "b a l l g a g" for "ball
+	// gag"); words separated by spaces do not ("this hit").
 	StrictSpaced
 	// StrictLeet folds digits and symbols written for letters (0 o, 1 l
-	// or i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, $ s, @ a, | l or i, ! i, and
-	// the multi-character symbols of leetSymbols: () o, |-| h, …) in
-	// word-mode entries.
+	// or i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, $ s, @ a, | l or i,
+	// and the multi-character symbols of leetSymbols: () o, |-| h, …)
+	// and spells entries' i, c, t and h with ! ( + # (leetSpelled) in
+	// word-mode lists.
 	StrictLeet
 
 	// StrictAll is every switch: what `strict = true` means.
@@ -87,12 +87,30 @@ func (s Strict) forMode(m Mode) Strict {
 	return s
 }
 
-// leetView are the characters the leet view reads as letters. 1 and |
-// are l here, and entries with i gain variants with l (1, |) and ! for it
-// (strictVariants): reading 1 as i would make "heil" the same as "hell".
-// Symbols of several characters are read across code points
-// (leetSymbols, view.go).
-var leetView = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '6': 'g', '2': 'z', '$': 's', '@': 'a', '|': 'l'}
+// leetView are the characters the leet view reads as letters, and the
+// brackets it reads as "(", which entries spell c with (leetSpelled). 1
+// and | are l here, and entries with i gain variants with l (1, |) and !
+// for it: reading 1 as i would make "heil" the same as "hell". Symbols
+// of several characters are read across code points (leetSymbols,
+// view.go).
+var leetView = map[byte]byte{'0': 'o', '1': 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '6': 'g', '2': 'z', '$': 's', '@': 'a', '|': 'l', '<': '(', '[': '(', '{': '('}
+
+// leetSpelled are the letters that entries of a leet list also spell
+// with symbols the view leaves as they are: i as l (1 and | read as l)
+// or !, c as ( (or < [ {, which the view reads as "("), t as +, h as #,
+// as the common leet tables write them. They are spellings of entries,
+// not folds of the text, because ordinary text writes these symbols
+// beside words: read as letters, "(ass)" would be "cass)" and "#hell"
+// "hhell". As spellings they stand for a letter only where an entry has
+// that letter, and the entry's first and last letters still need a
+// non-word character beside them ("(ock" is cock, "a(ock" is nothing).
+var leetSpelled = [...]struct {
+	letter byte
+	as     string
+}{{'i', "l!"}, {'c', "("}, {'t', "+"}, {'h', "#"}}
+
+// maxLeetSpellings bounds the spellings one entry gets from leetSpelled.
+const maxLeetSpellings = 64
 
 // strictTables are built once per set of switches that change the view.
 var strictTables [16]struct {
@@ -124,13 +142,6 @@ func buildStrictTable(s Strict) *foldTable {
 			post[l.r] = []rune(l.s)
 		}
 	}
-	if s&StrictTraditional != 0 {
-		// One-to-one pairs only; the others are spellings of entries
-		// (s2tTable, tradSpellings).
-		for _, p := range t2sTable {
-			post[p[0]] = []rune{p[1]}
-		}
-	}
 	if s&StrictSpaced != 0 {
 		// Separators between spaced letters read as one space; other
 		// spaces and dashes fold to it too, as NFKD does not.
@@ -142,7 +153,9 @@ func buildStrictTable(s Strict) *foldTable {
 	}
 	ascii := base.ascii
 	if s&StrictSpaced != 0 {
-		for _, c := range []byte{'.', '-', '_', '\t'} {
+		// '_' stays itself, a word character, but is a separator
+		// too (viewSep): "s_h_i_t" is spaced, "gai_strerror" one word.
+		for _, c := range []byte{'.', '-', '\t'} {
 			ascii[c] = ' '
 		}
 	}
@@ -165,15 +178,14 @@ func buildStrictTable(s Strict) *foldTable {
 		if v := base.lookup(r); v != 0 {
 			out = base.expansion(v)
 		}
-		// Twice: a Traditional character may fold to one that folds
-		// again; lookalike targets are plain a-z.
-		for range 2 {
-			var next []rune
-			for _, c := range out {
-				next = append(next, mapRune(c)...)
-			}
-			out = next
+		// Once: the base fold is done, look-alike targets are plain
+		// a-z, and nothing maps to a separator or a leet character
+		// that would fold again.
+		var next []rune
+		for _, c := range out {
+			next = append(next, mapRune(c)...)
 		}
+		out = next
 		if out == nil {
 			out = []rune{} // folds to nothing (not "unchanged")
 		}
@@ -183,22 +195,23 @@ func buildStrictTable(s Strict) *foldTable {
 
 // strictVariants returns the other spellings an entry of a word-mode list
 // gets under s, in the view's terms (n is the entry normalized by that
-// view): with 1 or ! for i (leet), and with its characters spaced out
-// (spaced: "ball gag" also as "b a l l g a g", see spaceable).
+// view): with symbols for letters (leet: leetSpellings), and with its
+// characters spaced out (spaced: "ball gag" also as "b a l l g a g", see
+// spaceable).
 func strictVariants(n string, s Strict) []string {
 	out := []string{n}
-	if s&StrictLeet != 0 && strings.ContainsRune(n, 'i') {
-		// Each i as i, 1 (read as l) or !; at most 27 spellings, beyond
-		// three i's the same choice for all.
-		is := strings.Count(n, "i")
-		if is <= 3 {
-			out = expandI(n)
-		} else {
-			out = append(out, strings.ReplaceAll(n, "i", "l"), strings.ReplaceAll(n, "i", "!"))
-		}
+	if s&StrictLeet != 0 {
+		out = leetSpellings(n)
 	}
 	if s&StrictSpaced != 0 && spaceable(n) {
 		for _, v := range out[:len(out):len(out)] {
+			// Spaced out as written and with i's spellings only: with
+			// ( + # too, the spellings of a list would double again
+			// (3.6k entries: 14 MiB to 22) for text that both spaces
+			// an entry out and writes those symbols in it.
+			if !onlyIRespelled(n, v) {
+				continue
+			}
 			// The words' own spaces go: every character one space
 			// from the next.
 			out = append(out, strings.Join(strings.Split(strings.ReplaceAll(v, " ", ""), ""), " "))
@@ -207,36 +220,70 @@ func strictVariants(n string, s Strict) []string {
 	return out
 }
 
-func expandI(n string) []string {
-	out := []string{""}
-	for _, c := range n {
-		var alts []string
-		if c == 'i' {
-			alts = []string{"i", "l", "!"}
-		} else {
-			alts = []string{string(c)}
+// onlyIRespelled reports whether v, a leet spelling of n, differs from
+// n only where n has an i.
+func onlyIRespelled(n, v string) bool {
+	for i := range len(n) {
+		if n[i] != v[i] && n[i] != 'i' {
+			return false
 		}
-		var next []string
-		for _, p := range out {
-			for _, a := range alts {
-				next = append(next, p+a)
+	}
+	return true
+}
+
+// leetSpellings returns n and its spellings with the symbols of
+// leetSpelled for its letters, n first, at most maxLeetSpellings. The
+// letters are taken in leetSpelled's order (i first: 1 and ! for i are
+// the commonest), each spelled in every combination of its places if
+// that keeps within the bound, else one way in all its places if that
+// does, else only as written.
+func leetSpellings(n string) []string {
+	out := []string{n}
+	for _, l := range leetSpelled {
+		k := strings.Count(n, string(l.letter))
+		if k == 0 {
+			continue
+		}
+		full := 1
+		for range k {
+			full = min(full*(1+len(l.as)), maxLeetSpellings+1)
+		}
+		switch {
+		case len(out)*full <= maxLeetSpellings:
+			for i := range len(n) {
+				if n[i] != l.letter {
+					continue
+				}
+				next := make([]string, 0, len(out)*(1+len(l.as)))
+				for _, v := range out {
+					next = append(next, v)
+					for k := range len(l.as) {
+						next = append(next, v[:i]+l.as[k:k+1]+v[i+1:])
+					}
+				}
+				out = next
+			}
+		case len(out)*(1+len(l.as)) <= maxLeetSpellings:
+			for _, v := range out[:len(out):len(out)] {
+				for k := range len(l.as) {
+					out = append(out, strings.ReplaceAll(v, string(l.letter), l.as[k:k+1]))
+				}
 			}
 		}
-		out = next
 	}
 	return out
 }
 
-// spaceable: words of ASCII letters, digits or '!' (a leet i), one space
+// spaceable: words of ASCII letters, digits and symbols, one space
 // apart (the spaced view squeezes runs of separators to one), three or
-// more characters in all, spaces not counted. Digits count as letters
-// ("2 girls 1 cup", "2g1c"); in a leet view most have become the
-// letters they stand for already.
+// more characters in all, spaces not counted. Digits and symbols count
+// as letters: "2 girls 1 cup" and "2g1c" have digits, "s&m" and "f*ck"
+// symbols, and leet spellings stand for letters with them ("sh!+").
 func spaceable(n string) bool {
 	chars := 0
 	for i := 0; i < len(n); i++ {
 		switch c := n[i]; {
-		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '!':
+		case c > ' ' && c < utf8.RuneSelf-1:
 			chars++
 		case c == ' ' && i > 0 && i < len(n)-1 && n[i-1] != ' ':
 		default:

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"go/format"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -56,53 +57,27 @@ func genStrictTables() ([]byte, error) {
 		}
 	}
 	b.WriteString("}\n\n")
-	pairs, shared, err := t2sPairs()
+	targets, err := t2sTargets()
 	if err != nil {
 		return nil, err
 	}
-	b.WriteString(`// t2sTable maps a Traditional Chinese character to its Simplified form
-// where the traditional view folds it: the first candidate of OpenCC's
-// t2s conversion (github.com/longbridgeapp/opencc, TSCharacters), kept
-// where that Simplified character writes one Traditional character only
-// (OpenCC's s2t, STCharacters, gives it one candidate, or none: it is
-// the same in both scripts) and the Traditional character is not also a
-// Simplified one (it is not among its own t2s candidates). The other
-// pairs are in s2tTable.
-`)
-	b.WriteString("var t2sTable = [...][2]rune{\n")
-	for _, p := range pairs {
-		if _, kept := shared[p[1]].keptOK(p[0]); !kept {
-			fmt.Fprintf(&b, "\t{%#x, %#x}, // %c → %c\n", p[0], p[1], p[0], p[1])
-		}
-	}
-	b.WriteString("}\n\n")
-	b.WriteString(`// s2tTable holds the t2s pairs the view does not fold, by Simplified
-// character: for each, the Traditional characters whose first t2s
-// candidate it is and that the view keeps, in OpenCC's s2t order (the
-// usual spelling first), then by code point. An entry with the
-// Simplified character also matches with each of them (tradSpellings);
-// an entry with one of them matches only it. The comment gives the s2t
-// candidates, with an asterisk for a Traditional character that is also
-// a Simplified one.
+	b.WriteString(`// s2tTable holds, by Simplified character, the Traditional characters
+// whose first candidate in OpenCC's t2s conversion it is
+// (github.com/longbridgeapp/opencc, TSCharacters), in the order of
+// OpenCC's s2t candidates for it (STCharacters; the usual spelling
+// first), then by code point. The traditional view folds none of them:
+// an entry with the Simplified character also matches with each of them
+// in its place (tradSpellings), and an entry with one of them matches
+// only it. The comment gives the s2t candidates, with an asterisk for a
+// Traditional character that is also a Simplified one.
 var s2tTable = [...]struct {
 	s rune
 	t string
 }{
 `)
-	var targets []rune
-	for s := range shared {
-		targets = append(targets, s)
-	}
-	slices.Sort(targets)
-	for _, s := range targets {
-		w := shared[s]
-		var ts []rune
-		for _, p := range pairs {
-			if _, kept := w.keptOK(p[0]); kept && p[1] == s {
-				ts = append(ts, p[0])
-			}
-		}
-		slices.SortStableFunc(ts, func(x, y rune) int {
+	for _, s := range slices.Sorted(maps.Keys(targets)) {
+		w := targets[s]
+		ts := slices.SortedFunc(maps.Keys(w.trad), func(x, y rune) int {
 			ix, iy := slices.Index(w.st, string(x)), slices.Index(w.st, string(y))
 			if ix < 0 {
 				ix = len(w.st)
@@ -114,7 +89,7 @@ var s2tTable = [...]struct {
 		})
 		var star []string
 		for _, x := range ts {
-			if w.kept[x] {
+			if w.trad[x] {
 				star = append(star, string(x)+"*")
 			}
 		}
@@ -128,84 +103,68 @@ var s2tTable = [...]struct {
 	return format.Source(b.Bytes())
 }
 
-// sharedTarget is what t2sPairs knows of a Simplified character that
-// the view does not fold (some of) its Traditional characters into: its
-// s2t candidates, and those Traditional characters, each with whether
-// it is a Simplified one too.
-type sharedTarget struct {
+// tradTarget is a Simplified character of OpenCC's t2s conversion: its
+// s2t candidates (itself alone if it has none), and the Traditional
+// characters t2s gives it for, each with whether it is a Simplified
+// character too (among its own t2s candidates).
+type tradTarget struct {
 	st   []string
-	kept map[rune]bool
+	trad map[rune]bool
 }
 
-// keptOK reports whether the view keeps x apart from w's character,
-// and whether x is a Simplified character too.
-func (w *sharedTarget) keptOK(x rune) (alsoSimplified, kept bool) {
-	if w == nil {
-		return false, false
-	}
-	alsoSimplified, kept = w.kept[x]
-	return alsoSimplified, kept
-}
-
-// t2sPairs returns every Traditional character that OpenCC's t2s
-// conversion changes, one at a time, with its first candidate, in code
-// point order; and the Simplified characters of the pairs that the view
-// must not fold (see the comment on t2sTable in the generated file).
-func t2sPairs() (pairs [][2]rune, shared map[rune]*sharedTarget, err error) {
+// t2sTargets converts every Han character with OpenCC's t2s, one at a
+// time, and returns, by the Simplified character of each conversion
+// that changes one, what tradTarget says of it.
+func t2sTargets() (map[rune]*tradTarget, error) {
 	t2s, err := opencc.New("t2s")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	s2t, err := opencc.New("s2t")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ts, err := openccChars(t2s, "TSCharacters.ocd2")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st, err := openccChars(s2t, "STCharacters.ocd2")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	targets := map[rune]*tradTarget{}
 	for r := rune(0x3400); r < 0x30000; r++ {
 		if !unicode.Is(unicode.Han, r) {
 			continue
 		}
 		out, err := t2s.Convert(string(r))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if rs := []rune(out); len(rs) == 1 && rs[0] != r {
-			pairs = append(pairs, [2]rune{r, rs[0]})
-		}
-	}
-	shared = map[rune]*sharedTarget{}
-	for _, p := range pairs {
-		x, s := p[0], p[1]
-		cands, err := st(s)
-		if err != nil {
-			return nil, nil, err
-		}
-		own, err := ts(x)
-		if err != nil {
-			return nil, nil, err
-		}
-		alsoSimplified := slices.Contains(own, string(x))
-		if len(cands) <= 1 && !alsoSimplified {
+		rs := []rune(out)
+		if len(rs) != 1 || rs[0] == r {
 			continue
 		}
-		w := shared[s]
+		s := rs[0]
+		w := targets[s]
 		if w == nil {
-			w = &sharedTarget{st: cands, kept: map[rune]bool{}}
+			cands, err := st(s)
+			if err != nil {
+				return nil, err
+			}
+			w = &tradTarget{st: cands, trad: map[rune]bool{}}
 			if len(cands) == 0 {
 				w.st = []string{string(s)}
 			}
-			shared[s] = w
+			targets[s] = w
 		}
-		w.kept[x] = alsoSimplified
+		own, err := ts(r)
+		if err != nil {
+			return nil, err
+		}
+		w.trad[r] = slices.Contains(own, string(r))
 	}
-	return pairs, shared, nil
+	return targets, nil
 }
 
 // openccChars returns the lookup of one character in the named

@@ -22,9 +22,9 @@ import (
 // itself converted) the strict list catches. It needs the list and the
 // prose, which are not part of the repository:
 //
-//	npm install --prefix /tmp/lists26 naughty-words@1.2.0
-//	SIEVE_ZH_LIST=/tmp/lists26/node_modules/naughty-words/zh.json \
-//	SIEVE_ZH_PROSE=/tmp/prose26/zh_fortunes.txt,internal/filter/testdata/clean_zh.txt \
+//	bash scripts/strict-heldout/run.sh   # fetches the lists, builds the prose
+//	SIEVE_ZH_LIST=/tmp/heldout26/lists/node_modules/naughty-words/zh.json \
+//	SIEVE_ZH_PROSE=/tmp/heldout26/prose/zh_fortunes.txt,internal/filter/testdata/clean_zh.txt \
 //	go test ./internal/filter -run TestTraditionalMeasure -v
 //
 // (relative prose paths are from the repository root.)

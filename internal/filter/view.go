@@ -11,7 +11,11 @@ import (
 //   - leet reads a few sequences of ASCII symbols as the one letter they
 //     are drawn like (leetSymbols): "|-|" is h, "()" is o;
 //   - spaced reads a run of separators as one space: a view space right
-//     after a view space is dropped.
+//     after a view space is dropped. '_' is the one separator that is
+//     not a space in the view: it joins words ("gai_strerror" is no word
+//     "gai", as in the plain view), but the automaton reads it as a
+//     space (viewSep), so "s_h_i_t" is "s h i t", and it squeezes with
+//     spaces.
 //
 // Both are decided on the text alone, the same way for the whole text and
 // for every way of splitting it: a Stream that has a possible symbol at
@@ -28,24 +32,35 @@ import (
 //
 // Left out because they occur in ordinary text or code, where reading
 // them as letters would join words or make new ones: "[]" and "<>" for o
-// (arrays, generics, HTML), "(" "{" "<" for c, "+" for t, "#" for h
-// (hashtags: "#ass" must stay a word), "><" for x (HTML: "</b><i>"), "|_"
-// for l and "|3" for b (tables and rules; 1, | and 8 cover them), "/\"
-// for a (@ and 4 cover it), and spellings with letters ("ph" for f, "vv"
-// for w), which are words' own letters.
+// (arrays, generics, HTML), "(" "[" "{" "<" for c, "+" for t, "#" for h
+// (hashtags: "#ass" must stay a word; entries spell these letters with
+// them instead, leetSpelled), "><" and "}{" for x (HTML: "</b><i>"; "}{"
+// is h too), "|>" for p or d (a pipe operator), "|_" for l (tables and
+// rules; 1 and | cover it), "/\" for a (paths; @, 4 and "/-\" cover
+// it), "^" for a, "&" for e or g, "12" for r and "13" for b (numbers),
+// and spellings with letters ("ph" for f, "vv" for w), which are words'
+// own letters.
 var leetSymbols = [...]struct {
 	s      string
 	letter byte
 }{
-	{"()", 'o'},
-	{"|-|", 'h'},
-	{"|_|", 'u'},
-	{"|<", 'k'},
+	{"/-\\", 'a'},
+	{"|3", 'b'},
 	{"|)", 'd'},
 	{"[)", 'd'},
-	{"|\\|", 'n'},
+	{"|-|", 'h'},
+	{"]-[", 'h'},
+	{"|<", 'k'},
+	{"|{", 'k'},
 	{"/\\/\\", 'm'},
 	{"|\\/|", 'm'},
+	{"|\\|", 'n'},
+	{"/\\/", 'n'},
+	{"()", 'o'},
+	{"|*", 'p'},
+	{"|2", 'r'},
+	{"|_|", 'u'},
+	{"(_)", 'u'},
 	{"\\/", 'v'},
 	{"\\/\\/", 'w'},
 }
@@ -68,11 +83,16 @@ func (t *foldTable) readAcross(s Strict) {
 	}
 	t.squeeze = s&StrictSpaced != 0
 	for b := range t.wide {
-		if t.squeeze && t.ascii[b] == ' ' {
+		if t.squeeze && viewSep(rune(t.ascii[b])) {
 			t.wide[b] |= squeezed
 		}
 	}
 }
+
+// viewSep reports whether view code point r is a separator where the
+// view squeezes spaces: a space, or '_' (which the automaton of such a
+// view reads as a space, and word boundaries as a word character).
+func viewSep(r rune) bool { return r == ' ' || r == '_' }
 
 // readSymbol reads the leet symbol at the start of p: its letter and
 // length, n = 0 if there is none. ok is false if that is not decided yet:
@@ -103,7 +123,7 @@ func (t *foldTable) view(s string) string {
 	var b strings.Builder
 	last := rune(0)
 	add := func(c rune) {
-		if c == ' ' && last == ' ' && t.squeeze {
+		if t.squeeze && viewSep(c) && viewSep(last) {
 			return
 		}
 		last = c
