@@ -100,7 +100,8 @@
 //     are "ball gag"). "_" is a separator too, and squeezes with them,
 //     but stays a word character for word boundaries, as in the plain
 //     view: "s_h_i_t" is spaced out, "gai_strerror" and "EI_xxx" are one
-//     word each. An entry that is, in the view, words of ASCII letters,
+//     word each. Next to another separator it is squeezed with it, into
+//     the first of the run ("x _ass" reads "x ass", "a._b" "a b"). An entry that is, in the view, words of ASCII letters,
 //     digits or symbols one space apart, three characters or more, also
 //     matches with every character one space apart, the words' own
 //     spaces gone (with leet, as written and with its i's spellings,
@@ -136,23 +137,27 @@
 //     for l, "/\" for a, "^" for a, "&" for e, "12" for r, "13" for b)
 //     and spellings with letters ("ph" for f, "vv" for w).
 //     Leet widens an entry onto text that writes digits or symbols, not
-//     onto other words or numbers (textAsk, checked on the matched
-//     text): a spelling that is leet's own ("shlt" for shit, "mule" for
-//     muie, "crash" for an entry written "cra5h", "gg" for "69") matches
-//     only text with a digit or symbol in it ("sh1t", "mu1e", "cra5h"),
-//     not text of letters alone ("shlt", "mule", "crash"); and an entry
-//     with letters does not match text of digits alone ("132" is no
-//     "lez", "4.5.5" no "ass"). Costs: letters and digits mixed read as
-//     letters ("a55" is "ass", "f46" is "fag"), a symbol is a letter of
+//     onto other words or numbers (textAsk, checked on the text the
+//     match covers, separators aside, each code point as the normalized
+//     view has it: "ⓢ" is a letter, "５" a digit): a spelling that is
+//     leet's own ("shlt" for shit, "mule" for muie, "crash" for an entry
+//     written "cra5h", "gg" for "69") matches only text with a digit or
+//     symbol in it ("sh1t", "mu1e", "cra5h"), not text of letters alone
+//     ("shlt", "mule", "crash"); and an entry with letters does not match
+//     fewer than four digits alone, mostly numbers ("132" is no "lez",
+//     "4.5.5" no "ass"; "8008" is "boob"). Entries that share a spelling
+//     keep their own word boundaries ("(ock" listed as written matches in
+//     "a(ock", cock's spelling of it does not). Costs: letters and digits
+//     mixed read as letters ("a55" is "ass", "f46" is "fag"), a symbol is a letter of
 //     the word it touches ("f()" reads "fo", so "shit()" is no word
 //     "shit"; "herp@x" is one word), code can spell an entry ("f(k" is
-//     "fck"), and a disguise of digits alone ("455") is missed.
+//     "fck"), and a disguise of three digits alone ("455") is missed.
 //
 // Spaced and leet read a little across code points (view.go): the view
 // drops a separator right after a separator, and reads a symbol as one
-// code point whose source is all its bytes. A Stream that has the start of a symbol
-// at the end of what it was given waits for the next piece, as for an
-// incomplete UTF-8 character, so every split reads the same.
+// code point whose source is all its bytes. A Stream that has the start
+// of a symbol at the end of what it was given waits for the next piece,
+// as for an incomplete UTF-8 character, so every split reads the same.
 //
 // Lists whose views differ compile to parts, one automaton per view; a
 // Stream runs every part over the text and releases it once all have

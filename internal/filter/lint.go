@@ -108,9 +108,9 @@ func Lint(specs []ListSpec, opts Options, corpus []string) (LintReport, error) {
 			words.fold = foldTableFor(v &^ StrictLeet)
 		}
 		listed := map[string]bool{}
-		forEachEntry(sp, opts, func(_, raw string) { listed[view.normalize(raw)] = true })
+		forEachEntry(sp, opts, func(_, raw string) { listed[view.entryView(raw)] = true })
 		forEachEntry(sp, opts, func(pos, raw string) {
-			n := view.normalize(raw)
+			n := view.entryView(raw)
 			warn := func(format string, args ...any) {
 				w := Warning{List: sp.Name, Pos: pos, Why: fmt.Sprintf(format, args...)}
 				if !sp.Hide {

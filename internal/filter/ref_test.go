@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // This file holds a slow, obviously-correct model of the filter that the
@@ -25,7 +27,8 @@ type refEntry struct {
 	needEnd   bool
 	// With leet: leetOnly, a spelling the entry does not have without
 	// leet, matches only text with a digit or symbol in it; numberless,
-	// of an entry with letters, does not match text of digits alone.
+	// of an entry with letters, does not match text of fewer than four
+	// digits alone.
 	leetOnly, numberless bool
 	entry                string
 }
@@ -53,7 +56,6 @@ func refEntries(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 		if !slices.Contains(apply, where) {
 			continue
 		}
-		seen := map[string][]int{}
 		mode := sp.Match
 		if mode == "" {
 			mode = Substring
@@ -70,15 +72,9 @@ func refEntries(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 			for _, n := range refStrictVariants(string(vw), view) {
 				leetOnly := view&StrictLeet != 0 && !own[n]
 				numberless := view&StrictLeet != 0 && strings.ContainsFunc(w, unicode.IsLetter)
-				if is, ok := seen[n]; ok {
-					// The same spelling from another entry: the lesser
-					// demand holds.
-					for _, i := range is {
-						ents[i].leetOnly = ents[i].leetOnly && leetOnly
-						ents[i].numberless = ents[i].numberless && numberless
-					}
-					continue
-				}
+				// Every spelling of every entry, repeats too: each
+				// matches where its own demands hold, and of those that
+				// match the same text the first is named.
 				rs := []rune(n)
 				e := refEntry{
 					norm:       rs,
@@ -91,13 +87,11 @@ func refEntries(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 					entry:      w,
 				}
 				if view&StrictTraditional == 0 {
-					seen[n] = append(seen[n], len(ents))
 					ents = append(ents, e)
 					continue
 				}
 				for _, alts := range refTrad(t, f, rs) {
 					e.alts = alts
-					seen[n] = append(seen[n], len(ents))
 					ents = append(ents, e)
 				}
 			}
@@ -218,18 +212,28 @@ func refMatches(t testing.TB, f *Filter, v Strict, specs []ListSpec, where Where
 			}
 			if e.leetOnly || e.numberless {
 				// What the text of the match writes, space aside.
-				letter, digit, symbol := false, false, false
+				letter, digit, symbol, chars := false, false, false, 0
 				for _, x := range view[st : st+len(e.norm)] {
 					if refSep(x.r) {
 						continue
 					}
+					chars++
 					src := text[srcs[x.src].o : srcs[x.src].o+srcs[x.src].n]
-					r, _ := utf8.DecodeRune(src)
-					letter = letter || len(src) == utf8.RuneLen(r) && unicode.IsLetter(r)
+					r, size := utf8.DecodeRune(src)
+					if len(src) > size { // a leet symbol of several characters
+						symbol = true
+						continue
+					}
+					// A code point is what its compatibility
+					// decomposition begins with: ⓢ and ｓ are letters.
+					if d := []rune(norm.NFKD.String(string(r))); len(d) > 0 && r >= utf8.RuneSelf {
+						r = d[0]
+					}
+					letter = letter || unicode.IsLetter(r)
 					digit = digit || unicode.IsDigit(r)
-					symbol = symbol || len(src) > utf8.RuneLen(r) || !unicode.IsLetter(r) && !unicode.IsDigit(r)
+					symbol = symbol || !unicode.IsLetter(r) && !unicode.IsDigit(r)
 				}
-				if e.leetOnly && !digit && !symbol || e.numberless && !letter && !symbol {
+				if e.leetOnly && !digit && !symbol || e.numberless && !letter && !symbol && chars < 4 {
 					continue
 				}
 			}

@@ -193,10 +193,17 @@ const (
 	// matched as written: "heil" and "mule" are no leet spellings of
 	// "hell" and "muie", "crash" none of "cra5h".
 	askLeet textAsk = 1 << iota
-	// askWord: the entry has letters, so text of digits alone is a
-	// number, not it ("132" is no "lez", "508" no "s0b").
+	// askWord: the entry has letters, so text of fewer than
+	// minDigitWord digits alone is a number, not it ("132" is no "lez",
+	// "508" no "s0b", "4.5.5" no "ass"; "8008" is "boob").
 	askWord
 )
+
+// minDigitWord is the fewest digits that, alone, may spell an entry with
+// letters. Shorter runs of digits are mostly numbers (versions, codes,
+// counts: 132, 641, 1.3.2), and spell short entries by chance; "455" for
+// ass is missed.
+const minDigitWord = 4
 
 func actionRank(a Action) int32 {
 	switch a {
@@ -440,7 +447,17 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 		}
 		return raw
 	}
-	byNorm := map[string]int{}
+	// A spelling is compiled once per list for each set of demands on
+	// the text around and under it: entries that share a spelling may
+	// differ there ("(ock" listed as written needs no boundary before
+	// its "(", as cock's spelling it needs what c needs), and each then
+	// matches where its own demands hold, whatever the list's order.
+	type spelling struct {
+		norm               string
+		needStart, needEnd bool
+		ask                textAsk
+	}
+	seen := map[spelling]bool{}
 	var ents []entry
 	v := c.view.forMode(mode)
 	add := func(pos, raw string) {
@@ -467,21 +484,19 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 		first, _ := utf8.DecodeRuneInString(n)
 		last, _ := utf8.DecodeLastRuneInString(n)
 		asks := leetAsks(raw, v)
+		needStart, needEnd := mode == Word && isWordRune(first), mode == Word && isWordRune(last)
 		for _, n := range entrySpellings(n, v) {
-			sp := asks(n)
-			if i, ok := byNorm[n]; ok {
-				// The same spelling from another entry of the list: the
-				// lesser demand on the text holds.
-				ents[i].own.ask &= sp
+			k := spelling{n, needStart, needEnd, asks(n)}
+			if seen[k] {
 				continue
 			}
-			byNorm[n] = len(ents)
+			seen[k] = true
 			ents = append(ents, entry{norm: n, own: owner{
 				list:      int32(li),
 				rank:      actionRank(spec.Action)*int32(len(c.specs)) + int32(li),
-				needStart: mode == Word && isWordRune(first),
-				needEnd:   mode == Word && isWordRune(last),
-				ask:       sp,
+				needStart: needStart,
+				needEnd:   needEnd,
+				ask:       k.ask,
 				entry:     shown(raw),
 			}})
 		}

@@ -126,7 +126,10 @@ type cand struct {
 }
 
 // better reports whether a wins over b: leftmost, then longest, then the
-// stronger action, then the earlier list.
+// stronger action, then the earlier list, then the earlier entry (two
+// entries of a list may share a spelling with different word
+// boundaries, and one that waited for the next code point may be
+// considered after one that did not).
 func better(a, b *cand) bool {
 	if a.st != b.st {
 		return a.st < b.st
@@ -134,7 +137,10 @@ func better(a, b *cand) bool {
 	if a.en != b.en {
 		return a.en > b.en
 	}
-	return a.rank < b.rank
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	return a.own < b.own
 }
 
 // NewStream starts filtering a text for one side of a job. Stop strings
@@ -641,29 +647,56 @@ func (s *Stream) collect(en int, st uint32) {
 }
 
 // textHas reports whether the text of recs [st, en) has what a asks
-// (see textAsk): with askLeet a digit or symbol, with askWord a letter or
-// symbol. It looks at the source code points, which are not released
-// while a match over them is undecided.
+// (see textAsk): with askLeet a digit or symbol, with askWord a letter,
+// a symbol or four digits or more. It reads the recs' source code
+// points, which compact keeps while their recs are held, each as the
+// normalized view has it (a full-width or circled letter is a letter).
 func (s *Stream) textHas(st, en int, a textAsk) bool {
 	var letter, digit, symbol bool
+	chars := 0
 	for _, rc := range s.recs[st:en] {
-		i := rc.o - s.base
-		if viewSep(rc.r) || i < 0 || i >= len(s.buf) {
+		if viewSep(rc.r) {
 			continue
 		}
-		r, _ := utf8.DecodeRune(s.buf[i:min(i+int(rc.n), len(s.buf))])
+		chars++
+		i := rc.o - s.base
+		r, _ := utf8.DecodeRune(s.buf[i : i+int(rc.n)])
 		switch {
 		case rc.n > 1 && r < utf8.RuneSelf: // a leet symbol of several characters
 			symbol = true
-		case unicode.IsLetter(r):
-			letter = true
-		case unicode.IsDigit(r):
-			digit = true
 		default:
-			symbol = true
+			switch sourceClass(r) {
+			case 'L':
+				letter = true
+			case 'N':
+				digit = true
+			default:
+				symbol = true
+			}
 		}
 	}
-	return (a&askLeet == 0 || digit || symbol) && (a&askWord == 0 || letter || symbol)
+	return (a&askLeet == 0 || digit || symbol) && (a&askWord == 0 || letter || symbol || chars >= minDigitWord)
+}
+
+// sourceClass is 'L' if text code point r is a letter, 'N' a digit and
+// 'S' anything else, as the normalized view (without strict switches)
+// has it: by the first code point it folds to, so "ⓢ" and "ｓ" are
+// letters, "５" a digit and "＄" a symbol.
+func sourceClass(r rune) byte {
+	if r >= utf8.RuneSelf {
+		if base := foldTableOnce(); base.lookup(r) != 0 {
+			if x := base.expansion(base.lookup(r)); len(x) > 0 {
+				r = x[0]
+			}
+		}
+	}
+	switch {
+	case unicode.IsLetter(r):
+		return 'L'
+	case unicode.IsDigit(r):
+		return 'N'
+	}
+	return 'S'
 }
 
 func (s *Stream) wordAt(i int) bool {
@@ -861,13 +894,21 @@ func (s *Stream) compact(h int) {
 			s.pending[i].en -= h
 		}
 	}
-	if k := s.rel - s.base; k >= 1024 || k > 0 && k == len(s.buf) {
+	k := s.rel - s.base
+	if len(s.recs) > 0 {
+		// The source of a rec stays while the rec does: a match ending
+		// inside a code point that folds to several (⒜ is "(a)")
+		// releases it whole, with recs of it still held, and textHas
+		// reads their source.
+		k = min(k, s.recs[0].o-s.base)
+	}
+	if k >= 1024 || k > 0 && k == len(s.buf) {
 		if k == len(s.buf) {
 			s.buf = s.buf[:0]
 		} else {
 			s.buf = s.buf[:copy(s.buf, s.buf[k:])]
 		}
-		s.base = s.rel
+		s.base += k
 	}
 }
 

@@ -37,8 +37,8 @@ const (
 	// StrictLeet folds digits and symbols written for letters (0 o, 1 l
 	// or i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, $ s, @ a, | l or i,
 	// and the multi-character symbols of leetSymbols: () o, |-| h, …)
-	// and spells entries' i, c, t and h with ! ( + # (leetSpelled) in
-	// word-mode lists.
+	// and spells entries' i with l or !, c with (, t with + and h with
+	// # (leetSpelled) in word-mode lists.
 	StrictLeet
 
 	// StrictAll is every switch: what `strict = true` means.

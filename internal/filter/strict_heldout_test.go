@@ -226,6 +226,7 @@ func heldOutDisguises(rng *rand.Rand) []heldOut {
 		{"Cyrillic look-alikes", swap(cyr, 0.5)},
 		{"Greek look-alikes", swap(grk, 0.5)},
 		{"leet digits", swap(digits, 0.6)},
+		{"leet digits, every letter", swap(digits, 1)},
 		{"leet symbols (incl. multi-character)", swap(symbols, 0.6)},
 		{"leet, a wider table", swap(wide, 0.6)},
 		{"spaced, separators mixed and runs", spaced},
