@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the held-out lists and prose of issue 26 and runs TestStrictHeldOut
-# on them. Needs npm, and Debian's fortunes, fortunes-zh, manpages and
-# manpages-zh (apt-get install fortunes fortunes-zh manpages manpages-zh).
+# on them. Needs npm, and Debian's fortunes, fortunes-zh, manpages,
+# manpages-zh and wamerican (apt-get install fortunes fortunes-zh manpages
+# manpages-zh wamerican).
 # Nothing here is committed: the lists and prose go under $WORK (default /tmp/heldout26).
 #
 #   bash scripts/strict-heldout/run.sh            # build what is missing, measure
@@ -21,8 +22,8 @@ if [ ! -f "$lists/profane.json" ]; then
 fi
 
 fortunes=/usr/share/games/fortunes
-for f in "$fortunes/chinese" "$fortunes/fortunes" /usr/share/man/zh_CN/man1 /usr/share/man/man7/man-pages.7.gz; do
-	[ -e "$f" ] || { echo "missing $f: apt-get install fortunes fortunes-zh manpages manpages-zh" >&2; exit 1; }
+for f in "$fortunes/chinese" "$fortunes/fortunes" /usr/share/man/zh_CN/man1 /usr/share/man/man7/man-pages.7.gz /usr/share/dict/american-english; do
+	[ -e "$f" ] || { echo "missing $f: apt-get install fortunes fortunes-zh manpages manpages-zh wamerican" >&2; exit 1; }
 done
 # English fortunes, less the files that are offensive on purpose
 # (drugs, ethnic, men-women) and the Chinese ones.
@@ -32,6 +33,8 @@ done
 # manpages-zh below.
 dpkg -L manpages | grep '\.gz$' | xargs zcat | grep -v "^['.]" |
 	sed 's/\\f[A-Z]//g; s/\\-/-/g' >"$prose/en_manpages.txt"
+# An English dictionary, a word a line.
+cp /usr/share/dict/american-english "$prose/en_dict.txt"
 # The Go distribution's HTML documents, tags removed.
 cat "$(go env GOROOT)"/doc/*.html | sed 's/<[^>]*>//g' >"$prose/en_godoc.txt"
 # Code, as models write it into answers: Go's net/http package (not a
