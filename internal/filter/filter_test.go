@@ -735,6 +735,25 @@ func TestPartsMatchReferenceOnLigatures(t *testing.T) {
 	}
 }
 
+// A strict substring list joins a strict word list's view only if its
+// entries have no ASCII in their own view either: full-width letters are
+// ASCII there, and the leet view would widen them ("5hit" is no "ｓｈｉｔ").
+func TestSubstringListKeepsItsView(t *testing.T) {
+	specs := []ListSpec{
+		{Name: "en", Action: Redact, Replacement: "*", Match: Word, Strict: StrictAll, Words: []string{"ass"}},
+		{Name: "wide", Action: Redact, Replacement: "#", Strict: StrictAll, Words: []string{"ｓｈｉｔ"}},
+		{Name: "zh", Action: Redact, Replacement: "#", Strict: StrictAll, Words: []string{"坏蛋"}},
+	}
+	f := mustCompile(t, specs, Options{Normalize: true})
+	if got := f.Check(Output, "a55 5hit shit 坏蛋").Text; got != "* 5hit # #" {
+		t.Fatalf("got %q", got)
+	}
+	checkAgainstReference(t, f, specs, []byte("a55 5hit shit 坏蛋 a-s-s"))
+	if len(f.parts) != 2 {
+		t.Fatalf("%d parts, want 2 (the Chinese list shares the word list's)", len(f.parts))
+	}
+}
+
 // What leet asks of the text is read from the text's own bytes, which
 // stay while a match over them is undecided, even where a match ended
 // inside a character that folds to several (⒜ is "(a)") and released it

@@ -272,7 +272,7 @@ func groupViews(specs []ListSpec, opts Options) (viewOf, views []Strict) {
 			continue
 		}
 		for _, v := range views {
-			if v != viewOf[i] && v&^(StrictSpaced|StrictLeet) == viewOf[i] && noASCII(sp, opts) {
+			if v != viewOf[i] && v&^(StrictSpaced|StrictLeet) == viewOf[i] && noASCII(sp, viewOf[i], opts) {
 				viewOf[i] = v
 				break
 			}
@@ -287,13 +287,16 @@ func groupViews(specs []ListSpec, opts Options) (viewOf, views []Strict) {
 	return viewOf, views
 }
 
-// noASCII reports whether no entry of sp has an ASCII character other
-// than a space, or a separator the spaced view folds (unreadable files
-// count as having one: compileView reports them).
-func noASCII(sp ListSpec, opts Options) bool {
+// noASCII reports whether no entry of sp, as written or as its own view
+// v reads it, has an ASCII character other than a space, or a separator
+// the spaced view folds (unreadable files count as having one:
+// compileView reports them). Its view counts: "ｓｈｉｔ" is "shit" there,
+// and would be widened by a leet view's folds.
+func noASCII(sp ListSpec, v Strict, opts Options) bool {
 	ok := true
+	fold := foldTableFor(v)
 	errs := forEachEntry(sp, opts, func(_, w string) {
-		if strings.ContainsFunc(w, func(r rune) bool { return r < utf8.RuneSelf && r != ' ' || unicode.In(r, unicode.Zs, unicode.Pd) }) {
+		if strings.ContainsFunc(w+fold.view(w), func(r rune) bool { return r < utf8.RuneSelf && r != ' ' || unicode.In(r, unicode.Zs, unicode.Pd) }) {
 			ok = false
 		}
 	})
