@@ -173,12 +173,16 @@ func tradChars(n string) (kept, forms, simp string) {
 }
 
 // tradToSimp maps each Traditional character of s2tTable to its
-// Simplified form.
+// Simplified form, but those that are Simplified characters too
+// (tradAlsoSimplified: 乾 is also "qián"), which do not tell that an
+// entry is written in Traditional.
 var tradToSimp = sync.OnceValue(func() map[rune]rune {
 	m := map[rune]rune{}
 	for _, e := range s2tTable {
 		for _, x := range e.t {
-			m[x] = e.s
+			if !strings.ContainsRune(tradAlsoSimplified, x) {
+				m[x] = e.s
+			}
 		}
 	}
 	return m

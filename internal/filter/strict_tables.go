@@ -6656,3 +6656,7 @@ var s2tTable = [...]struct {
 	{0x30fad, "鑀"},    // 𰾭: s2t 鑀
 	{0x3129c, "𪈼"},    // 𱊜: s2t 𪈼
 }
+
+// tradAlsoSimplified are the Traditional characters of s2tTable that
+// are Simplified characters too (the asterisks above).
+const tradAlsoSimplified = "麽於夥剋乾徵薹"

@@ -99,7 +99,17 @@ var s2tTable = [...]struct {
 		}
 		fmt.Fprintf(&b, "\t{%#x, %q}, // %c: s2t %s%s\n", s, string(ts), s, strings.Join(w.st, " "), note)
 	}
-	b.WriteString("}\n")
+	b.WriteString("}\n\n")
+	var both []rune
+	for _, s := range slices.Sorted(maps.Keys(targets)) {
+		for _, x := range slices.Sorted(maps.Keys(targets[s].trad)) {
+			if targets[s].trad[x] {
+				both = append(both, x)
+			}
+		}
+	}
+	b.WriteString("// tradAlsoSimplified are the Traditional characters of s2tTable that\n// are Simplified characters too (the asterisks above).\n")
+	fmt.Fprintf(&b, "const tradAlsoSimplified = %q\n", string(both))
 	return format.Source(b.Bytes())
 }
 
