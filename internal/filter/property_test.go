@@ -292,6 +292,31 @@ func TestStrictFormsMatchReference(t *testing.T) {
 	}
 }
 
+// checkEverySplit checks that text reads as the reference reads it: in
+// Check, in every way of cutting it into two or three pieces, and byte
+// by byte.
+func checkEverySplit(t *testing.T, f *Filter, specs []ListSpec, text string) {
+	t.Helper()
+	want := refCheck(t, f, specs, Output, []byte(text))
+	if c := f.Check(Output, text); !sameResult(refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}, want) {
+		t.Fatalf("Check(%q) = %+v, want %+v", text, c, want)
+	}
+	for i := 0; i <= len(text); i++ {
+		for j := i; j <= len(text); j++ {
+			if got := runStream(t, f, Output, []byte(text), []int{i, j}); !sameResult(got, want) {
+				t.Fatalf("%q cut at %d, %d: %+v, want %+v", text, i, j, got, want)
+			}
+		}
+	}
+	var all []int
+	for i := 1; i < len(text); i++ {
+		all = append(all, i)
+	}
+	if got := runStream(t, f, Output, []byte(text), all); !sameResult(got, want) {
+		t.Fatalf("%q byte by byte: %+v, want %+v", text, got, want)
+	}
+}
+
 // A leet symbol or a run of separators split between pieces, at every
 // place and byte by byte, reads as it does in one piece.
 func TestStrictFormsEverySplit(t *testing.T) {
@@ -305,22 +330,7 @@ func TestStrictFormsEverySplit(t *testing.T) {
 		"s  h-i.t", "s - h - i - t", "s\u3000 h\t\ti . t", "b a l l  g a g", "2 g i r l s 1 c u p", "ball - gag",
 		"c()", "(()", "|-", "|-x|-|", "\\/\\", "x() |", "c () c k", "c.().c.|<",
 	} {
-		want := refCheck(t, f, specs, Output, []byte(text))
-		if c := f.Check(Output, text); !sameResult(refResult{Text: c.Text, Hits: c.Hits, Blocked: c.Blocked}, want) {
-			t.Fatalf("Check(%q) = %+v, want %+v", text, c, want)
-		}
-		for i := 0; i <= len(text); i++ {
-			if got := runStream(t, f, Output, []byte(text), []int{i}); !sameResult(got, want) {
-				t.Fatalf("%q cut at %d: %+v, want %+v", text, i, got, want)
-			}
-		}
-		var all []int
-		for i := 1; i < len(text); i++ {
-			all = append(all, i)
-		}
-		if got := runStream(t, f, Output, []byte(text), all); !sameResult(got, want) {
-			t.Fatalf("%q byte by byte: %+v, want %+v", text, got, want)
-		}
+		checkEverySplit(t, f, specs, text)
 	}
 	// And they match: a symbol split over two pieces still is one.
 	s := f.NewStream(Output)

@@ -463,6 +463,7 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 	seen := map[spelling]bool{}
 	var ents []entry
 	v := c.view.forMode(mode)
+	nonLeet := &Filter{fold: foldTableFor(v &^ StrictLeet)}
 	add := func(pos, raw string) {
 		switch {
 		case raw == "":
@@ -486,7 +487,7 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 		// letter needs.
 		first, _ := utf8.DecodeRuneInString(n)
 		last, _ := utf8.DecodeLastRuneInString(n)
-		asks := leetAsks(raw, v)
+		asks := leetAsks(raw, v, nonLeet)
 		needStart, needEnd := mode == Word && isWordRune(first), mode == Word && isWordRune(last)
 		for _, n := range entrySpellings(n, v) {
 			k := spelling{n, needStart, needEnd, asks(n)}
@@ -513,9 +514,9 @@ func (c *listCompiler) entries(li int, mode Mode, fail func(pos, ent string, err
 // leetAsks returns, for an entry raw of a list with switches v, what
 // each of its spellings asks of the text it matches (textAsk): nothing
 // without leet; with leet, askWord if the entry has letters, and
-// askLeet for a spelling that the entry does not have in the view
-// without leet.
-func leetAsks(raw string, v Strict) func(spelling string) textAsk {
+// askLeet for a spelling that the entry does not have in nonLeet, the
+// list's view without leet.
+func leetAsks(raw string, v Strict, nonLeet *Filter) func(spelling string) textAsk {
 	if v&StrictLeet == 0 {
 		return func(string) textAsk { return 0 }
 	}
@@ -524,7 +525,6 @@ func leetAsks(raw string, v Strict) func(spelling string) textAsk {
 		word = askWord
 	}
 	own := map[string]bool{}
-	nonLeet := &Filter{fold: foldTableFor(v &^ StrictLeet)}
 	for _, s := range entrySpellings(nonLeet.entryView(raw), v&^StrictLeet) {
 		own[s] = true
 	}

@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -30,14 +29,7 @@ func TestStrictHeldOut(t *testing.T) {
 		t.Skip("set SIEVE_HELDOUT and SIEVE_PROSE26 (see the comment)")
 	}
 	load := func(path string) []string {
-		var words []string
-		data, err := os.ReadFile(filepath.Join(dir, path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, &words); err != nil {
-			t.Fatal(err)
-		}
+		words := readJSONList(t, filepath.Join(dir, path))
 		for i := range words {
 			words[i] = strings.ToLower(strings.TrimSpace(words[i]))
 		}
