@@ -282,7 +282,8 @@ func (c *Conn) Setup(ctx context.Context, q config.Queue, replicas int) (jetstre
 
 // streamSpec is one of the streams Setup makes sure of: the configuration
 // sieve creates it with, and what an existing one lacks that sieve
-// needs (nothing, when it will do).
+// needs beyond want's subjects (nothing, when it will do; ensureStream
+// checks the subjects of every stream).
 type streamSpec struct {
 	want     jetstream.StreamConfig
 	problems func(have jetstream.StreamConfig) []string
@@ -311,9 +312,6 @@ func jobsStream(s Subjects, q config.Queue, replicas int) streamSpec {
 		var bad []string
 		if have.Retention != jetstream.WorkQueuePolicy {
 			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs %s", have.Retention, jetstream.WorkQueuePolicy))
-		}
-		if !slices.Contains(have.Subjects, s.Jobs()) {
-			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Jobs()))
 		}
 		if have.MaxMsgsPerSubject != 1 || have.Discard != jetstream.DiscardNew || !have.DiscardNewPerSubject {
 			bad = append(bad, fmt.Sprintf("max_msgs_per_subject %d, discard %s, discard_new_per_subject %v; sieve needs 1, new, true, so that one job per id waits or runs (nats stream edit %s --max-msgs-per-subject 1 --discard new --discard-per-subject)",
@@ -346,9 +344,6 @@ func resultsStream(s Subjects, q config.Queue, replicas int) streamSpec {
 		if have.Retention != jetstream.LimitsPolicy {
 			bad = append(bad, fmt.Sprintf("retention is %s; sieve needs %s, so results stay for late callers", have.Retention, jetstream.LimitsPolicy))
 		}
-		if !slices.Contains(have.Subjects, s.Results()) {
-			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.Results()))
-		}
 		return bad
 	}}
 }
@@ -369,12 +364,7 @@ func cancelsStream(s Subjects, q config.Queue, replicas int) streamSpec {
 		Duplicates:        min(2*time.Minute, q.MaxTimeout.Duration),
 		AllowDirect:       true,
 	}
-	return streamSpec{want: want, problems: func(have jetstream.StreamConfig) []string {
-		if !slices.Contains(have.Subjects, s.CancelAll()) {
-			return []string{fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, s.CancelAll())}
-		}
-		return nil
-	}}
+	return streamSpec{want: want, problems: func(jetstream.StreamConfig) []string { return nil }}
 }
 
 // ensureConsumer creates or updates the workers' shared durable
@@ -432,7 +422,13 @@ func (c *Conn) ensureStream(ctx context.Context, want jetstream.StreamConfig, pr
 		return fmt.Errorf("stream %s: %w", want.Name, c.explain(err))
 	}
 	have := st.CachedInfo().Config
-	if bad := problems(have); len(bad) > 0 {
+	var bad []string
+	for _, sub := range want.Subjects {
+		if !slices.Contains(have.Subjects, sub) {
+			bad = append(bad, fmt.Sprintf("subjects are %q; sieve needs %q among them", have.Subjects, sub))
+		}
+	}
+	if bad = append(bad, problems(have)...); len(bad) > 0 {
 		return fmt.Errorf("%w: stream %s: %s", ErrStream, want.Name, strings.Join(bad, "; "))
 	}
 	for _, d := range []struct {
